@@ -1,0 +1,31 @@
+// The subcommands of `tinyr2`. Each lives in its own cmd_<name>.cpp and registers here.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace tinyr2::cli {
+
+struct Command {
+  // Adds the subcommand and its options to the app; returns the subcommand.
+  std::function<CLI::App*(CLI::App&)> setup;
+  // Runs it after parsing; returns the exit status.
+  std::function<int()> execute;
+
+  CLI::App* sub = nullptr;
+  void attach(CLI::App& app) { sub = setup(app); }
+  bool parsed() const;
+  int run() const { return execute(); }
+};
+
+std::vector<Command> all_commands();
+
+// One factory per command file.
+Command make_version_command();
+
+}  // namespace tinyr2::cli

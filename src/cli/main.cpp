@@ -1,0 +1,45 @@
+// tinyr2 command-line entry point: global flags, subcommand dispatch, error → exit code.
+//
+// Exit status (SPEC §5): 0 success, 1 user error (one line on stderr), 2 usage error.
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tinyr2 — train and run Tiny-R2 language models (MLA + NSA, DeepSeek MoE, mHC)",
+               "tinyr2"};
+  app.set_version_flag("--version", std::string("tinyr2 ") + TINYR2_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  int threads = 0;
+  app.add_option("-t,--threads", threads, "threads for kernels and BLAS (default: physical cores)")
+      ->check(CLI::NonNegativeNumber);
+
+  std::vector<tinyr2::cli::Command> commands = tinyr2::cli::all_commands();
+  for (auto& c : commands) c.attach(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    tinyr2::threads::set_num_threads(threads);
+    for (auto& c : commands)
+      if (c.parsed()) return c.run();
+    return 2;
+  } catch (const tinyr2::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "internal error: {}\n", e.what());
+    return 1;
+  }
+}

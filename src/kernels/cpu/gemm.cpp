@@ -1,0 +1,37 @@
+#include "kernels/cpu/gemm.h"
+
+#include <omp.h>
+
+#include <cblas.h>
+
+namespace tinyr2::kernels::cpu {
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+          int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // sgemm with K = 0 is legal but some BLAS skip the beta scaling
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta,
+              C, static_cast<int>(ldc));
+}
+
+void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
+                  int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
+                  int64_t stride_c) {
+  // Large products: one threaded sgemm after another. Many small ones: one product per
+  // thread (OpenBLAS runs single-threaded inside a parallel region).
+  const bool small = M * N * K < 64 * 64 * 64 && batch >= omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic) if (small)
+  for (int64_t b = 0; b < batch; ++b)
+    gemm(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
+         C + b * stride_c, ldc);
+}
+
+}  // namespace tinyr2::kernels::cpu

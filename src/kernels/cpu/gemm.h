@@ -1,0 +1,23 @@
+// Matrix products on the CPU, through OpenBLAS sgemm (row-major).
+//
+//   C[M,N] = alpha * op(A)[M,K] · op(B)[K,N] + beta * C
+//
+// with op(X) = X or Xᵀ. lda/ldb/ldc are the row strides of the matrices as stored.
+// Batched: `batch` independent products at element strides stride_a/stride_b/stride_c
+// (stride 0 broadcasts one operand over the batch).
+#pragma once
+
+#include <cstdint>
+
+namespace tinyr2::kernels::cpu {
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+          int64_t ldc);
+
+void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
+                  int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
+                  int64_t stride_c);
+
+}  // namespace tinyr2::kernels::cpu

@@ -1,0 +1,52 @@
+// Loading the PyTorch oracle's op cases (reference/gen_op_cases.py) and comparing.
+//
+// A parity test is:
+//   for (OpCase& c : load_op_cases("rmsnorm")) {
+//     Tape tape;
+//     Tensor y = ops::rmsnorm(tape, c.in("x"), c.in("w"), c.attr<float>("eps"));
+//     check_case(c, tape, {y});   // output 1e-5, every input gradient 1e-4 (relative)
+//   }
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/tape.h"
+#include "core/index_tensor.h"
+
+namespace tinyr2::testing {
+
+constexpr double kOutputTol = 1e-5;  // max|a-e| / max|e|
+constexpr double kGradTol = 1e-4;
+
+struct OpCase {
+  std::string name;
+  std::map<std::string, Tensor> inputs;       // require grad when the oracle computed one
+  std::map<std::string, IndexTensor> idx;     // integer inputs
+  std::vector<Tensor> outputs;                // expected
+  std::vector<Tensor> grad_outputs;           // upstream gradients (may be undefined)
+  std::map<std::string, Tensor> grads;        // expected input gradients
+  nlohmann::json attrs;
+
+  Tensor& in(const std::string& k);
+  const IndexTensor& index(const std::string& k) const;
+  template <typename T>
+  T attr(const std::string& k) const { return attrs.at(k).get<T>(); }
+};
+
+// Every case of `op` in $TINYR2_REF_DIR/ops (default: the build's ref/ops). Fails the test
+// when there is none: a missing oracle must never look like a pass.
+std::vector<OpCase> load_op_cases(const std::string& op);
+
+// max|a-e| / max(max|e|, 1e-30); shapes must match.
+double relative_error(const Tensor& actual, const Tensor& expected);
+
+// Compares `outputs` with the case's, runs backward from the case's upstream gradients and
+// compares every input gradient the oracle computed.
+void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs,
+                double out_tol = kOutputTol, double grad_tol = kGradTol);
+
+}  // namespace tinyr2::testing
