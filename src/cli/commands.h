@@ -27,5 +27,6 @@ std::vector<Command> all_commands();
 
 // One factory per command file.
 Command make_version_command();
+Command make_bench_command();
 
 }  // namespace tinyr2::cli
