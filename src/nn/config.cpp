@@ -1,0 +1,228 @@
+#include "nn/config.h"
+
+#include <fstream>
+
+#include "core/error.h"
+#include "io/json_fields.h"
+
+namespace tinyr2::nn {
+
+namespace {
+
+constexpr const char* kContext = "config";
+
+// A non-empty list of strings, each one of `allowed`; returns their indices.
+std::vector<int> string_list(io::JsonFields& f, const std::string& key,
+                             const std::vector<std::string>& allowed) {
+  const auto& v = f.raw(key);
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
+  if (!v.is_array() || v.empty())
+    f.error(key, fmt::format("must be a non-empty list of {}, got {}", list, v.dump()));
+  std::vector<int> out;
+  for (const auto& e : v) {
+    int found = -1;
+    for (size_t i = 0; i < allowed.size(); ++i)
+      if (e.is_string() && e.get<std::string>() == allowed[i]) found = static_cast<int>(i);
+    if (found < 0) f.error(key, fmt::format("entry {} must be one of {}", e.dump(), list));
+    out.push_back(found);
+  }
+  return out;
+}
+
+BranchSet parse_mode(io::JsonFields& f, const nlohmann::json& e) {
+  if (e.is_string()) {
+    const std::string s = e.get<std::string>();
+    if (s == "NSA") return {true, true, true};
+    if (s == "SWA") return {true, false, true};
+    if (s == "DSA") return {true, true, false};
+  } else if (e.is_array() && e.size() == 3) {
+    BranchSet b{};
+    bool any = false, ok = true;
+    for (size_t i = 0; i < 3; ++i) {
+      if (!e[i].is_number_integer() || (e[i].get<int64_t>() != 0 && e[i].get<int64_t>() != 1)) ok = false;
+      else b[i] = e[i].get<int64_t>() == 1, any = any || b[i];
+    }
+    if (ok && any) return b;
+  }
+  f.error("attention_mode", fmt::format("entry {} must be \"NSA\", \"SWA\", \"DSA\" or [b1,b2,b3] of 0/1 with at least one 1", e.dump()));
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
+  ModelConfig c;
+  io::JsonFields f(j, kContext);
+  constexpr int64_t kBig = int64_t{1} << 31;
+  f.integer("vocab_size", c.vocab_size, 1, kBig);
+  f.integer("ctx_len", c.ctx_len, 1, kBig);
+  f.integer("n_embd", c.n_embd, 1, kBig);
+  f.integer("n_head", c.n_head, 1, kBig);
+  f.integer("n_layer", c.n_layer, 1, 4096);
+  if (f.has("attention_types")) {
+    c.attention_types.clear();
+    for (int i : string_list(f, "attention_types", {"FULL", "Sparse"}))
+      c.attention_types.push_back(i == 0 ? AttentionType::Full : AttentionType::Sparse);
+  }
+  if (f.has("attention_mode")) {
+    const auto& v = f.raw("attention_mode");
+    if (!v.is_array() || v.empty())
+      f.error("attention_mode", fmt::format("must be a non-empty list, got {}", v.dump()));
+    // A bare [b1,b2,b3] triple is one mode, not a list of three.
+    std::vector<nlohmann::json> entries;
+    if (v.size() == 3 && v[0].is_number()) entries.push_back(v);
+    else for (const auto& e : v) entries.push_back(e);
+    c.attention_mode.clear();
+    c.attention_mode_json = entries;
+    for (const auto& e : entries) c.attention_mode.push_back(parse_mode(f, e));
+  }
+  if (f.has("types")) {
+    c.types.clear();
+    for (int i : string_list(f, "types", {"mlp", "moe"}))
+      c.types.push_back(i == 0 ? FfnType::Mlp : FfnType::Moe);
+  }
+  f.integer("n_experts", c.n_experts, 2, 4096);
+  f.integer("num_exp", c.num_exp, 2, 4096);
+  f.integer("moe_hidden", c.moe_hidden, 1, kBig);
+  f.number("gate_noise", c.gate_noise, 0.0, 2.0);
+  f.number("expert_bias_rate", c.expert_bias_rate, 0.0);
+  f.number("moe_balance_coef", c.moe_balance_coef, 0.0);
+  f.integer("q_lora_rank", c.q_lora_rank, 1, kBig);
+  f.integer("kv_lora_rank", c.kv_lora_rank, 1, kBig);
+  f.integer("qk_nope_head_dim", c.qk_nope_head_dim, 0, kBig);
+  f.integer("qk_rope_head_dim", c.qk_rope_head_dim, 2, kBig);
+  f.integer("v_head_dim", c.v_head_dim, 1, kBig);
+  f.integer("block_size", c.block_size, 1, kBig);
+  f.integer("block_stride", c.block_stride, 1, kBig);
+  f.integer("compress_hidden", c.compress_hidden, 1, kBig);
+  f.integer("select_block_size", c.select_block_size, 1, kBig);
+  f.integer("num_tokens_to_keep", c.num_tokens_to_keep, 1, kBig);
+  f.integer("select_init_blocks", c.select_init_blocks, 0, kBig);
+  f.integer("select_local_blocks", c.select_local_blocks, 0, kBig);
+  f.integer("window_size", c.window_size, 1, kBig);
+  std::string s;
+  f.choice("branch_gate", s, {"softmax", "sigmoid"});
+  if (!s.empty()) c.branch_gate = s == "softmax" ? BranchGate::Softmax : BranchGate::Sigmoid;
+  f.number("rope_theta", c.rope_theta, 0.0, 1e12, true);
+  f.boolean("v_residual", c.v_residual);
+  f.boolean("hc", c.hc);
+  f.integer("hc_num_streams", c.hc_num_streams, 1, 64);
+  f.integer("hc_num_fracs", c.hc_num_fracs);
+  f.boolean("mhc", c.mhc);
+  s.clear();
+  f.choice("mhc_h_res_proj", s, {"sinkhorn", "orthostochastic"});
+  if (!s.empty()) c.mhc_h_res_proj = s == "sinkhorn" ? HResProj::Sinkhorn : HResProj::Orthostochastic;
+  f.integer("sinkhorn_iters", c.sinkhorn_iters, 0, 10000);
+  f.number("sinkhorn_tau", c.sinkhorn_tau, 0.0, 1e6, true);
+  f.integer("ns_steps", c.ns_steps, 0, 1000);
+  f.number("ns_eps", c.ns_eps, 0.0, 1.0, true);
+  if (f.has("ns_coeffs")) {
+    const auto& v = f.raw("ns_coeffs");
+    if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
+      f.error("ns_coeffs", fmt::format("must be a list of 3 numbers, got {}", v.dump()));
+    for (int i = 0; i < 3; ++i) c.ns_coeffs[i] = v[i].get<double>();
+  }
+  f.number("dropout", c.dropout, 0.0, 1.0);
+  f.number("norm_eps", c.norm_eps, 0.0, 1.0, true);
+  f.number("init_std", c.init_std, 0.0, 10.0);
+  f.ignore("train");  // the trainer's section (SPEC §6)
+  f.finish();
+  c.validate();
+  return c;
+}
+
+void ModelConfig::validate() const {
+  auto bad = [](const std::string& key, const std::string& what) {
+    fail("{}: \"{}\" {}", kContext, key, what);
+  };
+  if (n_embd % n_head != 0)
+    bad("n_head", fmt::format("= {} must divide n_embd = {}", n_head, n_embd));
+  if (num_exp - 1 < 1 || num_exp - 1 > n_experts - 1)
+    bad("num_exp", fmt::format("= {} is out of range: need 1 ≤ num_exp−1 ≤ n_experts−1 = {}, i.e. 2 ≤ num_exp ≤ {}",
+                               num_exp, n_experts - 1, n_experts));
+  if (hc_num_fracs != 1)
+    bad("hc_num_fracs", fmt::format("= {}: only 1 is supported", hc_num_fracs));
+  if (qk_rope_head_dim % 2 != 0)
+    bad("qk_rope_head_dim", fmt::format("= {} must be even (RoPE rotates pairs)", qk_rope_head_dim));
+  if (block_stride > block_size)
+    bad("block_stride", fmt::format("= {} must be ≤ block_size = {}", block_stride, block_size));
+  if (block_size % block_stride != 0)
+    bad("block_stride", fmt::format("= {} must divide block_size = {}", block_stride, block_size));
+  if (select_block_size % block_stride != 0)
+    bad("block_stride", fmt::format("= {} must divide select_block_size = {}", block_stride, select_block_size));
+  if (num_tokens_to_keep % select_block_size != 0)
+    bad("num_tokens_to_keep", fmt::format("= {} must be a multiple of select_block_size = {}",
+                                          num_tokens_to_keep, select_block_size));
+  if (select_init_blocks + select_local_blocks > num_select_blocks())
+    bad("select_local_blocks", fmt::format("select_init_blocks + select_local_blocks = {} must be ≤ num_tokens_to_keep / select_block_size = {}",
+                                           select_init_blocks + select_local_blocks, num_select_blocks()));
+  if (dropout >= 1.0) bad("dropout", fmt::format("= {} must be < 1", dropout));
+}
+
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) fail("{}: cannot open config file", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: invalid JSON ({})", path, e.what());
+  }
+  try {
+    return from_json(j);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  }
+}
+
+nlohmann::json ModelConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["vocab_size"] = vocab_size;
+  j["ctx_len"] = ctx_len;
+  j["n_embd"] = n_embd;
+  j["n_head"] = n_head;
+  j["n_layer"] = n_layer;
+  auto& at = j["attention_types"] = nlohmann::json::array();
+  for (auto t : attention_types) at.push_back(t == AttentionType::Full ? "FULL" : "Sparse");
+  j["attention_mode"] = attention_mode_json;
+  auto& ty = j["types"] = nlohmann::json::array();
+  for (auto t : types) ty.push_back(t == FfnType::Mlp ? "mlp" : "moe");
+  j["n_experts"] = n_experts;
+  j["num_exp"] = num_exp;
+  j["moe_hidden"] = moe_hidden_size();
+  j["gate_noise"] = gate_noise;
+  j["expert_bias_rate"] = expert_bias_rate;
+  j["moe_balance_coef"] = moe_balance_coef;
+  j["q_lora_rank"] = q_lora_rank;
+  j["kv_lora_rank"] = kv_lora_rank;
+  j["qk_nope_head_dim"] = qk_nope_head_dim;
+  j["qk_rope_head_dim"] = qk_rope_head_dim;
+  j["v_head_dim"] = v_head_dim;
+  j["block_size"] = block_size;
+  j["block_stride"] = block_stride;
+  j["compress_hidden"] = compress_hidden_size();
+  j["select_block_size"] = select_block_size;
+  j["num_tokens_to_keep"] = num_tokens_to_keep;
+  j["select_init_blocks"] = select_init_blocks;
+  j["select_local_blocks"] = select_local_blocks;
+  j["window_size"] = window_size;
+  j["branch_gate"] = branch_gate == BranchGate::Softmax ? "softmax" : "sigmoid";
+  j["rope_theta"] = rope_theta;
+  j["v_residual"] = v_residual;
+  j["hc"] = hc;
+  j["hc_num_streams"] = hc_num_streams;
+  j["hc_num_fracs"] = hc_num_fracs;
+  j["mhc"] = mhc;
+  j["mhc_h_res_proj"] = mhc_h_res_proj == HResProj::Sinkhorn ? "sinkhorn" : "orthostochastic";
+  j["sinkhorn_iters"] = sinkhorn_iters;
+  j["sinkhorn_tau"] = sinkhorn_tau;
+  j["ns_steps"] = ns_steps;
+  j["ns_eps"] = ns_eps;
+  j["ns_coeffs"] = ns_coeffs;
+  j["dropout"] = dropout;
+  j["norm_eps"] = norm_eps;
+  j["init_std"] = init_std;
+  return j;
+}
+
+}  // namespace tinyr2::nn
