@@ -1,0 +1,173 @@
+// rmsnorm, softmax, log_softmax, cross_entropy, rope, embedding, gather_rows,
+// scatter_add_rows and topk against the PyTorch oracle (reference/opcases/nn.py), plus
+// hand-written checks the oracle cannot express (top-k ties, index errors, edge cases).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "autograd/ops_nn.h"
+#include "support/op_case.h"
+
+namespace tinyr2 {
+using testing::check_case;
+using testing::load_op_cases;
+
+namespace {
+Tensor as_float(const IndexTensor& t) {
+  return Tensor::from_vector(t.shape, std::vector<float>(t.data.begin(), t.data.end()));
+}
+
+// The message of the tinyr2::Error thrown by f, or "" when nothing is thrown.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(OpParity, RmsNorm) {
+  for (auto& c : load_op_cases("rmsnorm")) {
+    Tape tape;
+    check_case(c, tape, {ops::rmsnorm(tape, c.in("x"), c.in("w"), c.attr<float>("eps"))});
+  }
+}
+
+TEST(OpParity, Softmax) {
+  for (auto& c : load_op_cases("softmax")) {
+    Tape tape;
+    check_case(c, tape, {ops::softmax(tape, c.in("x"))});
+  }
+}
+
+TEST(OpParity, LogSoftmax) {
+  for (auto& c : load_op_cases("log_softmax")) {
+    Tape tape;
+    check_case(c, tape, {ops::log_softmax(tape, c.in("x"))});
+  }
+}
+
+TEST(OpParity, CrossEntropy) {
+  for (auto& c : load_op_cases("cross_entropy")) {
+    Tape tape;
+    check_case(c, tape,
+               {ops::cross_entropy(tape, c.in("logits"), c.index("targets"),
+                                   c.attr<int>("ignore_index"))});
+  }
+}
+
+TEST(OpParity, Rope) {
+  for (auto& c : load_op_cases("rope")) {
+    Tape tape;
+    check_case(c, tape,
+               {ops::rope(tape, c.in("x"), c.attr<std::vector<int32_t>>("positions"),
+                          c.attr<float>("theta"))});
+  }
+}
+
+TEST(OpParity, Embedding) {
+  for (auto& c : load_op_cases("embedding")) {
+    Tape tape;
+    check_case(c, tape, {ops::embedding(tape, c.in("weight"), c.index("ids"))});
+  }
+}
+
+TEST(OpParity, GatherRows) {
+  for (auto& c : load_op_cases("gather_rows")) {
+    Tape tape;
+    check_case(c, tape, {ops::gather_rows(tape, c.in("x"), c.index("idx"))});
+  }
+}
+
+TEST(OpParity, ScatterAddRows) {
+  for (auto& c : load_op_cases("scatter_add_rows")) {
+    Tape tape;
+    check_case(
+        c, tape,
+        {ops::scatter_add_rows(tape, c.in("src"), c.index("idx"), c.attr<int64_t>("num_rows"))});
+  }
+}
+
+TEST(OpParity, Topk) {
+  for (auto& c : load_op_cases("topk")) {
+    Tape tape;
+    auto [values, indices] = ops::topk(tape, c.in("x"), c.attr<int64_t>("k"));
+    EXPECT_FALSE(values.requires_grad()) << c.name;
+    check_case(c, tape, {values, as_float(indices)}, 0.0);  // exact
+  }
+}
+
+// Ties go to the lower index; the oracle's inputs have none, so they are checked here.
+TEST(OpParity, TopkTies) {
+  Tape tape;
+  Tensor x = Tensor::from_vector({3, 6}, {
+                                             2, 2, 2, 2, 2, 2,     // all equal
+                                             1, 3, 3, 2, 3, -1,    // a three-way tie
+                                             0, -0.f, 5, 0, 5, 0,  // ±0 compare equal
+                                         });
+  auto [v4, i4] = ops::topk(tape, x, 4);
+  EXPECT_EQ(i4.data, (std::vector<int32_t>{0, 1, 2, 3, 1, 2, 4, 3, 2, 4, 0, 1}));
+  EXPECT_EQ(v4.to_vector(), (std::vector<float>{2, 2, 2, 2, 3, 3, 3, 2, 5, 5, 0, 0}));
+  auto [v6, i6] = ops::topk(tape, x, 6);
+  EXPECT_EQ(i6.data, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 1, 2, 4, 3, 0, 5, 2, 4, 0, 1, 3, 5}));
+  EXPECT_EQ(shape_str(i6.shape), shape_str({3, 6}));
+
+  // Large all-equal rows through the threaded path.
+  Tensor flat = Tensor::full({40, 1000}, 0.25f);
+  auto [vf, iflat] = ops::topk(tape, flat, 7);
+  for (int64_t r = 0; r < 40; ++r)
+    for (int64_t j = 0; j < 7; ++j) ASSERT_EQ(iflat.data[r * 7 + j], j) << "row " << r;
+
+  // NaN ranks first, as in torch.topk.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto [vn, in] = ops::topk(tape, Tensor::from_vector({1, 4}, {1, nan, 4, nan}), 3);
+  EXPECT_EQ(in.data, (std::vector<int32_t>{1, 3, 2}));
+  EXPECT_THROW(ops::topk(tape, x, 7), Error);
+}
+
+TEST(OpParity, IndexErrorsNameTheBadIndex) {
+  Tape tape;
+  Tensor w = Tensor::zeros({5, 3});
+  const std::string e = error_of([&] { ops::embedding(tape, w, IndexTensor({3}, {1, 7, 2})); });
+  EXPECT_NE(e.find("index 7 at position 1 not in [0, 5)"), std::string::npos) << e;
+  EXPECT_NE(error_of([&] {
+              ops::gather_rows(tape, w, IndexTensor({2}, {0, -1}));
+            }).find("index -1"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              ops::scatter_add_rows(tape, Tensor::zeros({2, 3}), IndexTensor({2}, {0, 4}), 4);
+            }).find("index 4"),
+            std::string::npos);
+  const std::string ce = error_of([&] {
+    ops::cross_entropy(tape, Tensor::zeros({2, 4}), IndexTensor({2}, {0, 4}));
+  });
+  EXPECT_NE(ce.find("target 4 at row 1"), std::string::npos) << ce;
+  EXPECT_THROW(ops::rope(tape, Tensor::zeros({1, 2, 3}), {0, 1}, 10000.f), Error);  // D odd
+  EXPECT_THROW(ops::rope(tape, Tensor::zeros({1, 2, 4}), {0}, 10000.f), Error);     // T ≠ 2
+}
+
+// Every target ignored: loss 0, no gradient (PyTorch would give NaN).
+TEST(OpParity, CrossEntropyAllIgnored) {
+  Tape tape;
+  Tensor logits = Tensor::full({3, 5}, 1.f);
+  logits.set_requires_grad(true);
+  Tensor loss = ops::cross_entropy(tape, logits, IndexTensor({3}, {-1, -1, -1}));
+  EXPECT_EQ(loss.item(), 0.f);
+  EXPECT_EQ(tape.size(), 0u);
+}
+
+// A fully masked softmax row gives zeros, not NaN.
+TEST(OpParity, SoftmaxMaskedRow) {
+  Tape tape;
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor y = ops::softmax(tape, Tensor::from_vector({2, 3}, {-inf, -inf, -inf, 0, -inf, 0}));
+  EXPECT_EQ(y.to_vector(), (std::vector<float>{0, 0, 0, 0.5f, 0, 0.5f}));
+}
+
+}  // namespace tinyr2
