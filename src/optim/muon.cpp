@@ -1,0 +1,106 @@
+#include "optim/muon.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/error.h"
+#include "kernels/cpu/newton_schulz.h"
+
+namespace tinyr2::optim {
+
+namespace {
+constexpr int64_t kParallelWork = 1 << 15;  // below this, elementwise loops stay serial
+const std::string kPrefix = "muon.";
+const std::string kMomentum = ".momentum_buffer";
+}  // namespace
+
+std::pair<int64_t, int64_t> muon_matrix_shape(const Tensor& p) {
+  TINYR2_CHECK(p.dim() >= 2, "Muon needs a tensor with >= 2 dims, got shape {}",
+               shape_str(p.shape()));
+  const int64_t rows = p.size(0);
+  return {rows, rows == 0 ? 0 : p.numel() / rows};
+}
+
+Tensor newton_schulz(const Tensor& g, int steps) {
+  const auto [rows, cols] = muon_matrix_shape(g);
+  Tensor out = Tensor::empty(g.shape());
+  kernels::cpu::newton_schulz(g.data(), out.data(), rows, cols, steps);
+  return out;
+}
+
+Muon::Muon(NamedParams params, MuonConfig config) : params_(std::move(params)), config_(config) {
+  TINYR2_CHECK(config_.momentum >= 0 && config_.momentum < 1, "Muon momentum {} not in [0, 1)",
+               config_.momentum);
+  TINYR2_CHECK(config_.weight_decay >= 0, "Muon weight decay {} < 0", config_.weight_decay);
+  TINYR2_CHECK(config_.ns_steps >= 0, "Muon ns_steps {} < 0", config_.ns_steps);
+  std::set<std::string> names;
+  for (const auto& [name, p] : params_) {
+    TINYR2_CHECK(p.defined(), "Muon parameter {} is undefined", name);
+    TINYR2_CHECK(p.dim() >= 2, "Muon parameter {} has shape {}: Muon needs >= 2 dims", name,
+                 shape_str(p.shape()));
+    TINYR2_CHECK(names.insert(name).second, "Muon parameter {} given twice", name);
+    momentum_.push_back(Tensor::zeros(p.shape()));
+  }
+}
+
+void Muon::step(double lr) {
+  const float beta = static_cast<float>(config_.momentum);
+  const float one_minus_beta = static_cast<float>(1.0 - config_.momentum);
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const std::string& name = params_[k].first;
+    Tensor param = params_[k].second;  // a handle: updated in place
+    const Tensor& grad = param.grad();
+    if (!grad.defined()) continue;
+    TINYR2_CHECK(grad.shape() == param.shape(), "Muon parameter {}: grad shape {} != {}", name,
+                 shape_str(grad.shape()), shape_str(param.shape()));
+    const int64_t n = param.numel();
+    const float* g = grad.data();
+    float* m = momentum_[k].data();
+    Tensor update = Tensor::empty(param.shape());
+    float* u = update.data();
+
+    // m ← β m + (1 − β) g;  u = (1 − β) g + β m
+#pragma omp parallel for schedule(static) if (n > kParallelWork)
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = beta * m[i] + one_minus_beta * g[i];
+      u[i] = one_minus_beta * g[i] + beta * m[i];
+    }
+
+    // X = NS5(u / (‖u‖_F + 1e-7)), in place.
+    const auto [rows, cols] = muon_matrix_shape(param);
+    kernels::cpu::newton_schulz(u, u, rows, cols, config_.ns_steps);
+
+    // p ← p (1 − lr wd) − lr sqrt(max(1, rows/cols)) X
+    const double scale = std::sqrt(std::max(1.0, static_cast<double>(rows) / cols));
+    const float decay = static_cast<float>(1.0 - lr * config_.weight_decay);
+    const float alpha = static_cast<float>(lr * scale);
+    float* p = param.data();
+#pragma omp parallel for schedule(static) if (n > kParallelWork)
+    for (int64_t i = 0; i < n; ++i) p[i] = p[i] * decay - alpha * u[i];
+  }
+}
+
+std::map<std::string, Tensor> Muon::state_dict() const {
+  std::map<std::string, Tensor> state;
+  for (size_t k = 0; k < params_.size(); ++k)
+    state[kPrefix + params_[k].first + kMomentum] = momentum_[k];
+  return state;
+}
+
+void Muon::load_state_dict(const std::map<std::string, Tensor>& state, const std::string& source) {
+  std::map<std::string, Tensor> mine = state_dict();  // our handles: copy into them
+  for (const auto& [key, t] : state)
+    if (key.rfind(kPrefix, 0) == 0 && !mine.count(key))
+      fail("{}: unexpected optimizer state \"{}\" (no such Muon parameter)", source, key);
+  for (const auto& [key, buffer] : mine) {
+    auto it = state.find(key);
+    if (it == state.end()) fail("{}: missing optimizer state \"{}\"", source, key);
+    if (it->second.shape() != buffer.shape())
+      fail("{}: optimizer state \"{}\" has shape {}, expected {}", source, key,
+           shape_str(it->second.shape()), shape_str(buffer.shape()));
+  }
+  for (auto& [key, buffer] : mine) buffer.copy_from(state.at(key));
+}
+
+}  // namespace tinyr2::optim
