@@ -1,0 +1,394 @@
+#include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace tinyr2::kernels::cpu {
+
+namespace {
+
+using namespace attention_detail;
+
+constexpr int64_t kKeyTile = 32;    // keys per tile: the columns of a score block
+constexpr int64_t kQueryTile = 64;  // queries per forward work item / backward buffer
+constexpr int64_t kRows = 4;        // queries per score block (register tile 4 × kKeyTile)
+constexpr double kParallelWork = 1 << 16;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kOnes[kRows] = {1.f, 1.f, 1.f, 1.f};
+
+// Key rows j0 … j0+n−1 of one head (row stride ld) → kt (D × kKeyTile, key index inner),
+// columns past n zeroed. Transposing once per tile makes the score loop below run over
+// contiguous keys.
+void transpose_tile(const float* x, int64_t ld, int64_t n, int64_t D, float* kt) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t d = 0; d < D; ++d) kt[d * kKeyTile + j] = x[j * ld + d];
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t j = n; j < kKeyTile; ++j) kt[d * kKeyTile + j] = 0.f;
+}
+
+// s[r·kKeyTile + j] = a · Σ_d x_r[d] · kt[d·kKeyTile + j] for 4 rows x_r and the keys of a
+// transposed tile: a 4 × kKeyTile register tile, each kt load shared by the 4 rows.
+inline void block_scores(const float* const x[kRows], const float* kt, int64_t D, float a,
+                         float* s) {
+  float acc0[kKeyTile] = {}, acc1[kKeyTile] = {}, acc2[kKeyTile] = {}, acc3[kKeyTile] = {};
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  for (int64_t d = 0; d < D; ++d) {
+    const float c0 = x0[d], c1 = x1[d], c2 = x2[d], c3 = x3[d];
+    const float* kr = kt + d * kKeyTile;
+#pragma omp simd
+    for (int64_t j = 0; j < kKeyTile; ++j) {
+      acc0[j] += c0 * kr[j];
+      acc1[j] += c1 * kr[j];
+      acc2[j] += c2 * kr[j];
+      acc3[j] += c3 * kr[j];
+    }
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < kKeyTile; ++j) {
+    s[j] = a * acc0[j];
+    s[kKeyTile + j] = a * acc1[j];
+    s[2 * kKeyTile + j] = a * acc2[j];
+    s[3 * kKeyTile + j] = a * acc3[j];
+  }
+}
+
+// One online-softmax step for 4 queries over a key tile: s holds their scaled scores
+// (4 × kKeyTile), row r's keys in this tile are [ra[r], re[r]). Per row, with m the
+// running max and l the running Σ exp(s − m): m' = max(m, max s), alpha = exp(m − m'),
+// l' = alpha·l + Σ exp(s − m'). s becomes P = exp(s − m') inside the range and exactly 0
+// outside it (and for rows without keys here, which keep alpha = 1).
+inline void online_softmax_step(float* s, const int64_t ra[kRows], const int64_t re[kRows],
+                                float* m, float* l, float alpha[kRows]) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* sr = s + r * kKeyTile;
+    const int64_t a = ra[r], e = re[r];
+    if (a >= e) {
+      std::fill(sr, sr + kKeyTile, 0.f);
+      alpha[r] = 1.f;
+      continue;
+    }
+    float mx = m[r];
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < kKeyTile; ++j) {
+      const float x = j >= a && j < e ? sr[j] : kNegInf;
+      mx = x > mx ? x : mx;
+    }
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < kKeyTile; ++j) {
+      const float p = j >= a && j < e ? exp_approx(sr[j] - mx) : 0.f;
+      sr[j] = p;
+      sum += p;
+    }
+    alpha[r] = exp_approx(m[r] - mx);  // 0 on a row's first step (m = −inf)
+    l[r] = l[r] * alpha[r] + sum;
+    m[r] = mx;
+  }
+}
+
+// y_r = alpha_r·y_r + Σ_{j ∈ [ja, jb)} P[r·kKeyTile + j] · x_j for 4 rows y_r, with the rows
+// x_j at x + j·ldx (width D). Register tile: 4 rows × 32 columns of y, each x load shared by
+// the 4 rows; columns past the last multiple of 32 take a second, narrower pass.
+inline void block_pv(const float* P, const float* x, int64_t ldx, int64_t ja, int64_t jb, int64_t D,
+                     float* const y[kRows], const float alpha[kRows]) {
+  constexpr int64_t W = 32;
+  for (int64_t c0 = 0; c0 < D; c0 += W) {
+    const int64_t w = std::min(W, D - c0);
+    float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
+    if (w == W) {  // constant trip count: the accumulators live in registers
+      for (int64_t j = ja; j < jb; ++j) {
+        const float p0 = P[j], p1 = P[kKeyTile + j], p2 = P[2 * kKeyTile + j],
+                    p3 = P[3 * kKeyTile + j];
+        const float* xr = x + j * ldx + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < W; ++c) {
+          a0[c] += p0 * xr[c];
+          a1[c] += p1 * xr[c];
+          a2[c] += p2 * xr[c];
+          a3[c] += p3 * xr[c];
+        }
+      }
+    } else {
+      for (int64_t j = ja; j < jb; ++j) {
+        const float p0 = P[j], p1 = P[kKeyTile + j], p2 = P[2 * kKeyTile + j],
+                    p3 = P[3 * kKeyTile + j];
+        const float* xr = x + j * ldx + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < w; ++c) {
+          a0[c] += p0 * xr[c];
+          a1[c] += p1 * xr[c];
+          a2[c] += p2 * xr[c];
+          a3[c] += p3 * xr[c];
+        }
+      }
+    }
+    float *y0 = y[0] + c0, *y1 = y[1] + c0, *y2 = y[2] + c0, *y3 = y[3] + c0;
+    const float al0 = alpha[0], al1 = alpha[1], al2 = alpha[2], al3 = alpha[3];
+#pragma omp simd
+    for (int64_t c = 0; c < w; ++c) {
+      y0[c] = al0 * y0[c] + a0[c];
+      y1[c] = al1 * y1[c] + a1[c];
+      y2[c] = al2 * y2[c] + a2[c];
+      y3[c] = al3 * y3[c] + a3[c];
+    }
+  }
+}
+
+// out[j·D + c] += Σ_{i<n} P[i·kKeyTile + j] · X[i·D + c] for the keys j ∈ [ja, jb) (taken 4
+// at a time from ja rounded down; P must be 0 in the extra columns) and all D columns: the
+// transposed product Pᵀ·X into a kKeyTile × D buffer. Register tile: 4 keys × 32 columns,
+// each load of a row of X shared by the 4 keys.
+inline void block_atb(const float* P, const float* X, int64_t n, int64_t ja, int64_t jb, int64_t D,
+                      float* out) {
+  constexpr int64_t W = 32;
+  static_assert(kKeyTile % 4 == 0);
+  for (int64_t j = ja & ~int64_t{3}; j < jb; j += 4) {
+    for (int64_t c0 = 0; c0 < D; c0 += W) {
+      const int64_t w = std::min(W, D - c0);
+      float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
+      if (w == W) {  // constant trip count: the accumulators live in registers
+        for (int64_t i = 0; i < n; ++i) {
+          const float* pi = P + i * kKeyTile + j;
+          const float p0 = pi[0], p1 = pi[1], p2 = pi[2], p3 = pi[3];
+          const float* xr = X + i * D + c0;
+#pragma omp simd
+          for (int64_t c = 0; c < W; ++c) {
+            a0[c] += p0 * xr[c];
+            a1[c] += p1 * xr[c];
+            a2[c] += p2 * xr[c];
+            a3[c] += p3 * xr[c];
+          }
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          const float* pi = P + i * kKeyTile + j;
+          const float p0 = pi[0], p1 = pi[1], p2 = pi[2], p3 = pi[3];
+          const float* xr = X + i * D + c0;
+#pragma omp simd
+          for (int64_t c = 0; c < w; ++c) {
+            a0[c] += p0 * xr[c];
+            a1[c] += p1 * xr[c];
+            a2[c] += p2 * xr[c];
+            a3[c] += p3 * xr[c];
+          }
+        }
+      }
+      float* o0 = out + j * D + c0;
+#pragma omp simd
+      for (int64_t c = 0; c < w; ++c) {
+        o0[c] += a0[c];
+        o0[D + c] += a1[c];
+        o0[2 * D + c] += a2[c];
+        o0[3 * D + c] += a3[c];
+      }
+    }
+  }
+}
+
+double visible_work(int64_t Tq, const int32_t* lo, const int32_t* hi) {
+  double n = 0;
+  for (int64_t t = 0; t < Tq; ++t) n += std::max(0, hi[t] - lo[t]);
+  return n;
+}
+
+}  // namespace
+
+// Forward: one work item per (b, h, tile of kQueryTile queries); items write disjoint rows
+// of o and lse. Within an item, key tiles of the union of the queries' ranges are visited
+// once each (transposed once, reused by all the item's queries), 4 queries at a time.
+void range_attention_forward(const float* q, const float* k, const float* v, float* o, float* lse,
+                             int64_t B, int64_t Tq, int64_t Tk, int64_t H, int64_t Dk, int64_t Dv,
+                             float scale, const int32_t* lo, const int32_t* hi) {
+  const int64_t ldk = H * Dk, ldv = H * Dv;
+  const int64_t n_qtiles = (Tq + kQueryTile - 1) / kQueryTile;
+  const double work = double(B * H) * visible_work(Tq, lo, hi) * double(Dk + Dv);
+#pragma omp parallel if (work > kParallelWork)
+  {
+    std::vector<float> kt(Dk * kKeyTile), s(kRows * kKeyTile), m(kQueryTile), l(kQueryTile),
+        scratch(Dv);  // the output row of padding queries in a 4-row block
+#pragma omp for collapse(3) schedule(dynamic)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t qt = 0; qt < n_qtiles; ++qt) {
+          const int64_t t0 = qt * kQueryTile, t1 = std::min(Tq, t0 + kQueryTile);
+          const float* kbh = k + b * Tk * ldk + h * Dk;  // key j at kbh + j·ldk
+          const float* vbh = v + b * Tk * ldv + h * Dv;
+          auto qrow = [&](int64_t t) { return q + ((b * Tq + t) * H + h) * Dk; };
+          auto orow = [&](int64_t t) { return o + ((b * Tq + t) * H + h) * Dv; };
+
+          int64_t jlo = Tk, jhi = 0;  // union of the non-empty ranges of the tile
+          for (int64_t t = t0; t < t1; ++t) {
+            std::fill(orow(t), orow(t) + Dv, 0.f);
+            m[t - t0] = kNegInf;
+            l[t - t0] = 0.f;
+            if (lo[t] < hi[t]) {
+              jlo = std::min<int64_t>(jlo, lo[t]);
+              jhi = std::max<int64_t>(jhi, hi[t]);
+            }
+          }
+          for (int64_t j0 = jlo; j0 < jhi; j0 += kKeyTile) {
+            const int64_t nk = std::min(kKeyTile, jhi - j0);
+            transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, kt.data());
+            for (int64_t i0 = t0; i0 < t1; i0 += kRows) {
+              const int64_t nr = std::min(kRows, t1 - i0);
+              int64_t ra[kRows], re[kRows];   // row r's keys in this tile: [ra, re) − j0
+              int64_t ja = kKeyTile, jb = 0;  // their union
+              for (int64_t r = 0; r < kRows; ++r) {
+                ra[r] = r < nr ? std::max<int64_t>(lo[i0 + r], j0) - j0 : 0;
+                re[r] = r < nr ? std::min<int64_t>(hi[i0 + r], j0 + nk) - j0 : 0;
+                if (ra[r] < re[r]) {
+                  ja = std::min(ja, ra[r]);
+                  jb = std::max(jb, re[r]);
+                }
+              }
+              if (ja >= jb) continue;
+              const float* x[kRows];
+              float* y[kRows];
+              for (int64_t r = 0; r < kRows; ++r) {
+                x[r] = qrow(i0 + std::min(r, nr - 1));
+                y[r] = r < nr ? orow(i0 + r) : scratch.data();
+              }
+              float alpha[kRows];
+              block_scores(x, kt.data(), Dk, scale, s.data());
+              online_softmax_step(s.data(), ra, re, m.data() + (i0 - t0), l.data() + (i0 - t0),
+                                  alpha);
+              block_pv(s.data(), vbh + j0 * ldv, ldv, ja, jb, Dv, y, alpha);
+            }
+          }
+          for (int64_t t = t0; t < t1; ++t) {
+            const float li = l[t - t0];
+            if (li > 0.f) {
+              const float inv = 1.f / li;
+              float* ot = orow(t);
+              for (int64_t c = 0; c < Dv; ++c) ot[c] *= inv;
+            }
+            if (lse) lse[(b * Tq + t) * H + h] = li > 0.f ? m[t - t0] + std::log(li) : kNegInf;
+          }
+        }
+  }
+}
+
+// Backward: one work item per (b, h) pair, which owns the rows dq[b,:,h,:], dk[b,:,h,:] and
+// dv[b,:,h,:] outright, so there are no races and no atomics, and S and dP are computed
+// once per (query, key) pair (5 products of the forward's size; splitting dK/dV and dQ
+// into two passes over (b, h, tile) would parallelise finer but recompute S and dP: 7).
+// The ranges are shared by every (b, h), so the items cost the same and a static schedule
+// balances whenever B·H is a multiple of the thread count; training shapes have
+// B·H ≥ threads. Within an item (flash-attention 2), for each key tile: the queries that
+// see it are taken 4 at a time (S, dP, then P and dS, then dQ += dS·K in place), their P
+// and dS rows are buffered for up to kQueryTile queries, and then dV += Pᵀ·dO and
+// dK += dSᵀ·Q are accumulated into tile-local buffers in one register-tiled pass.
+void range_attention_backward(const float* q, const float* k, const float* v, const float* o,
+                              const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                              int64_t B, int64_t Tq, int64_t Tk, int64_t H, int64_t Dk, int64_t Dv,
+                              float scale, const int32_t* lo, const int32_t* hi) {
+  if (!dq && !dk && !dv) return;
+  const int64_t ldk = H * Dk, ldv = H * Dv;
+  const double work = double(B * H) * visible_work(Tq, lo, hi) * double(Dk + Dv);
+  int64_t jlo = Tk, jhi = 0;  // union of the non-empty ranges
+  for (int64_t t = 0; t < Tq; ++t)
+    if (lo[t] < hi[t]) {
+      jlo = std::min<int64_t>(jlo, lo[t]);
+      jhi = std::max<int64_t>(jhi, hi[t]);
+    }
+#pragma omp parallel if (work > kParallelWork)
+  {
+    std::vector<float> kt(Dk * kKeyTile), vt(Dv * kKeyTile), dkt(kKeyTile * Dk), dvt(kKeyTile * Dv),
+        P(kQueryTile * kKeyTile), dS(kQueryTile * kKeyTile), delta(Tq),
+        scratch(Dk);  // the dq row of padding queries in a 4-row block
+    std::vector<float> Xb(kQueryTile * Dk), Yb(kQueryTile * Dv);  // the q and dO rows of P, dS
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* kbh = k + b * Tk * ldk + h * Dk;  // key j at kbh + j·ldk
+        const float* vbh = v + b * Tk * ldv + h * Dv;
+        auto qrow = [&](int64_t t) { return q + ((b * Tq + t) * H + h) * Dk; };
+        auto orow = [&](int64_t t) { return o + ((b * Tq + t) * H + h) * Dv; };
+        auto dorow = [&](int64_t t) { return dout + ((b * Tq + t) * H + h) * Dv; };
+        for (int64_t t = 0; t < Tq; ++t) {  // D_t = dO_t · o_t
+          const float *g = dorow(t), *ot = orow(t);
+          float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t c = 0; c < Dv; ++c) acc += g[c] * ot[c];
+          delta[t] = acc;
+        }
+        for (int64_t j0 = jlo; j0 < jhi; j0 += kKeyTile) {
+          const int64_t nk = std::min(kKeyTile, jhi - j0);
+          transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, kt.data());
+          transpose_tile(vbh + j0 * ldv, ldv, nk, Dv, vt.data());
+          std::fill(dkt.begin(), dkt.end(), 0.f);
+          std::fill(dvt.begin(), dvt.end(), 0.f);
+          int64_t nb = 0, bja = kKeyTile, bjb = 0;  // buffered rows, their key union
+          for (int64_t i0 = 0; i0 < Tq; i0 += kRows) {
+            const int64_t nr = std::min(kRows, Tq - i0);
+            int64_t ra[kRows], re[kRows];   // row r's keys in this tile: [ra, re) − j0
+            int64_t ja = kKeyTile, jb = 0;  // their union
+            for (int64_t r = 0; r < kRows; ++r) {
+              ra[r] = r < nr ? std::max<int64_t>(lo[i0 + r], j0) - j0 : 0;
+              re[r] = r < nr ? std::min<int64_t>(hi[i0 + r], j0 + nk) - j0 : 0;
+              if (ra[r] < re[r]) {
+                ja = std::min(ja, ra[r]);
+                jb = std::max(jb, re[r]);
+              }
+            }
+            if (ja < jb) {
+              const float *x[kRows], *y[kRows];  // copies of the rows, contiguous for block_atb
+              for (int64_t r = 0; r < kRows; ++r) {
+                float* xb = Xb.data() + (nb + r) * Dk;
+                float* yb = Yb.data() + (nb + r) * Dv;
+                const float* qr = qrow(i0 + std::min(r, nr - 1));
+                const float* gr = dorow(i0 + std::min(r, nr - 1));
+                std::copy(qr, qr + Dk, xb);
+                std::copy(gr, gr + Dv, yb);
+                x[r] = xb;
+                y[r] = yb;
+              }
+              float* Pb = P.data() + nb * kKeyTile;
+              float* dSb = dS.data() + nb * kKeyTile;
+              block_scores(x, kt.data(), Dk, scale, Pb);  // S
+              block_scores(y, vt.data(), Dv, 1.f, dSb);   // dP = dO·Vᵀ
+              // Pb ← P, dSb ← scale·dS; both exactly 0 outside the row's range (and for
+              // padding rows), so the block products below add nothing there.
+              for (int64_t r = 0; r < kRows; ++r) {
+                float *pr = Pb + r * kKeyTile, *dr = dSb + r * kKeyTile;
+                const int64_t a = ra[r], e = re[r];
+                const float lse_t = a < e ? lse[(b * Tq + i0 + r) * H + h] : 0.f;
+                const float delta_t = a < e ? delta[i0 + r] : 0.f;
+#pragma omp simd
+                for (int64_t j = 0; j < kKeyTile; ++j) {
+                  const bool in = j >= a && j < e;
+                  const float p = exp_approx(pr[j] - lse_t);
+                  pr[j] = in ? p : 0.f;
+                  dr[j] = in ? scale * p * (dr[j] - delta_t) : 0.f;
+                }
+              }
+              if (dq) {  // dq_r += Σ_j scale·dS_rj k_j
+                float* g[kRows];
+                for (int64_t r = 0; r < kRows; ++r)
+                  g[r] = r < nr ? dq + ((b * Tq + i0 + r) * H + h) * Dk : scratch.data();
+                block_pv(dSb, kbh + j0 * ldk, ldk, ja, jb, Dk, g, kOnes);
+              }
+              nb += kRows;
+              bja = std::min(bja, ja);
+              bjb = std::max(bjb, jb);
+            }
+            if (nb > 0 && (nb == kQueryTile || i0 + kRows >= Tq)) {  // flush the buffer
+              if (dv) block_atb(P.data(), Yb.data(), nb, bja, bjb, Dv, dvt.data());
+              if (dk) block_atb(dS.data(), Xb.data(), nb, bja, bjb, Dk, dkt.data());
+              nb = 0;
+              bja = kKeyTile;
+              bjb = 0;
+            }
+          }
+          for (int64_t j = 0; j < nk; ++j) {
+            if (dk) axpy(1.f, dkt.data() + j * Dk, dk + (b * Tk + j0 + j) * ldk + h * Dk, Dk);
+            if (dv) axpy(1.f, dvt.data() + j * Dv, dv + (b * Tk + j0 + j) * ldv + h * Dv, Dv);
+          }
+        }
+      }
+  }
+}
+
+}  // namespace tinyr2::kernels::cpu
