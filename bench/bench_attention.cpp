@@ -28,7 +28,7 @@ static void BM_causal_attention_fwd(benchmark::State& state) {
   }
   set_flops(state, 4.0 * T * T / 2 * H * D * B);
 }
-BENCHMARK(BM_causal_attention_fwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_causal_attention_fwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 static void BM_causal_attention_fwd_bwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, D = 64, T = state.range(0);
@@ -43,7 +43,7 @@ static void BM_causal_attention_fwd_bwd(benchmark::State& state) {
   }
   set_flops(state, 14.0 * T * T / 2 * H * D * B);
 }
-BENCHMARK(BM_causal_attention_fwd_bwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_causal_attention_fwd_bwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // NSA selection at T tokens: each query picks `blocks` random blocks of 64 tokens among the
 // complete-or-current ones (its own block always), and attends to their tokens u <= t.
@@ -77,6 +77,6 @@ static void BM_index_attention_fwd_bwd(benchmark::State& state) {
   }
   set_flops(state, 14.0 * valid * H * D);
 }
-BENCHMARK(BM_index_attention_fwd_bwd)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_index_attention_fwd_bwd)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace tinyr2::bench

@@ -16,7 +16,7 @@ static void BM_sgemm_square(benchmark::State& state) {
   }
   set_flops(state, 2.0 * n * n * n);
 }
-BENCHMARK(BM_sgemm_square)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sgemm_square)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // linear: tokens × in → out, forward then backward (dX and dW): 3 products.
 static void BM_linear_fwd_bwd(benchmark::State& state) {
@@ -37,6 +37,6 @@ BENCHMARK(BM_linear_fwd_bwd)
     ->Args({2048, 256, 768})
     ->Args({2048, 512, 2048})
     ->Args({2048, 2048, 512})
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace tinyr2::bench
