@@ -28,5 +28,8 @@ std::vector<Command> all_commands();
 // One factory per command file.
 Command make_version_command();
 Command make_bench_command();
+Command make_init_command();
+Command make_logits_command();
+Command make_info_command();
 
 }  // namespace tinyr2::cli

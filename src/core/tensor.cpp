@@ -23,8 +23,12 @@ int64_t shape_numel(const Shape& shape) {
 
 std::string shape_str(const Shape& shape) {
   std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + ")";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ')';
+  return s;
 }
 
 Storage::Storage(int64_t n, Device dev) : numel(n), device(dev) {

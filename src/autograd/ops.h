@@ -1,0 +1,13 @@
+// Every differentiable op, for code that builds models (nn/). Kernels live in kernels/cpu.
+#pragma once
+
+#include "autograd/ops_attention.h"
+#include "autograd/ops_dropout.h"
+#include "autograd/ops_elementwise.h"
+#include "autograd/ops_hc.h"
+#include "autograd/ops_linalg.h"
+#include "autograd/ops_moe.h"
+#include "autograd/ops_nn.h"
+#include "autograd/ops_reduce.h"
+#include "autograd/ops_shape.h"
+#include "autograd/tape.h"

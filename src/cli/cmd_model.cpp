@@ -1,0 +1,128 @@
+// Model-directory commands (SPEC §5):
+//   tinyr2 init   --config FILE --out MODEL_DIR [-s SEED]   a randomly initialised model
+//   tinyr2 logits -m MODEL_DIR (--ids 1,2,3 | --ids-file F) --out FILE.safetensors
+//   tinyr2 info   -m MODEL_DIR                               config and parameter counts
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "nn/model.h"
+
+namespace tinyr2::cli {
+
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& source) {
+  std::vector<int32_t> ids;
+  std::string s = text;
+  for (char& ch : s)
+    if (ch == ',') ch = ' ';
+  std::istringstream in(s);
+  std::string tok;
+  while (in >> tok) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != tok.size() || v < 0 || v > INT32_MAX) fail("{}: \"{}\" is not a token id", source, tok);
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) fail("{}: no token ids", source);
+  return ids;
+}
+
+}  // namespace
+
+Command make_init_command() {
+  struct Opt {
+    std::string config, out;
+    uint64_t seed = 1337;
+  };
+  auto o = std::make_shared<Opt>();
+  Command c;
+  c.setup = [o](CLI::App& app) {
+    auto* s = app.add_subcommand("init", "write a randomly initialised model directory");
+    s->add_option("--config", o->config, "model config JSON (SPEC §1)")->required();
+    s->add_option("--out", o->out, "model directory to write")->required();
+    s->add_option("-s,--seed", o->seed, "initialisation seed")->capture_default_str();
+    return s;
+  };
+  c.execute = [o]() -> int {
+    const nn::ModelConfig cfg = nn::ModelConfig::from_file(o->config);
+    nn::Model model(cfg);
+    model.init(o->seed);
+    model.save(o->out);
+    fmt::print("wrote {} ({} parameters, {} active per token)\n", o->out, model.num_params(),
+               model.active_params_per_token());
+    return 0;
+  };
+  return c;
+}
+
+Command make_logits_command() {
+  struct Opt {
+    std::string model, ids, ids_file, out;
+  };
+  auto o = std::make_shared<Opt>();
+  Command c;
+  c.setup = [o](CLI::App& app) {
+    auto* s = app.add_subcommand("logits", "write the logits (T,V) of a token sequence, every position, eval mode");
+    s->add_option("-m,--model", o->model, "model directory")->required();
+    auto* ids = s->add_option("--ids", o->ids, "comma-separated token ids, e.g. 1,2,3");
+    auto* file = s->add_option("--ids-file", o->ids_file, "text file of token ids (whitespace or commas)");
+    ids->excludes(file);
+    s->add_option("--out", o->out, "output .safetensors (tensor \"logits\", F32)")->required();
+    return s;
+  };
+  c.execute = [o]() -> int {
+    if (o->ids.empty() == o->ids_file.empty()) fail("logits: give exactly one of --ids and --ids-file");
+    std::vector<int32_t> ids;
+    if (!o->ids.empty()) {
+      ids = parse_ids(o->ids, "--ids");
+    } else {
+      std::ifstream f(o->ids_file);
+      if (!f) fail("{}: cannot open", o->ids_file);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      ids = parse_ids(ss.str(), o->ids_file);
+    }
+    auto model = nn::Model::load(o->model);
+    Tape tape;
+    NoGradGuard no_grad(tape);
+    nn::ForwardContext ctx(tape);
+    const int64_t T = static_cast<int64_t>(ids.size());
+    const nn::ModelOutput out = model->forward(ctx, IndexTensor({1, T}, ids));
+    io::save_safetensors(o->out, {{"logits", out.logits.view({T, model->cfg.vocab_size})}});
+    return 0;
+  };
+  return c;
+}
+
+Command make_info_command() {
+  auto dir = std::make_shared<std::string>();
+  Command c;
+  c.setup = [dir](CLI::App& app) {
+    auto* s = app.add_subcommand("info", "print a model's config and parameter counts");
+    s->add_option("-m,--model", *dir, "model directory")->required();
+    return s;
+  };
+  c.execute = [dir]() -> int {
+    auto model = nn::Model::load(*dir);
+    fmt::print("{}\n", model->cfg.to_json().dump(2));
+    fmt::print("parameters: {} total, {} active per token\n", model->num_params(),
+               model->active_params_per_token());
+    return 0;
+  };
+  return c;
+}
+
+}  // namespace tinyr2::cli

@@ -1,0 +1,24 @@
+// What a forward pass carries besides activations: the tape, the mode, the random stream
+// for gate noise and dropout, the value-residual source, and the MoE auxiliary losses.
+#pragma once
+
+#include <vector>
+
+#include "autograd/tape.h"
+#include "core/rng.h"
+
+namespace tinyr2::nn {
+
+struct ForwardContext {
+  explicit ForwardContext(Tape& t) : tape(t) {}
+
+  Tape& tape;
+  bool training = false;    // gate noise and dropout act only in training
+  bool gate_noise = true;   // parity tests switch the MoE gate noise off
+  Rng* rng = nullptr;       // required when training with noise or dropout
+
+  Tensor v_first;                       // raw v of the first FULL layer (value residual)
+  std::vector<Tensor> balance_losses;   // one L_bal per MoE layer
+};
+
+}  // namespace tinyr2::nn

@@ -1,0 +1,99 @@
+#include "nn/model.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "io/safetensors.h"
+
+namespace tinyr2::nn {
+
+Model::Model(const ModelConfig& c) : cfg(c) {
+  const float std = static_cast<float>(cfg.init_std);
+  token_embedding = params.add("token_embedding_table.weight", {cfg.vocab_size, cfg.n_embd}, Init::normal(std));
+  position_embedding = params.add("position_embedding_table.weight", {cfg.ctx_len, cfg.n_embd}, Init::normal(std));
+  for (int64_t i = 0; i < cfg.n_layer; ++i) blocks.push_back(std::make_unique<Block>(params, i, cfg));
+  rm_f = std::make_unique<RMSNorm>(params, "rm_f.", cfg.n_embd, cfg.norm_eps);
+}
+
+ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids, const IndexTensor* targets) const {
+  Tape& t = ctx.tape;
+  TINYR2_CHECK(ids.shape.size() == 2, "model input ids must be (B,T), got {}", shape_str(ids.shape));
+  const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg.n_embd, N = B * T, S = cfg.streams();
+  if (T > cfg.ctx_len) fail("sequence of {} tokens exceeds ctx_len = {}", T, cfg.ctx_len);
+  for (int32_t id : ids.data)
+    if (id < 0 || id >= cfg.vocab_size) fail("token id {} is outside the vocabulary [0, {})", id, cfg.vocab_size);
+  ctx.v_first = Tensor();
+  ctx.balance_losses.clear();
+
+  std::vector<int32_t> pos(static_cast<size_t>(T));
+  for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(i);
+  Tensor x = ops::add(t, ops::embedding(t, token_embedding, ids),
+                      ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
+  const Shape btc = {B, T, C};
+  Tensor R = S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
+  for (const auto& block : blocks) R = block->forward(ctx, R, btc);
+  Tensor h = S > 1 ? ops::reshape(t, ops::stream_mix(t, R, Tensor::full({S, 1}, 1.f)), btc) : R;
+  h = rm_f->forward(ctx, h);
+
+  ModelOutput out;
+  out.logits = ops::linear(t, h, token_embedding);  // tied head, (B,T,V)
+  if (!targets) return out;
+  TINYR2_CHECK(targets->shape == ids.shape, "targets {} vs ids {}", shape_str(targets->shape), shape_str(ids.shape));
+  out.ce = ops::cross_entropy(t, ops::reshape(t, out.logits, {N, cfg.vocab_size}),
+                              IndexTensor({N}, targets->data));
+  if (ctx.balance_losses.empty()) {
+    out.bal = Tensor::scalar(0.f);
+    out.loss = out.ce;
+  } else {
+    Tensor bal = ctx.balance_losses[0];
+    for (size_t i = 1; i < ctx.balance_losses.size(); ++i) bal = ops::add(t, bal, ctx.balance_losses[i]);
+    out.bal = ops::scale(t, bal, 1.f / static_cast<float>(ctx.balance_losses.size()));
+    out.loss = ops::add(t, out.ce, ops::scale(t, out.bal, static_cast<float>(cfg.moe_balance_coef)));
+  }
+  return out;
+}
+
+std::vector<DSMoE*> Model::moe_layers() const {
+  std::vector<DSMoE*> out;
+  for (const auto& b : blocks)
+    if (b->moe) out.push_back(b->moe.get());
+  return out;
+}
+
+int64_t Model::active_params_per_token() const {
+  // Every parameter except the routed experts a token does not visit.
+  int64_t inactive = 0;
+  for (const DSMoE* m : moe_layers()) {
+    const int64_t per_expert = m->experts[1].c_fc.numel() + m->experts[1].c_proj.numel();
+    inactive += per_expert * ((cfg.n_experts - 1) - (cfg.num_exp - 1));
+  }
+  return num_params() - inactive;
+}
+
+void Model::save(const std::string& dir) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create directory: {}", dir, ec.message());
+  {
+    const std::string tmp = dir + "/config.json.tmp";
+    std::ofstream f(tmp);
+    f << cfg.to_json().dump(2) << "\n";
+    if (!f) fail("{}: write error", tmp);
+    f.close();
+    std::filesystem::rename(tmp, dir + "/config.json");
+  }
+  io::save_safetensors(dir + "/model.safetensors", params.state_dict(), {{"format", "pt"}});
+}
+
+std::unique_ptr<Model> Model::load(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", dir);
+  const ModelConfig cfg = ModelConfig::from_file(dir + "/config.json");
+  auto model = std::make_unique<Model>(cfg);
+  const std::string path = dir + "/model.safetensors";
+  model->params.load_state_dict(io::load_safetensors(path).tensors, path);
+  return model;
+}
+
+}  // namespace tinyr2::nn

@@ -1,0 +1,102 @@
+#include "nn/moe.h"
+
+#include "autograd/ops.h"
+#include "core/error.h"
+
+namespace tinyr2::nn {
+
+DSMoE::DSMoE(Parameters& p, const std::string& prefix, const ModelConfig& cfg)
+    : gate(p.add(prefix + "gate.weight", {cfg.n_experts - 1, cfg.n_embd},
+                 Init::normal(static_cast<float>(cfg.init_std)))),
+      expert_bias(p.add(prefix + "expert_bias", {cfg.n_experts - 1}, Init::constant(0.f), true)),
+      E_(cfg.n_experts),
+      k_(cfg.num_exp),
+      gate_noise_(static_cast<float>(cfg.gate_noise)),
+      bias_rate_(static_cast<float>(cfg.expert_bias_rate)),
+      counts_(static_cast<size_t>(cfg.n_experts - 1), 0),
+      rows_(static_cast<size_t>(cfg.n_experts), 0) {
+  for (int64_t e = 0; e < E_; ++e)
+    experts.emplace_back(p, prefix + "experts." + std::to_string(e) + ".", cfg.n_embd,
+                         cfg.moe_hidden_size(), static_cast<float>(cfg.dropout),
+                         static_cast<float>(cfg.init_std));
+}
+
+Tensor DSMoE::forward(ForwardContext& ctx, const Tensor& x) const {
+  Tape& t = ctx.tape;
+  const int64_t C = x.size(-1), N = x.numel() / C, R = E_ - 1, K = k_ - 1;
+  const Tensor xf = ops::reshape(t, x, {N, C});
+
+  // 1. Gate over the routed experts, multiplicative noise in training.
+  Tensor z = ops::linear(t, xf, gate);  // (N, R)
+  if (ctx.training && ctx.gate_noise && gate_noise_ > 0.f) {
+    TINYR2_CHECK(ctx.rng, "DSMoE: training with gate noise needs ctx.rng");
+    Tensor factor = Tensor::empty({N, R});
+    ctx.rng->uniform(factor.data(), factor.numel(), 1.f - gate_noise_ / 2, 1.f + gate_noise_ / 2);
+    z = ops::mul(t, z, factor);
+  }
+  const Tensor p = ops::softmax(t, z);
+
+  // 2. Choose the top K by p + expert_bias (the bias only chooses; ties → lower index).
+  IndexTensor chosen;
+  {
+    Tensor score = Tensor::empty({N, R});
+    const float* pp = p.data();
+    const float* b = expert_bias.data();
+    float* s = score.data();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t e = 0; e < R; ++e) s[n * R + e] = pp[n * R + e] + b[e];
+    chosen = ops::topk(t, score, K).second;  // (N, K)
+  }
+
+  // 3. Weights from the unbiased p; 5. the load-balance loss from the router weights.
+  const Tensor w = ops::moe_route_weights(t, p, chosen, K >= 2);  // (N, K)
+  const float c_routed = static_cast<float>(K) / static_cast<float>(k_);
+  ctx.balance_losses.push_back(ops::moe_balance_loss(t, w, chosen, R, c_routed));
+
+  // 4. y = expert_0(x)/k + (k−1)/k · Σ_chosen ĝ_i expert_i(x), only chosen experts run.
+  Tensor y = ops::scale(t, experts[0].forward(ctx, xf), 1.f / static_cast<float>(k_));
+  rows_[0] += N;
+  std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(R)), slots(static_cast<size_t>(R));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < K; ++j) {
+      const int32_t e = chosen.data[n * K + j];
+      tokens[e].push_back(static_cast<int32_t>(n));
+      slots[e].push_back(static_cast<int32_t>(n * K + j));
+    }
+  const Tensor w_flat = ops::reshape(t, w, {N * K, 1});
+  std::vector<Tensor> contributions;
+  std::vector<int32_t> all_tokens;
+  for (int64_t e = 0; e < R; ++e) {
+    const int64_t n_e = static_cast<int64_t>(tokens[e].size());
+    if (ctx.training) counts_[e] += n_e;
+    if (n_e == 0) continue;  // an unchosen expert does no work at all
+    rows_[e + 1] += n_e;
+    const IndexTensor tok({n_e}, tokens[e]);
+    const Tensor h = experts[e + 1].forward(ctx, ops::gather_rows(t, xf, tok));  // (n_e, C)
+    const Tensor g = ops::gather_rows(t, w_flat, IndexTensor({n_e}, slots[e]));  // (n_e, 1)
+    contributions.push_back(ops::mul(t, h, g));
+    all_tokens.insert(all_tokens.end(), tokens[e].begin(), tokens[e].end());
+  }
+  const Tensor routed = ops::scatter_add_rows(
+      t, ops::concat(t, contributions, 0),
+      IndexTensor({static_cast<int64_t>(all_tokens.size())}, all_tokens), N);
+  y = ops::add(t, y, ops::scale(t, routed, c_routed));
+  return ops::reshape(t, y, x.shape());
+}
+
+void DSMoE::reset_counts() { std::fill(counts_.begin(), counts_.end(), 0); }
+
+void DSMoE::update_bias(const std::vector<int64_t>& counts) {
+  TINYR2_CHECK(static_cast<int64_t>(counts.size()) == E_ - 1, "update_bias: {} counts for {} experts",
+               counts.size(), E_ - 1);
+  double mean = 0;
+  for (int64_t c : counts) mean += static_cast<double>(c);
+  mean /= static_cast<double>(counts.size());
+  float* b = expert_bias.data();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double d = mean - static_cast<double>(counts[i]);
+    b[i] += bias_rate_ * static_cast<float>((d > 0) - (d < 0));
+  }
+}
+
+}  // namespace tinyr2::nn

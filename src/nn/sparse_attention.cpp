@@ -1,0 +1,161 @@
+#include "nn/sparse_attention.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "kernels/cpu/nsa_select.h"
+
+namespace tinyr2::nn {
+
+namespace {
+
+std::vector<int32_t> iota_positions(int64_t T) {
+  std::vector<int32_t> v(static_cast<size_t>(T));
+  for (int64_t i = 0; i < T; ++i) v[i] = static_cast<int32_t>(i);
+  return v;
+}
+
+}  // namespace
+
+SparseAttention::SparseAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg,
+                                 BranchSet branches)
+    : compress_q_linear(p.add(prefix + "compress_q_linear.weight", {cfg.q_lora_rank, cfg.n_embd},
+                              Init::normal(static_cast<float>(cfg.init_std)))),
+      decompress_q_nope(p.add(prefix + "decompress_q_nope.weight",
+                              {cfg.n_head * cfg.qk_nope_head_dim, cfg.q_lora_rank},
+                              Init::normal(static_cast<float>(cfg.init_std)))),
+      decompress_q_rope(p.add(prefix + "decompress_q_rope.weight",
+                              {cfg.n_head * cfg.qk_rope_head_dim, cfg.q_lora_rank},
+                              Init::normal(static_cast<float>(cfg.init_std)))),
+      q_norm(p, prefix + "q_norm.", cfg.q_lora_rank, cfg.norm_eps),
+      cfg_(cfg),
+      branches_(branches) {
+  const float std = static_cast<float>(cfg.init_std);
+  const int64_t C = cfg.n_embd, H = cfg.n_head, nope = cfg.qk_nope_head_dim,
+                rope = cfg.qk_rope_head_dim, vd = cfg.v_head_dim, l = cfg.block_size;
+  n_active_ = branches[0] + branches[1] + branches[2];
+  TINYR2_CHECK(n_active_ >= 1, "Sparse layer with no active branch");
+  need_compressed_ = branches[0] || branches[1];
+  if (need_compressed_) {
+    block_compressor_0 = p.add(prefix + "block_compressor.0.weight", {cfg.compress_hidden_size(), l * C}, Init::normal(std));
+    block_compressor_2 = p.add(prefix + "block_compressor.2.weight", {C, cfg.compress_hidden_size()}, Init::normal(std));
+    intra_block_pos_encoding = p.add(prefix + "intra_block_pos_encoding", {l, C}, Init::normal(std));
+    compress_kv_linear = p.add(prefix + "compress_kv_linear.weight", {cfg.kv_lora_rank, C}, Init::normal(std));
+    kv_norm.emplace(p, prefix + "kv_norm.", cfg.kv_lora_rank, cfg.norm_eps);
+    decompress_k_nope = p.add(prefix + "decompress_k_nope.weight", {H * nope, cfg.kv_lora_rank}, Init::normal(std));
+    decompress_v_linear = p.add(prefix + "decompress_v_linear.weight", {H * vd, cfg.kv_lora_rank}, Init::normal(std));
+    k_rope_linear = p.add(prefix + "k_rope_linear.weight", {rope, C}, Init::normal(std));
+  }
+  if (branches[1]) {
+    selection_k = p.add(prefix + "selection_k.weight", {H * (nope + rope), C}, Init::normal(std));
+    selection_v = p.add(prefix + "selection_v.weight", {H * vd, C}, Init::normal(std));
+  }
+  if (branches[2]) {
+    window_k = p.add(prefix + "window_k.weight", {H * (nope + rope), C}, Init::normal(std));
+    window_v = p.add(prefix + "window_v.weight", {H * vd, C}, Init::normal(std));
+  }
+  const int64_t gate_out = cfg.branch_gate == BranchGate::Softmax ? n_active_ : H * n_active_;
+  branch_gate = p.add(prefix + "branch_gate.weight", {gate_out, C}, Init::normal(std));
+  proj = p.add(prefix + "proj.weight", {C, H * vd}, Init::normal(std));
+}
+
+Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
+  Tape& t = ctx.tape;
+  const int64_t B = x.size(0), T = x.size(1), C = cfg_.n_embd, H = cfg_.n_head;
+  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
+  const int64_t Dk = nope + rope, l = cfg_.block_size, d = cfg_.block_stride;
+  const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
+  const float theta = static_cast<float>(cfg_.rope_theta);
+  const std::vector<int32_t> positions = iota_positions(T);
+
+  // Keys laid out per head as [nope ‖ rope], RoPE on the rope part at its position.
+  auto rope_keys = [&](const Tensor& k, const std::vector<int32_t>& pos) {
+    const int64_t rows = k.size(1);
+    const std::vector<Tensor> parts = ops::split(t, ops::reshape(t, k, {B, rows, H, Dk}), {nope, rope}, -1);
+    return ops::concat(t, {parts[0], ops::rope(t, parts[1], pos, theta)}, -1);
+  };
+
+  // ---- MLA query, shared by all branches: q = [q_nope ‖ RoPE(q_rope)] per head.
+  const Tensor c_q = q_norm.forward(ctx, ops::linear(t, x, compress_q_linear));
+  const Tensor q_nope = ops::reshape(t, ops::linear(t, c_q, decompress_q_nope), {B, T, H, nope});
+  const Tensor q_rope = ops::rope(t, ops::reshape(t, ops::linear(t, c_q, decompress_q_rope), {B, T, H, rope}),
+                                  positions, theta);
+  const Tensor q = ops::concat(t, {q_nope, q_rope}, -1);  // (B,T,H,Dk)
+
+  std::vector<Tensor> outs;  // active branch outputs, (B,T,H,vd), in branch order
+
+  // ---- Branch 1: compressed blocks [i·d, i·d+l), visible to t iff i·d+l−1 ≤ t.
+  const int64_t nb = T >= l ? (T - l) / d + 1 : 0;
+  Tensor k_cmp, lse;
+  if (need_compressed_ && nb > 0) {
+    std::vector<int32_t> rows(static_cast<size_t>(B * nb * l));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t u = 0; u < l; ++u) rows[(b * nb + i) * l + u] = static_cast<int32_t>(b * T + i * d + u);
+    Tensor blocks = ops::gather_rows(t, ops::reshape(t, x, {B * T, C}),
+                                     IndexTensor({B * nb * l}, rows));  // (B·nb·l, C)
+    blocks = ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
+    const Tensor x_cmp = ops::reshape(
+        t,
+        ops::linear(t, ops::gelu(t, ops::linear(t, ops::reshape(t, blocks, {B * nb, l * C}), block_compressor_0)),
+                    block_compressor_2),
+        {B, nb, C});
+    const Tensor c_kv = kv_norm->forward(ctx, ops::linear(t, x_cmp, compress_kv_linear));
+    const Tensor k_nope = ops::reshape(t, ops::linear(t, c_kv, decompress_k_nope), {B, nb, H, nope});
+    const Tensor v_cmp = ops::reshape(t, ops::linear(t, c_kv, decompress_v_linear), {B, nb, H, vd});
+    std::vector<int32_t> block_pos(static_cast<size_t>(nb));
+    for (int64_t i = 0; i < nb; ++i) block_pos[i] = static_cast<int32_t>(i * d + l - 1);
+    const Tensor k_rope = ops::expand(
+        t, ops::reshape(t, ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos, theta), {B, nb, 1, rope}),
+        {B, nb, H, rope});  // one rope key shared by all heads
+    k_cmp = ops::concat(t, {k_nope, k_rope}, -1);  // (B,nb,H,Dk)
+    std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
+    for (int64_t q_t = 0; q_t < T; ++q_t)
+      hi[q_t] = static_cast<int32_t>(q_t >= l - 1 ? std::min(nb, (q_t - l + 1) / d + 1) : 0);
+    const Tensor o1 = ops::range_attention(t, q, k_cmp, v_cmp, scale, lo, hi, &lse);
+    if (branches_[0]) outs.push_back(o1);
+  } else if (branches_[0]) {
+    outs.push_back(Tensor::zeros({B, T, H, vd}));  // no complete block yet: no visible key
+  }
+
+  // ---- Branch 2: attend over the tokens of the blocks selected for each query.
+  if (branches_[1]) {
+    const kernels::cpu::NsaSelectParams sp{l, d, cfg_.select_block_size, cfg_.num_select_blocks(),
+                                           cfg_.select_init_blocks, cfg_.select_local_blocks};
+    const int64_t width = sp.num_blocks * sp.select_block_size;
+    IndexTensor idx({B, T, width}, std::vector<int32_t>(static_cast<size_t>(B * T * width)));
+    Tensor lse_used = nb > 0 ? lse : Tensor::zeros({B, T, H});
+    Tensor k_none = nb > 0 ? k_cmp : Tensor::zeros({B, 1, H, Dk});
+    kernels::cpu::nsa_select(q.data(), k_none.data(), lse_used.data(), idx.data.data(), B, T, nb, H, Dk,
+                             scale, sp);
+    const Tensor k_sel = rope_keys(ops::linear(t, x, selection_k), positions);
+    const Tensor v_sel = ops::reshape(t, ops::linear(t, x, selection_v), {B, T, H, vd});
+    outs.push_back(ops::index_attention(t, q, k_sel, v_sel, idx, scale));
+  }
+
+  // ---- Branch 3: sliding window t − w < u ≤ t.
+  if (branches_[2]) {
+    const Tensor k_win = rope_keys(ops::linear(t, x, window_k), positions);
+    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {B, T, H, vd});
+    outs.push_back(ops::causal_attention(t, q, k_win, v_win, scale, cfg_.window_size));
+  }
+
+  // ---- Gate and output projection.
+  // softmax: one weight per token and branch, shared by heads; sigmoid: per head, row
+  // h·n_active + c.
+  const Tensor gates = cfg_.branch_gate == BranchGate::Softmax
+                           ? ops::reshape(t, ops::softmax(t, ops::linear(t, x, branch_gate)), {B, T, 1, n_active_})
+                           : ops::reshape(t, ops::sigmoid(t, ops::linear(t, x, branch_gate)), {B, T, H, n_active_});
+  Tensor mixed;
+  for (int64_t c = 0; c < n_active_; ++c) {
+    const Tensor g = ops::slice(t, gates, -1, c, c + 1);  // (B,T,1|H,1)
+    const Tensor term = ops::mul(t, outs[c], g);
+    mixed = mixed.defined() ? ops::add(t, mixed, term) : term;
+  }
+  Tensor y = ops::linear(t, ops::reshape(t, mixed, {B, T, H * vd}), proj);
+  if (ctx.training && cfg_.dropout > 0) y = ops::dropout(t, y, static_cast<float>(cfg_.dropout), *ctx.rng);
+  return y;
+}
+
+}  // namespace tinyr2::nn
