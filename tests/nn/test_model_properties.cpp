@@ -17,7 +17,10 @@ ModelConfig small_config(const std::string& extra = "{}") {
   nlohmann::json j = nlohmann::json::parse(R"({
     "vocab_size": 97, "ctx_len": 64, "n_embd": 32, "n_head": 4, "n_layer": 2,
     "attention_types": ["FULL"], "types": ["mlp", "moe"], "n_experts": 5, "num_exp": 3,
-    "moe_hidden": 24, "hc_num_streams": 3})");
+    "moe_hidden": 24, "hc_num_streams": 3, "q_lora_rank": 16, "kv_lora_rank": 8,
+    "qk_nope_head_dim": 8, "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8,
+    "block_stride": 8, "select_block_size": 8, "num_tokens_to_keep": 24, "select_init_blocks": 1,
+    "select_local_blocks": 1, "window_size": 6})");
   j.update(nlohmann::json::parse(extra));
   return ModelConfig::from_json(j);
 }
@@ -64,7 +67,20 @@ INSTANTIATE_TEST_SUITE_P(Configs, ModelCausality,
                          ::testing::Values(R"({})", R"({"hc": false})", R"({"mhc": false})",
                                            R"({"mhc_h_res_proj": "orthostochastic"})",
                                            R"({"v_residual": true, "n_layer": 3})",
-                                           R"({"num_exp": 2})"));
+                                           R"({"num_exp": 2})",
+                                           // Sparse layers: every branch set, both gates,
+                                           // overlapping blocks, l′ ≠ l.
+                                           R"({"attention_types": ["Sparse"], "attention_mode": [[1,0,0]]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,0]]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,0,1]]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": ["DSA"]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": ["SWA"]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,1]]})",
+                                           R"({"attention_types": ["Sparse"], "attention_mode": ["NSA"]})",
+                                           R"({"attention_types": ["Sparse"], "branch_gate": "sigmoid"})",
+                                           R"({"attention_types": ["FULL", "Sparse"], "block_stride": 4})",
+                                           R"({"attention_types": ["Sparse"], "select_block_size": 16,
+                                               "num_tokens_to_keep": 32, "block_stride": 4})"));
 
 TEST(DSMoE, SparseDispatchEqualsDenseAndSkipsUnchosenExperts) {
   ModelConfig cfg = small_config(R"({"n_experts": 6, "num_exp": 3})");
