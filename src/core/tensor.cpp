@@ -64,7 +64,7 @@ Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values)
   Tensor t = empty(shape);
   TINYR2_CHECK(static_cast<int64_t>(values.size()) == t.numel(), "{} values for shape {}",
                values.size(), shape_str(shape));
-  std::memcpy(t.data(), values.data(), sizeof(float) * values.size());
+  if (!values.empty()) std::memcpy(t.data(), values.data(), sizeof(float) * values.size());
   return t;
 }
 
