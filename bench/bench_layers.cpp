@@ -41,7 +41,7 @@ static void BM_layer_full_fwd_bwd(benchmark::State& state) { run_layer<nn::FullA
 static void BM_layer_nsa_fwd_bwd(benchmark::State& state) {
   run_layer<nn::SparseAttention>(state, nn::BranchSet{true, true, true});
 }
-BENCHMARK(BM_layer_full_fwd_bwd)->Arg(512)->Arg(2048)->Arg(8192)->Arg(32768)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(1);
-BENCHMARK(BM_layer_nsa_fwd_bwd)->Arg(512)->Arg(2048)->Arg(8192)->Arg(32768)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(1);
+BENCHMARK(BM_layer_full_fwd_bwd)->Arg(512)->Arg(2048)->Arg(8192)->Arg(32768)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_layer_nsa_fwd_bwd)->Arg(512)->Arg(2048)->Arg(8192)->Arg(32768)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace tinyr2::bench
