@@ -7,7 +7,8 @@ namespace tinyr2::cli {
 bool Command::parsed() const { return sub && sub->parsed(); }
 
 std::vector<Command> all_commands() {
-  return {make_init_command(), make_logits_command(), make_info_command(), make_bench_command(),
+  return {make_generate_command(), make_init_command(),     make_logits_command(),
+          make_info_command(),     make_tokenize_command(), make_bench_command(),
           make_version_command()};
 }
 

@@ -31,5 +31,7 @@ Command make_bench_command();
 Command make_init_command();
 Command make_logits_command();
 Command make_info_command();
+Command make_generate_command();
+Command make_tokenize_command();
 
 }  // namespace tinyr2::cli

@@ -36,14 +36,38 @@ Tensor Block::ffn(ForwardContext& ctx, const Tensor& x) const {
   return mlp ? mlp->forward(ctx, h) : moe->forward(ctx, h);
 }
 
-Tensor Block::forward(ForwardContext& ctx, const Tensor& R, const Shape& btc) const {
+Tensor Block::attention_cached(ForwardContext& ctx, const Tensor& x, infer::LayerCache& cache,
+                               int64_t pos0) const {
+  const Tensor h = rm1.forward(ctx, x);
+  if (full_attn) {
+    auto* c = std::get_if<infer::FullAttentionCache>(&cache);
+    TINYR2_CHECK(c, "block {}: FULL layer given a Sparse cache", index);
+    TINYR2_CHECK(c->k.rows() == pos0, "block {}: cache holds {} positions, not {}", index, c->k.rows(), pos0);
+    return full_attn->forward_cached(ctx, h, *c);
+  }
+  auto* c = std::get_if<infer::SparseAttentionCache>(&cache);
+  TINYR2_CHECK(c, "block {}: Sparse layer given a FULL cache", index);
+  return sparse_attn->forward_cached(ctx, h, *c, pos0);
+}
+
+Tensor Block::wire(ForwardContext& ctx, const Tensor& R, const Shape& btc,
+                   const std::function<Tensor(const Tensor&)>& attn) const {
   Tape& t = ctx.tape;
   if (!hc_attn) {  // plain pre-norm residual
-    const Tensor x = ops::add(t, R, attention(ctx, R));
+    const Tensor x = ops::add(t, R, attn(R));
     return ops::add(t, x, ffn(ctx, x));
   }
-  const Tensor R1 = hc_attn->forward(ctx, R, btc, [&](const Tensor& u) { return attention(ctx, u); });
+  const Tensor R1 = hc_attn->forward(ctx, R, btc, attn);
   return hc_ffn->forward(ctx, R1, btc, [&](const Tensor& u) { return ffn(ctx, u); });
+}
+
+Tensor Block::forward(ForwardContext& ctx, const Tensor& R, const Shape& btc) const {
+  return wire(ctx, R, btc, [&](const Tensor& u) { return attention(ctx, u); });
+}
+
+Tensor Block::forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& btc, infer::LayerCache& cache,
+                             int64_t pos0) const {
+  return wire(ctx, R, btc, [&](const Tensor& u) { return attention_cached(ctx, u, cache, pos0); });
 }
 
 }  // namespace tinyr2::nn

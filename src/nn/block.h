@@ -2,9 +2,11 @@
 // and wrapped in hyper-connections (or a plain residual when there is one stream).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "infer/kv_cache.h"
 #include "nn/config.h"
 #include "nn/full_attention.h"
 #include "nn/hyper_connection.h"
@@ -20,8 +22,13 @@ class Block {
   Block(Parameters& p, int64_t index, const ModelConfig& cfg);
   // Streams R (N,S,C) with hyper-connections, else x (B,T,C); `btc` is (B,T,C).
   Tensor forward(ForwardContext& ctx, const Tensor& R, const Shape& btc) const;
+  // Decoding (SPEC §7): the same block on new positions pos0 … of one sequence (B = 1), the
+  // attention reading and extending this block's cache.
+  Tensor forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& btc, infer::LayerCache& cache,
+                        int64_t pos0) const;
 
   Tensor attention(ForwardContext& ctx, const Tensor& x) const;  // attn(rm1(x))
+  Tensor attention_cached(ForwardContext& ctx, const Tensor& x, infer::LayerCache& cache, int64_t pos0) const;
   Tensor ffn(ForwardContext& ctx, const Tensor& x) const;        // ffn(rm2(x))
 
   int64_t index;
@@ -31,6 +38,11 @@ class Block {
   std::unique_ptr<MLP> mlp;
   std::unique_ptr<DSMoE> moe;
   std::unique_ptr<HyperConnection> hc_attn, hc_ffn;
+
+ private:
+  // The residual / hyper-connection wiring around attn and ffn, shared by both forwards.
+  Tensor wire(ForwardContext& ctx, const Tensor& R, const Shape& btc,
+              const std::function<Tensor(const Tensor&)>& attn) const;
 };
 
 }  // namespace tinyr2::nn

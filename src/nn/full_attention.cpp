@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "core/error.h"
 
 namespace tinyr2::nn {
 
@@ -16,7 +17,7 @@ FullAttention::FullAttention(Parameters& p, const std::string& prefix, const Mod
       v_residual_(cfg.v_residual),
       dropout_(static_cast<float>(cfg.dropout)) {}
 
-Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
+std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), D = C_ / H_;
   const std::vector<Tensor> qkv = ops::split(t, ops::linear(t, x, c_attn), {C_, C_, C_}, -1);
@@ -28,10 +29,32 @@ Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
     if (!ctx.v_first.defined()) ctx.v_first = v;
     else v = ops::add(t, ops::mul(t, v, lamb1), ops::mul(t, ctx.v_first, lamb2));
   }
-  Tensor y = ops::causal_attention(t, q, k, v, 1.f / std::sqrt(static_cast<float>(D)));
-  y = ops::linear(t, ops::reshape(t, y, {B, T, C_}), c_proj);
-  if (ctx.training && dropout_ > 0.f) y = ops::dropout(t, y, dropout_, *ctx.rng);
-  return y;
+  return {q, k, v};
+}
+
+Tensor FullAttention::output(ForwardContext& ctx, const Tensor& y) const {
+  Tape& t = ctx.tape;
+  Tensor out = ops::linear(t, ops::reshape(t, y, {y.size(0), y.size(1), C_}), c_proj);
+  if (ctx.training && dropout_ > 0.f) out = ops::dropout(t, out, dropout_, *ctx.rng);
+  return out;
+}
+
+Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
+  const auto [q, k, v] = qkv(ctx, x);
+  const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
+  return output(ctx, ops::causal_attention(ctx.tape, q, k, v, scale));
+}
+
+Tensor FullAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new,
+                                     infer::FullAttentionCache& cache) const {
+  TINYR2_CHECK(x_new.dim() == 3 && x_new.size(0) == 1, "cached FULL attention: x {} must be (1,T,C)",
+               shape_str(x_new.shape()));
+  const int64_t pos0 = cache.k.rows();
+  const auto [q, k, v] = qkv(ctx, x_new);
+  cache.k.append(k);
+  cache.v.append(v);
+  const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
+  return output(ctx, ops::causal_attention(ctx.tape, q, cache.k.view(), cache.v.view(), scale, 0, pos0));
 }
 
 }  // namespace tinyr2::nn

@@ -17,25 +17,56 @@ Model::Model(const ModelConfig& c) : cfg(c) {
   rm_f = std::make_unique<RMSNorm>(params, "rm_f.", cfg.n_embd, cfg.norm_eps);
 }
 
-ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids, const IndexTensor* targets) const {
+Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0, infer::ModelCache* cache) const {
   Tape& t = ctx.tape;
-  TINYR2_CHECK(ids.shape.size() == 2, "model input ids must be (B,T), got {}", shape_str(ids.shape));
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg.n_embd, N = B * T, S = cfg.streams();
-  if (T > cfg.ctx_len) fail("sequence of {} tokens exceeds ctx_len = {}", T, cfg.ctx_len);
-  for (int32_t id : ids.data)
-    if (id < 0 || id >= cfg.vocab_size) fail("token id {} is outside the vocabulary [0, {})", id, cfg.vocab_size);
   ctx.v_first = Tensor();
   ctx.balance_losses.clear();
 
   std::vector<int32_t> pos(static_cast<size_t>(T));
-  for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   Tensor x = ops::add(t, ops::embedding(t, token_embedding, ids),
                       ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
   const Shape btc = {B, T, C};
   Tensor R = S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
-  for (const auto& block : blocks) R = block->forward(ctx, R, btc);
+  for (size_t i = 0; i < blocks.size(); ++i)
+    R = cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layers[i], pos0) : blocks[i]->forward(ctx, R, btc);
   Tensor h = S > 1 ? ops::reshape(t, ops::stream_mix(t, R, Tensor::full({S, 1}, 1.f)), btc) : R;
-  h = rm_f->forward(ctx, h);
+  return rm_f->forward(ctx, h);
+}
+
+namespace {
+void check_ids(const IndexTensor& ids, int64_t vocab_size) {
+  TINYR2_CHECK(ids.shape.size() == 2, "model input ids must be (B,T), got {}", shape_str(ids.shape));
+  for (int32_t id : ids.data)
+    if (id < 0 || id >= vocab_size) fail("token id {} is outside the vocabulary [0, {})", id, vocab_size);
+}
+}  // namespace
+
+Tensor Model::forward_cached(ForwardContext& ctx, const IndexTensor& ids, infer::ModelCache& cache,
+                             bool last_only) const {
+  check_ids(ids, cfg.vocab_size);
+  TINYR2_CHECK(ids.shape[0] == 1, "cached decoding runs one sequence, got ids {}", shape_str(ids.shape));
+  TINYR2_CHECK(!ctx.training, "cached decoding is for evaluation only");
+  TINYR2_CHECK(cache.layers.size() == blocks.size(), "cache of {} layers for {} blocks", cache.layers.size(),
+               blocks.size());
+  const int64_t T = ids.shape[1], pos0 = cache.length();
+  if (T == 0) fail("cached forward of no tokens");
+  if (pos0 + T > cfg.ctx_len)
+    fail("{} cached + {} new tokens exceed ctx_len = {}", pos0, T, cfg.ctx_len);
+  Tape& t = ctx.tape;
+  Tensor h = hidden(ctx, ids, pos0, &cache);
+  cache.set_length(pos0 + T);
+  if (last_only && T > 1) h = ops::slice(t, h, 1, T - 1, T);
+  return ops::linear(t, h, token_embedding);  // tied head
+}
+
+ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids, const IndexTensor* targets) const {
+  Tape& t = ctx.tape;
+  check_ids(ids, cfg.vocab_size);
+  const int64_t B = ids.shape[0], T = ids.shape[1], N = B * T;
+  if (T > cfg.ctx_len) fail("sequence of {} tokens exceeds ctx_len = {}", T, cfg.ctx_len);
+  const Tensor h = hidden(ctx, ids, 0, nullptr);
 
   ModelOutput out;
   out.logits = ops::linear(t, h, token_embedding);  // tied head, (B,T,V)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/index_tensor.h"
+#include "infer/kv_cache.h"
 #include "nn/block.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
@@ -35,6 +36,14 @@ class Model {
   ModelOutput forward(ForwardContext& ctx, const IndexTensor& ids,
                       const IndexTensor* targets = nullptr) const;
 
+  // Decoding (SPEC §7, eval mode): ids (1,Tn) are the next Tn tokens of the sequence held in
+  // `cache`, at positions cache.length() … cache.length()+Tn−1 (at most ctx_len). Runs them in
+  // one batched pass — a prefill when the cache is empty, one decode step when Tn = 1 — appends
+  // them to the cache and returns their logits (1,Tn,V), or only the last token's (1,1,V)
+  // when last_only. The logits equal those of forward on the whole sequence.
+  Tensor forward_cached(ForwardContext& ctx, const IndexTensor& ids, infer::ModelCache& cache,
+                        bool last_only = false) const;
+
   // Model directory I/O.
   static std::unique_ptr<Model> load(const std::string& dir);
   void save(const std::string& dir) const;
@@ -48,6 +57,11 @@ class Model {
   Tensor token_embedding, position_embedding;
   std::vector<std::unique_ptr<Block>> blocks;
   std::unique_ptr<RMSNorm> rm_f;
+
+ private:
+  // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache
+  // every block reads and extends its layer cache.
+  Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0, infer::ModelCache* cache) const;
 };
 
 }  // namespace tinyr2::nn

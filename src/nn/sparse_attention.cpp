@@ -1,6 +1,8 @@
 #include "nn/sparse_attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "autograd/ops.h"
 #include "core/error.h"
@@ -60,88 +62,77 @@ SparseAttention::SparseAttention(Parameters& p, const std::string& prefix, const
   proj = p.add(prefix + "proj.weight", {C, H * vd}, Init::normal(std));
 }
 
-Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
+Tensor SparseAttention::query(ForwardContext& ctx, const Tensor& x,
+                              const std::vector<int32_t>& positions) const {
   Tape& t = ctx.tape;
-  const int64_t B = x.size(0), T = x.size(1), C = cfg_.n_embd, H = cfg_.n_head;
-  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
-  const int64_t Dk = nope + rope, l = cfg_.block_size, d = cfg_.block_stride;
-  const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
-  const float theta = static_cast<float>(cfg_.rope_theta);
-  const std::vector<int32_t> positions = iota_positions(T);
-
-  // Keys laid out per head as [nope ‖ rope], RoPE on the rope part at its position.
-  auto rope_keys = [&](const Tensor& k, const std::vector<int32_t>& pos) {
-    const int64_t rows = k.size(1);
-    const std::vector<Tensor> parts = ops::split(t, ops::reshape(t, k, {B, rows, H, Dk}), {nope, rope}, -1);
-    return ops::concat(t, {parts[0], ops::rope(t, parts[1], pos, theta)}, -1);
-  };
-
-  // ---- MLA query, shared by all branches: q = [q_nope ‖ RoPE(q_rope)] per head.
+  const int64_t B = x.size(0), T = x.size(1), H = cfg_.n_head;
+  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim;
   const Tensor c_q = q_norm.forward(ctx, ops::linear(t, x, compress_q_linear));
   const Tensor q_nope = ops::reshape(t, ops::linear(t, c_q, decompress_q_nope), {B, T, H, nope});
   const Tensor q_rope = ops::rope(t, ops::reshape(t, ops::linear(t, c_q, decompress_q_rope), {B, T, H, rope}),
-                                  positions, theta);
-  const Tensor q = ops::concat(t, {q_nope, q_rope}, -1);  // (B,T,H,Dk)
+                                  positions, static_cast<float>(cfg_.rope_theta));
+  return ops::concat(t, {q_nope, q_rope}, -1);  // (B,T,H,Dk)
+}
 
-  std::vector<Tensor> outs;  // active branch outputs, (B,T,H,vd), in branch order
+Tensor SparseAttention::rope_keys(ForwardContext& ctx, const Tensor& k,
+                                  const std::vector<int32_t>& positions) const {
+  Tape& t = ctx.tape;
+  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim;
+  const std::vector<Tensor> parts =
+      ops::split(t, ops::reshape(t, k, {k.size(0), k.size(1), cfg_.n_head, nope + rope}), {nope, rope}, -1);
+  return ops::concat(t, {parts[0], ops::rope(t, parts[1], positions, static_cast<float>(cfg_.rope_theta))}, -1);
+}
 
-  // ---- Branch 1: compressed blocks [i·d, i·d+l), visible to t iff i·d+l−1 ≤ t.
-  const int64_t nb = T >= l ? (T - l) / d + 1 : 0;
-  Tensor k_cmp, lse;
-  if (need_compressed_ && nb > 0) {
-    std::vector<int32_t> rows(static_cast<size_t>(B * nb * l));
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < nb; ++i)
-        for (int64_t u = 0; u < l; ++u) rows[(b * nb + i) * l + u] = static_cast<int32_t>(b * T + i * d + u);
-    Tensor blocks = ops::gather_rows(t, ops::reshape(t, x, {B * T, C}),
-                                     IndexTensor({B * nb * l}, rows));  // (B·nb·l, C)
-    blocks = ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
-    const Tensor x_cmp = ops::reshape(
-        t,
-        ops::linear(t, ops::gelu(t, ops::linear(t, ops::reshape(t, blocks, {B * nb, l * C}), block_compressor_0)),
-                    block_compressor_2),
-        {B, nb, C});
-    const Tensor c_kv = kv_norm->forward(ctx, ops::linear(t, x_cmp, compress_kv_linear));
-    const Tensor k_nope = ops::reshape(t, ops::linear(t, c_kv, decompress_k_nope), {B, nb, H, nope});
-    const Tensor v_cmp = ops::reshape(t, ops::linear(t, c_kv, decompress_v_linear), {B, nb, H, vd});
-    std::vector<int32_t> block_pos(static_cast<size_t>(nb));
-    for (int64_t i = 0; i < nb; ++i) block_pos[i] = static_cast<int32_t>(i * d + l - 1);
-    const Tensor k_rope = ops::expand(
-        t, ops::reshape(t, ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos, theta), {B, nb, 1, rope}),
-        {B, nb, H, rope});  // one rope key shared by all heads
-    k_cmp = ops::concat(t, {k_nope, k_rope}, -1);  // (B,nb,H,Dk)
-    std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
-    for (int64_t q_t = 0; q_t < T; ++q_t)
-      hi[q_t] = static_cast<int32_t>(q_t >= l - 1 ? std::min(nb, (q_t - l + 1) / d + 1) : 0);
-    const Tensor o1 = ops::range_attention(t, q, k_cmp, v_cmp, scale, lo, hi, &lse);
-    if (branches_[0]) outs.push_back(o1);
-  } else if (branches_[0]) {
-    outs.push_back(Tensor::zeros({B, T, H, vd}));  // no complete block yet: no visible key
-  }
+std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const Tensor& blocks, int64_t B,
+                                                    int64_t nb, int64_t first_block) const {
+  Tape& t = ctx.tape;
+  const int64_t C = cfg_.n_embd, H = cfg_.n_head, l = cfg_.block_size, d = cfg_.block_stride;
+  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
+  // x̃_i = block_compressor(flatten(x[i·d : i·d+l] + intra_block_pos_encoding))
+  const Tensor with_pos = ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
+  const Tensor x_cmp = ops::reshape(
+      t,
+      ops::linear(t, ops::gelu(t, ops::linear(t, ops::reshape(t, with_pos, {B * nb, l * C}), block_compressor_0)),
+                  block_compressor_2),
+      {B, nb, C});
+  // MLA on the compressed tokens; one rope key per block, at its last token, shared by heads.
+  const Tensor c_kv = kv_norm->forward(ctx, ops::linear(t, x_cmp, compress_kv_linear));
+  const Tensor k_nope = ops::reshape(t, ops::linear(t, c_kv, decompress_k_nope), {B, nb, H, nope});
+  const Tensor v_cmp = ops::reshape(t, ops::linear(t, c_kv, decompress_v_linear), {B, nb, H, vd});
+  std::vector<int32_t> block_pos(static_cast<size_t>(nb));
+  for (int64_t i = 0; i < nb; ++i) block_pos[i] = static_cast<int32_t>((first_block + i) * d + l - 1);
+  const Tensor k_rope = ops::expand(
+      t,
+      ops::reshape(t, ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos, static_cast<float>(cfg_.rope_theta)),
+                   {B, nb, 1, rope}),
+      {B, nb, H, rope});
+  return {ops::concat(t, {k_nope, k_rope}, -1), v_cmp};  // (B,nb,H,Dk), (B,nb,H,vd)
+}
 
-  // ---- Branch 2: attend over the tokens of the blocks selected for each query.
-  if (branches_[1]) {
-    const kernels::cpu::NsaSelectParams sp{l, d, cfg_.select_block_size, cfg_.num_select_blocks(),
-                                           cfg_.select_init_blocks, cfg_.select_local_blocks};
-    const int64_t width = sp.num_blocks * sp.select_block_size;
-    IndexTensor idx({B, T, width}, std::vector<int32_t>(static_cast<size_t>(B * T * width)));
-    Tensor lse_used = nb > 0 ? lse : Tensor::zeros({B, T, H});
-    Tensor k_none = nb > 0 ? k_cmp : Tensor::zeros({B, 1, H, Dk});
-    kernels::cpu::nsa_select(q.data(), k_none.data(), lse_used.data(), idx.data.data(), B, T, nb, H, Dk,
-                             scale, sp);
-    const Tensor k_sel = rope_keys(ops::linear(t, x, selection_k), positions);
-    const Tensor v_sel = ops::reshape(t, ops::linear(t, x, selection_v), {B, T, H, vd});
-    outs.push_back(ops::index_attention(t, q, k_sel, v_sel, idx, scale));
-  }
+int64_t SparseAttention::visible_blocks(int64_t p, int64_t nb) const {
+  const int64_t l = cfg_.block_size, d = cfg_.block_stride;
+  return p >= l - 1 ? std::min(nb, (p - l + 1) / d + 1) : 0;
+}
 
-  // ---- Branch 3: sliding window t − w < u ≤ t.
-  if (branches_[2]) {
-    const Tensor k_win = rope_keys(ops::linear(t, x, window_k), positions);
-    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {B, T, H, vd});
-    outs.push_back(ops::causal_attention(t, q, k_win, v_win, scale, cfg_.window_size));
-  }
+IndexTensor SparseAttention::select(const Tensor& q, const Tensor& k_cmp, const Tensor& lse, int64_t nb,
+                                    int64_t pos0) const {
+  const int64_t B = q.size(0), T = q.size(1), H = cfg_.n_head;
+  const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim;
+  const kernels::cpu::NsaSelectParams sp{cfg_.block_size, cfg_.block_stride, cfg_.select_block_size,
+                                         cfg_.num_select_blocks(), cfg_.select_init_blocks,
+                                         cfg_.select_local_blocks};
+  const int64_t width = sp.num_blocks * sp.select_block_size;
+  IndexTensor idx({B, T, width}, std::vector<int32_t>(static_cast<size_t>(B * T * width)));
+  const Tensor lse_used = nb > 0 ? lse : Tensor::zeros({B, T, H});
+  const Tensor k_none = nb > 0 ? k_cmp : Tensor::zeros({B, 1, H, Dk});
+  kernels::cpu::nsa_select(q.data(), k_none.data(), lse_used.data(), idx.data.data(), B, T, nb, H, Dk,
+                           1.f / std::sqrt(static_cast<float>(Dk)), sp, pos0);
+  return idx;
+}
 
-  // ---- Gate and output projection.
+Tensor SparseAttention::combine(ForwardContext& ctx, const Tensor& x, const std::vector<Tensor>& outs) const {
+  Tape& t = ctx.tape;
+  const int64_t B = x.size(0), T = x.size(1), H = cfg_.n_head, vd = cfg_.v_head_dim;
   // softmax: one weight per token and branch, shared by heads; sigmoid: per head, row
   // h·n_active + c.
   const Tensor gates = cfg_.branch_gate == BranchGate::Softmax
@@ -156,6 +147,137 @@ Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
   Tensor y = ops::linear(t, ops::reshape(t, mixed, {B, T, H * vd}), proj);
   if (ctx.training && cfg_.dropout > 0) y = ops::dropout(t, y, static_cast<float>(cfg_.dropout), *ctx.rng);
   return y;
+}
+
+Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
+  Tape& t = ctx.tape;
+  const int64_t B = x.size(0), T = x.size(1), C = cfg_.n_embd, H = cfg_.n_head;
+  const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
+  const int64_t l = cfg_.block_size, d = cfg_.block_stride;
+  const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
+  const std::vector<int32_t> positions = iota_positions(T);
+
+  // ---- MLA query, shared by all branches: q = [q_nope ‖ RoPE(q_rope)] per head.
+  const Tensor q = query(ctx, x, positions);
+  std::vector<Tensor> outs;  // active branch outputs, (B,T,H,vd), in branch order
+
+  // ---- Branch 1: compressed blocks [i·d, i·d+l), visible to t iff i·d+l−1 ≤ t.
+  const int64_t nb = T >= l ? (T - l) / d + 1 : 0;
+  Tensor k_cmp, lse;
+  if (need_compressed_ && nb > 0) {
+    std::vector<int32_t> rows(static_cast<size_t>(B * nb * l));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t u = 0; u < l; ++u) rows[(b * nb + i) * l + u] = static_cast<int32_t>(b * T + i * d + u);
+    const Tensor blocks = ops::gather_rows(t, ops::reshape(t, x, {B * T, C}),
+                                           IndexTensor({B * nb * l}, rows));  // (B·nb·l, C)
+    Tensor v_cmp;
+    std::tie(k_cmp, v_cmp) = compress(ctx, blocks, B, nb, 0);
+    std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
+    for (int64_t q_t = 0; q_t < T; ++q_t) hi[q_t] = static_cast<int32_t>(visible_blocks(q_t, nb));
+    const Tensor o1 = ops::range_attention(t, q, k_cmp, v_cmp, scale, lo, hi, &lse);
+    if (branches_[0]) outs.push_back(o1);
+  } else if (branches_[0]) {
+    outs.push_back(Tensor::zeros({B, T, H, vd}));  // no complete block yet: no visible key
+  }
+
+  // ---- Branch 2: attend over the tokens of the blocks selected for each query.
+  if (branches_[1]) {
+    const IndexTensor idx = select(q, k_cmp, lse, nb, 0);
+    const Tensor k_sel = rope_keys(ctx, ops::linear(t, x, selection_k), positions);
+    const Tensor v_sel = ops::reshape(t, ops::linear(t, x, selection_v), {B, T, H, vd});
+    outs.push_back(ops::index_attention(t, q, k_sel, v_sel, idx, scale));
+  }
+
+  // ---- Branch 3: sliding window t − w < u ≤ t.
+  if (branches_[2]) {
+    const Tensor k_win = rope_keys(ctx, ops::linear(t, x, window_k), positions);
+    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {B, T, H, vd});
+    outs.push_back(ops::causal_attention(t, q, k_win, v_win, scale, cfg_.window_size));
+  }
+
+  // ---- Gate and output projection.
+  return combine(ctx, x, outs);
+}
+
+Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, infer::SparseAttentionCache& cache,
+                                       int64_t pos0) const {
+  Tape& t = ctx.tape;
+  TINYR2_CHECK(x.dim() == 3 && x.size(0) == 1, "cached Sparse attention: x {} must be (1,T,C)",
+               shape_str(x.shape()));
+  const int64_t Tn = x.size(1), H = cfg_.n_head;
+  const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
+  const int64_t l = cfg_.block_size, d = cfg_.block_stride, w = cfg_.window_size;
+  const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
+  std::vector<int32_t> positions(static_cast<size_t>(Tn));
+  for (int64_t i = 0; i < Tn; ++i) positions[i] = static_cast<int32_t>(pos0 + i);
+
+  const Tensor q = query(ctx, x, positions);
+  std::vector<Tensor> outs;
+
+  // ---- Branch 1: compress the blocks completed by the new rows (their raw rows are the
+  // cached tail followed by the new rows), then attend over every cached compressed key.
+  int64_t nb = 0;
+  Tensor lse;
+  if (need_compressed_) {
+    TINYR2_CHECK(cache.raw_start + cache.raw.rows() == pos0, "Sparse cache holds rows up to {}, not {}",
+                 cache.raw_start + cache.raw.rows(), pos0);
+    cache.raw.append(x);  // rows [raw_start, pos0 + Tn)
+    const int64_t end = pos0 + Tn, nb_old = cache.k_cmp.rows();
+    nb = end >= l ? (end - l) / d + 1 : 0;
+    if (nb > nb_old) {
+      std::vector<int32_t> rows(static_cast<size_t>((nb - nb_old) * l));
+      for (int64_t i = nb_old; i < nb; ++i)
+        for (int64_t u = 0; u < l; ++u)
+          rows[(i - nb_old) * l + u] = static_cast<int32_t>(i * d + u - cache.raw_start);
+      const Tensor blocks = ops::gather_rows(t, cache.raw.matrix(), IndexTensor({(nb - nb_old) * l}, rows));
+      const auto [k_new, v_new] = compress(ctx, blocks, 1, nb - nb_old, nb_old);
+      cache.k_cmp.append(k_new);
+      cache.v_cmp.append(v_new);
+      cache.raw.drop_front(nb * d - cache.raw_start);  // the next block starts at nb·d
+      cache.raw_start = nb * d;
+    }
+    if (nb > 0) {
+      std::vector<int32_t> lo(static_cast<size_t>(Tn), 0), hi(static_cast<size_t>(Tn));
+      for (int64_t i = 0; i < Tn; ++i) hi[i] = static_cast<int32_t>(visible_blocks(pos0 + i, nb));
+      const Tensor o1 = ops::range_attention(t, q, cache.k_cmp.view(), cache.v_cmp.view(), scale, lo, hi, &lse);
+      if (branches_[0]) outs.push_back(o1);
+    } else if (branches_[0]) {
+      outs.push_back(Tensor::zeros({1, Tn, H, vd}));
+    }
+  }
+
+  // ---- Branch 2: selection rows of every position are cached; the chosen blocks index them.
+  if (branches_[1]) {
+    TINYR2_CHECK(cache.k_sel.rows() == pos0, "Sparse selection cache holds {} rows, not {}", cache.k_sel.rows(), pos0);
+    cache.k_sel.append(rope_keys(ctx, ops::linear(t, x, selection_k), positions));
+    cache.v_sel.append(ops::linear(t, x, selection_v));
+    const IndexTensor idx = select(q, nb > 0 ? cache.k_cmp.view() : Tensor(), lse, nb, pos0);
+    outs.push_back(ops::index_attention(t, q, cache.k_sel.view(), cache.v_sel.view(), idx, scale));
+  }
+
+  // ---- Branch 3: the ring holds the last w keys. One new token sees the whole ring (slot
+  // order does not matter to a softmax); a chunk attends over the earlier w − 1 keys in
+  // order followed by its own.
+  if (branches_[2]) {
+    const Tensor k_win = rope_keys(ctx, ops::linear(t, x, window_k), positions);
+    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {1, Tn, H, vd});
+    TINYR2_CHECK(cache.k_win.total() == pos0, "Sparse window cache holds {} rows, not {}", cache.k_win.total(), pos0);
+    if (Tn == 1) {
+      cache.k_win.push(k_win);
+      cache.v_win.push(v_win);
+      const std::vector<int32_t> lo = {0}, hi = {static_cast<int32_t>(cache.k_win.size())};
+      outs.push_back(ops::range_attention(t, q, cache.k_win.slots(), cache.v_win.slots(), scale, lo, hi));
+    } else {
+      const int64_t P = std::min(w - 1, pos0);  // earlier keys a new query can still see
+      const Tensor keys = P > 0 ? ops::concat(t, {cache.k_win.last(P), k_win}, 1) : k_win;
+      const Tensor vals = P > 0 ? ops::concat(t, {cache.v_win.last(P), v_win}, 1) : v_win;
+      outs.push_back(ops::causal_attention(t, q, keys, vals, scale, w, P));
+      cache.k_win.push(k_win);
+      cache.v_win.push(v_win);
+    }
+  }
+  return combine(ctx, x, outs);
 }
 
 }  // namespace tinyr2::nn
