@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "core/memory.h"
 #include "core/threads.h"
 
 namespace {
@@ -21,8 +22,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     for (const Run& r : runs) {
       if (r.run_type != Run::RT_Iteration) continue;
       auto it = r.counters.find("GFLOP/s");
-      if (it != r.counters.end()) rows_.push_back({r.benchmark_name(), double(it->second) / 1e9,
-                                                   r.GetAdjustedRealTime(), r.time_unit});
+      if (it != r.counters.end())
+        rows_.push_back(
+            {r.benchmark_name(), double(it->second) / 1e9, r.GetAdjustedRealTime(), r.time_unit});
     }
   }
   void Finalize() override {
@@ -31,11 +33,13 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     for (const auto& row : rows_)
       if (row.name.rfind("BM_sgemm_square", 0) == 0) ceiling = std::max(ceiling, row.gflops);
     if (rows_.empty()) return;
-    fmt::print("\nGFLOP/s against the sgemm ceiling measured in this run ({:.1f} GFLOP/s, {} threads)\n",
-               ceiling, tinyr2::threads::num_threads());
+    fmt::print(
+        "\nGFLOP/s against the sgemm ceiling measured in this run ({:.1f} GFLOP/s, {} threads)\n",
+        ceiling, tinyr2::threads::num_threads());
     fmt::print("{:<58} {:>12} {:>10} {:>9}\n", "benchmark", "time", "GFLOP/s", "ceiling");
     for (const auto& row : rows_) {
-      const std::string pct = ceiling > 0 ? fmt::format("{:.0f}%", 100 * row.gflops / ceiling) : "-";
+      const std::string pct =
+          ceiling > 0 ? fmt::format("{:.0f}%", 100 * row.gflops / ceiling) : "-";
       fmt::print("{:<58} {:>9.3f} {:>2} {:>10.2f} {:>9}\n", row.name, row.time,
                  benchmark::GetTimeUnitString(row.unit), row.gflops, pct);
     }
@@ -54,6 +58,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tinyr2::memory::keep_freed_memory();
   // -t N / --threads N (ours) is taken out before Google Benchmark sees the arguments.
   int threads = 0;
   std::vector<char*> rest;

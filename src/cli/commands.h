@@ -33,5 +33,7 @@ Command make_logits_command();
 Command make_info_command();
 Command make_generate_command();
 Command make_tokenize_command();
+Command make_train_command();
+Command make_eval_command();
 
 }  // namespace tinyr2::cli

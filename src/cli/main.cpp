@@ -4,14 +4,16 @@
 #include <cstdio>
 #include <exception>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/threads.h"
 
 int main(int argc, char** argv) {
+  tinyr2::memory::keep_freed_memory();
   CLI::App app{"tinyr2 — train and run Tiny-R2 language models (MLA + NSA, DeepSeek MoE, mHC)",
                "tinyr2"};
   app.set_version_flag("--version", std::string("tinyr2 ") + TINYR2_VERSION);

@@ -2,12 +2,16 @@
 // (reference/opcases/elementwise.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "autograd/ops_elementwise.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/fast_math.h"
 #include "support/op_case.h"
 
 namespace tinyr2 {
@@ -116,13 +120,13 @@ TEST(Elementwise, SameInputOnBothSides) {
 }
 
 TEST(Elementwise, VectorisedExpAndErfAreAccurate) {
-  // The activations use their own exp / erf (vectorisable); check them on a dense grid
-  // against double precision, far tighter than the parity tolerance.
+  // The kernels' vectorisable exp / erf (fast_math.h) on a dense grid against double
+  // precision, far tighter than the parity tolerance; then the activations built on them.
   namespace cpu = kernels::cpu;
   const int64_t n = 400001;
   std::vector<float> x(n), y(n), dy(n);
   for (int64_t i = 0; i < n; ++i) x[i] = -100.f + 200.f * static_cast<float>(i) / (n - 1);
-  cpu::exp_forward(x.data(), y.data(), n);
+  for (int64_t i = 0; i < n; ++i) y[i] = cpu::fast_exp(x[i]);
   double worst = 0;
   for (int64_t i = 0; i < n; ++i) {
     const double e = std::exp(static_cast<double>(x[i]));
@@ -135,6 +139,22 @@ TEST(Elementwise, VectorisedExpAndErfAreAccurate) {
     }
   }
   EXPECT_LT(worst, 2e-7) << "exp relative error";
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(cpu::fast_exp(-kInf), 0.f);
+  EXPECT_EQ(cpu::fast_exp(-87.34f), 0.f);
+  EXPECT_TRUE(std::isinf(cpu::fast_exp(kInf)));
+  EXPECT_TRUE(std::isnan(cpu::fast_exp(kNaN)));
+  EXPECT_TRUE(std::isnan(cpu::fast_exp(std::bit_cast<float>(0x7fc00001u))));  // a NaN payload
+
+  // erf: absolute error.
+  double worst_erf = 0;
+  for (int64_t i = 0; i < n; ++i)
+    worst_erf = std::max(worst_erf, std::abs(cpu::fast_erf(x[i]) - std::erf(double{x[i]})));
+  EXPECT_LT(worst_erf, 4e-7) << "erf";
+  EXPECT_EQ(cpu::fast_erf(kInf), 1.f);
+  EXPECT_EQ(cpu::fast_erf(-kInf), -1.f);
+  EXPECT_TRUE(std::isnan(cpu::fast_erf(kNaN)));
 
   // gelu and its derivative: x·Φ(x) and Φ(x) + x·φ(x), absolute error per unit of |x|.
   cpu::gelu_forward(x.data(), y.data(), n);

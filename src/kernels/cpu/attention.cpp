@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
+
+#include "kernels/cpu/fast_math.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -78,113 +81,96 @@ inline void online_softmax_step(float* s, const int64_t ra[kRows], const int64_t
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < kKeyTile; ++j) {
-      const float p = j >= a && j < e ? exp_approx(sr[j] - mx) : 0.f;
+      const float p = j >= a && j < e ? fast_exp(sr[j] - mx) : 0.f;
       sr[j] = p;
       sum += p;
     }
-    alpha[r] = exp_approx(m[r] - mx);  // 0 on a row's first step (m = −inf)
+    alpha[r] = fast_exp(m[r] - mx);  // 0 on a row's first step (m = −inf)
     l[r] = l[r] * alpha[r] + sum;
     m[r] = mx;
   }
 }
 
+// One register tile of the two products below: for the columns c < w ≤ kCols of 4 output
+// rows y_k (k < 4),
+//   y_k[c] = beta_k·y_k[c] + Σ_{i<n} P[i·ps + k·pk] · x[i·ldx + c],
+// four rank-1 updates per step i, each load of a row of x shared by the 4 outputs. Always
+// inlined: a full-width tile (w = kCols) then runs a constant trip count, and the
+// accumulators stay in registers.
+constexpr int64_t kCols = 32;
+[[gnu::always_inline]] inline void tile4(const float* P, int64_t ps, int64_t pk, const float* x,
+                                         int64_t ldx, int64_t n, int64_t w, float* const y[kRows],
+                                         const float beta[kRows]) {
+  float a0[kCols] = {}, a1[kCols] = {}, a2[kCols] = {}, a3[kCols] = {};
+  auto accumulate = [&](int64_t width) __attribute__((always_inline)) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float* pi = P + i * ps;
+      const float p0 = pi[0], p1 = pi[pk], p2 = pi[2 * pk], p3 = pi[3 * pk];
+      const float* xr = x + i * ldx;
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) {
+        a0[c] += p0 * xr[c];
+        a1[c] += p1 * xr[c];
+        a2[c] += p2 * xr[c];
+        a3[c] += p3 * xr[c];
+      }
+    }
+  };
+  if (w == kCols)
+    accumulate(kCols);
+  else
+    accumulate(w);
+  float *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
+  const float b0 = beta[0], b1 = beta[1], b2 = beta[2], b3 = beta[3];
+#pragma omp simd
+  for (int64_t c = 0; c < w; ++c) {
+    y0[c] = b0 * y0[c] + a0[c];
+    y1[c] = b1 * y1[c] + a1[c];
+    y2[c] = b2 * y2[c] + a2[c];
+    y3[c] = b3 * y3[c] + a3[c];
+  }
+}
+
 // y_r = alpha_r·y_r + Σ_{j ∈ [ja, jb)} P[r·kKeyTile + j] · x_j for 4 rows y_r, with the rows
-// x_j at x + j·ldx (width D). Register tile: 4 rows × 32 columns of y, each x load shared by
-// the 4 rows; columns past the last multiple of 32 take a second, narrower pass.
+// x_j at x + j·ldx (width D): tiles of 4 rows × kCols columns of y.
 inline void block_pv(const float* P, const float* x, int64_t ldx, int64_t ja, int64_t jb, int64_t D,
                      float* const y[kRows], const float alpha[kRows]) {
-  constexpr int64_t W = 32;
-  for (int64_t c0 = 0; c0 < D; c0 += W) {
-    const int64_t w = std::min(W, D - c0);
-    float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
-    if (w == W) {  // constant trip count: the accumulators live in registers
-      for (int64_t j = ja; j < jb; ++j) {
-        const float p0 = P[j], p1 = P[kKeyTile + j], p2 = P[2 * kKeyTile + j],
-                    p3 = P[3 * kKeyTile + j];
-        const float* xr = x + j * ldx + c0;
-#pragma omp simd
-        for (int64_t c = 0; c < W; ++c) {
-          a0[c] += p0 * xr[c];
-          a1[c] += p1 * xr[c];
-          a2[c] += p2 * xr[c];
-          a3[c] += p3 * xr[c];
-        }
-      }
-    } else {
-      for (int64_t j = ja; j < jb; ++j) {
-        const float p0 = P[j], p1 = P[kKeyTile + j], p2 = P[2 * kKeyTile + j],
-                    p3 = P[3 * kKeyTile + j];
-        const float* xr = x + j * ldx + c0;
-#pragma omp simd
-        for (int64_t c = 0; c < w; ++c) {
-          a0[c] += p0 * xr[c];
-          a1[c] += p1 * xr[c];
-          a2[c] += p2 * xr[c];
-          a3[c] += p3 * xr[c];
-        }
-      }
-    }
-    float *y0 = y[0] + c0, *y1 = y[1] + c0, *y2 = y[2] + c0, *y3 = y[3] + c0;
-    const float al0 = alpha[0], al1 = alpha[1], al2 = alpha[2], al3 = alpha[3];
-#pragma omp simd
-    for (int64_t c = 0; c < w; ++c) {
-      y0[c] = al0 * y0[c] + a0[c];
-      y1[c] = al1 * y1[c] + a1[c];
-      y2[c] = al2 * y2[c] + a2[c];
-      y3[c] = al3 * y3[c] + a3[c];
-    }
+  for (int64_t c0 = 0; c0 < D; c0 += kCols) {
+    float* const yc[kRows] = {y[0] + c0, y[1] + c0, y[2] + c0, y[3] + c0};
+    tile4(P + ja, 1, kKeyTile, x + ja * ldx + c0, ldx, jb - ja, std::min(kCols, D - c0), yc, alpha);
   }
 }
 
 // out[j·D + c] += Σ_{i<n} P[i·kKeyTile + j] · X[i·D + c] for the keys j ∈ [ja, jb) (taken 4
 // at a time from ja rounded down; P must be 0 in the extra columns) and all D columns: the
-// transposed product Pᵀ·X into a kKeyTile × D buffer. Register tile: 4 keys × 32 columns,
-// each load of a row of X shared by the 4 keys.
+// transposed product Pᵀ·X into a kKeyTile × D buffer, in tiles of 4 keys × kCols columns.
 inline void block_atb(const float* P, const float* X, int64_t n, int64_t ja, int64_t jb, int64_t D,
                       float* out) {
-  constexpr int64_t W = 32;
   static_assert(kKeyTile % 4 == 0);
-  for (int64_t j = ja & ~int64_t{3}; j < jb; j += 4) {
-    for (int64_t c0 = 0; c0 < D; c0 += W) {
-      const int64_t w = std::min(W, D - c0);
-      float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
-      if (w == W) {  // constant trip count: the accumulators live in registers
-        for (int64_t i = 0; i < n; ++i) {
-          const float* pi = P + i * kKeyTile + j;
-          const float p0 = pi[0], p1 = pi[1], p2 = pi[2], p3 = pi[3];
-          const float* xr = X + i * D + c0;
-#pragma omp simd
-          for (int64_t c = 0; c < W; ++c) {
-            a0[c] += p0 * xr[c];
-            a1[c] += p1 * xr[c];
-            a2[c] += p2 * xr[c];
-            a3[c] += p3 * xr[c];
-          }
-        }
-      } else {
-        for (int64_t i = 0; i < n; ++i) {
-          const float* pi = P + i * kKeyTile + j;
-          const float p0 = pi[0], p1 = pi[1], p2 = pi[2], p3 = pi[3];
-          const float* xr = X + i * D + c0;
-#pragma omp simd
-          for (int64_t c = 0; c < w; ++c) {
-            a0[c] += p0 * xr[c];
-            a1[c] += p1 * xr[c];
-            a2[c] += p2 * xr[c];
-            a3[c] += p3 * xr[c];
-          }
-        }
-      }
-      float* o0 = out + j * D + c0;
-#pragma omp simd
-      for (int64_t c = 0; c < w; ++c) {
-        o0[c] += a0[c];
-        o0[D + c] += a1[c];
-        o0[2 * D + c] += a2[c];
-        o0[3 * D + c] += a3[c];
-      }
+  for (int64_t j = ja & ~int64_t{3}; j < jb; j += 4)
+    for (int64_t c0 = 0; c0 < D; c0 += kCols) {
+      float* const oc[kRows] = {out + j * D + c0, out + (j + 1) * D + c0, out + (j + 2) * D + c0,
+                                out + (j + 3) * D + c0};
+      tile4(P + j, kKeyTile, 1, X + c0, D, n, std::min(kCols, D - c0), oc, kOnes);
+    }
+}
+
+// The 4-row query block at i0 (nr real rows) against the key tile [j0, j0 + nk): row r's
+// keys in it are [ra[r], re[r]) relative to j0 (empty for padding rows r ≥ nr). Returns
+// their union [ja, jb); ja ≥ jb when no row sees this tile.
+std::pair<int64_t, int64_t> block_ranges(const int32_t* lo, const int32_t* hi, int64_t i0,
+                                         int64_t nr, int64_t j0, int64_t nk, int64_t ra[kRows],
+                                         int64_t re[kRows]) {
+  int64_t ja = kKeyTile, jb = 0;
+  for (int64_t r = 0; r < kRows; ++r) {
+    ra[r] = r < nr ? std::max<int64_t>(lo[i0 + r], j0) - j0 : 0;
+    re[r] = r < nr ? std::min<int64_t>(hi[i0 + r], j0 + nk) - j0 : 0;
+    if (ra[r] < re[r]) {
+      ja = std::min(ja, ra[r]);
+      jb = std::max(jb, re[r]);
     }
   }
+  return {ja, jb};
 }
 
 double visible_work(int64_t Tq, const int32_t* lo, const int32_t* hi) {
@@ -233,16 +219,8 @@ void range_attention_forward(const float* q, const float* k, const float* v, flo
             transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, kt.data());
             for (int64_t i0 = t0; i0 < t1; i0 += kRows) {
               const int64_t nr = std::min(kRows, t1 - i0);
-              int64_t ra[kRows], re[kRows];   // row r's keys in this tile: [ra, re) − j0
-              int64_t ja = kKeyTile, jb = 0;  // their union
-              for (int64_t r = 0; r < kRows; ++r) {
-                ra[r] = r < nr ? std::max<int64_t>(lo[i0 + r], j0) - j0 : 0;
-                re[r] = r < nr ? std::min<int64_t>(hi[i0 + r], j0 + nk) - j0 : 0;
-                if (ra[r] < re[r]) {
-                  ja = std::min(ja, ra[r]);
-                  jb = std::max(jb, re[r]);
-                }
-              }
+              int64_t ra[kRows], re[kRows];
+              const auto [ja, jb] = block_ranges(lo, hi, i0, nr, j0, nk, ra, re);
               if (ja >= jb) continue;
               const float* x[kRows];
               float* y[kRows];
@@ -323,16 +301,8 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
           int64_t nb = 0, bja = kKeyTile, bjb = 0;  // buffered rows, their key union
           for (int64_t i0 = 0; i0 < Tq; i0 += kRows) {
             const int64_t nr = std::min(kRows, Tq - i0);
-            int64_t ra[kRows], re[kRows];   // row r's keys in this tile: [ra, re) − j0
-            int64_t ja = kKeyTile, jb = 0;  // their union
-            for (int64_t r = 0; r < kRows; ++r) {
-              ra[r] = r < nr ? std::max<int64_t>(lo[i0 + r], j0) - j0 : 0;
-              re[r] = r < nr ? std::min<int64_t>(hi[i0 + r], j0 + nk) - j0 : 0;
-              if (ra[r] < re[r]) {
-                ja = std::min(ja, ra[r]);
-                jb = std::max(jb, re[r]);
-              }
-            }
+            int64_t ra[kRows], re[kRows];
+            const auto [ja, jb] = block_ranges(lo, hi, i0, nr, j0, nk, ra, re);
             if (ja < jb) {
               const float *x[kRows], *y[kRows];  // copies of the rows, contiguous for block_atb
               for (int64_t r = 0; r < kRows; ++r) {
@@ -359,7 +329,7 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
 #pragma omp simd
                 for (int64_t j = 0; j < kKeyTile; ++j) {
                   const bool in = j >= a && j < e;
-                  const float p = exp_approx(pr[j] - lse_t);
+                  const float p = fast_exp(pr[j] - lse_t);
                   pr[j] = in ? p : 0.f;
                   dr[j] = in ? scale * p * (dr[j] - delta_t) : 0.f;
                 }

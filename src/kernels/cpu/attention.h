@@ -20,7 +20,6 @@
 // a null gradient pointer skips that gradient.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 
 namespace tinyr2::kernels::cpu {
@@ -35,28 +34,8 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
                               float scale, const int32_t* lo, const int32_t* hi);
 
 // ---- building blocks shared with index_attention.cpp (inline so loops vectorise) ----
+// (their exp is fast_exp from fast_math.h)
 namespace attention_detail {
-
-// exp(x) for x ≤ 88, written so that g++ vectorises a loop over it (std::exp does not
-// vectorise without -ffast-math). Cephes expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6
-// polynomial for e^r (relative error ~1e-7), 2^n from the exponent bits. Returns exactly 0
-// for x < −87.3 (including −inf), so masked-out or "no previous max" terms vanish.
-inline float exp_approx(float x) {
-  const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-  // Round xc·log2(e) to the nearest integer with the 1.5·2^23 trick (exact for |·| < 2^22).
-  const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
-  float r = xc - n * 0.693359375f;  // ln2 split into a short high part and a correction
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const float pow2n = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  return x < -87.3f ? 0.f : p * pow2n;
-}
 
 // out[i] = a·x·y for 4 vectors y at once: four dot products sharing the loads of x.
 inline void dot4(const float* x, const float* y0, const float* y1, const float* y2, const float* y3,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/softmax.h"
 
 namespace tinyr2::kernels::cpu {
@@ -37,7 +38,7 @@ void cross_entropy_backward(const float* logits, const int32_t* targets, const f
     const float* x = logits + n * V;
     float* d = dlogits + n * V;
     const float l = lse[n];
-    for (int64_t v = 0; v < V; ++v) d[v] += fast_expf(x[v] - l) * scale;
+    for (int64_t v = 0; v < V; ++v) d[v] += fast_exp(x[v] - l) * scale;
     d[targets[n]] -= scale;
   }
 }

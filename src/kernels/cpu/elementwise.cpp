@@ -1,10 +1,9 @@
 #include "kernels/cpu/elementwise.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
-#include <limits>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/reduce.h"
 
 namespace tinyr2::kernels::cpu {
@@ -320,60 +319,8 @@ void relu2_backward(const float* x, const float* g, float* dx, int64_t n) {
   }
 }
 
+// The activations below take e^x and erf from fast_math.h, so their loops vectorise.
 namespace {
-
-// Vectorisable e^x and erf(x). libm's expf/erff are scalar calls the compiler cannot
-// vectorise without -ffast-math; these are plain arithmetic and selects, so the activation
-// loops below run 8 or 16 lanes wide.
-
-// e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial (truncation
-// error < 1e-8), 2^n from the exponent bits. About 1 ulp; +inf above 88.72, 0 below -87.33
-// (the smallest normal float), NaN stays NaN.
-inline float exp_approx(float x) {
-  constexpr float kHi = 88.7228f, kLo = -87.3365f;
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693145751953125f, kLn2Lo = 1.42860682030941723e-6f;
-  constexpr float kRound = 12582912.f;  // 1.5·2^23: adding and subtracting it rounds to int
-  float xc = x > kLo ? x : kLo;         // also maps NaN to kLo: the integer maths stays defined
-  xc = xc < kHi ? xc : kHi;
-  const float n = (xc * kLog2e + kRound) - kRound;  // in [-126, 128]
-  const float r = (xc - n * kLn2Hi) - n * kLn2Lo;
-  float p = 1.f / 5040.f;
-  p = p * r + 1.f / 720.f;
-  p = p * r + 1.f / 120.f;
-  p = p * r + 1.f / 24.f;
-  p = p * r + 1.f / 6.f;
-  p = p * r + 0.5f;
-  p = p * r + 1.f;
-  p = p * r + 1.f;
-  // 2^n from the exponent bits; 2^128 is not a float, so n = 128 is 2^127 · 2.
-  const float m = n < 128.f ? n : 127.f;
-  const float v = p * std::bit_cast<float>((static_cast<int32_t>(m) + 127) << 23) * (n - m + 1.f);
-  return x > kHi ? std::numeric_limits<float>::infinity() : x < kLo ? 0.f : x == x ? v : x;
-}
-
-// erf(x) ≈ x·P(x²)/Q(x²) on [-4, 4] and ±1 outside (erf(4) rounds to 1 in float). The
-// coefficients are a weighted least-squares rational fit to erf on [0, 4] (relative error
-// 2e-9 in exact arithmetic); evaluated in float the absolute error is below 4.2e-7, like
-// other vectorised single-precision erf implementations.
-inline float erf_approx(float x) {
-  const float xc = x > 4.f ? 4.f : (x < -4.f ? -4.f : x);
-  const float t = xc * xc;
-  float p = -1.3202148457791552e-08f;
-  p = p * t + 4.6847614330117193e-06f;
-  p = p * t + 3.7960826060412295e-04f;
-  p = p * t + 3.8496096560703447e-03f;
-  p = p * t + 5.4316897268572514e-02f;
-  p = p * t + 1.8520321509361945e-01f;
-  p = p * t + 1.1283791693755623e+00f;
-  float q = 6.3110426430469831e-05f;
-  q = q * t + 1.3075686888258105e-03f;
-  q = q * t + 1.5462083683765643e-02f;
-  q = q * t + 1.1395840174887323e-01f;
-  q = q * t + 4.9746548971542576e-01f;
-  q = q * t + 1.f;
-  return xc * p / q;
-}
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
@@ -382,35 +329,35 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
 void gelu_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
-  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_approx(x[i] * kInvSqrt2));
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + fast_erf(x[i] * kInvSqrt2));
 }
 
 void gelu_backward(const float* x, const float* g, float* dx, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
-    const float cdf = 0.5f * (1.f + erf_approx(v * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * exp_approx(-0.5f * v * v);
+    const float cdf = 0.5f * (1.f + fast_erf(v * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * fast_exp(-0.5f * v * v);
     dx[i] += g[i] * (cdf + v * pdf);
   }
 }
 
 void silu_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + exp_approx(-x[i]));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + fast_exp(-x[i]));
 }
 
 void silu_backward(const float* x, const float* g, float* dx, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
   for (int64_t i = 0; i < n; ++i) {
-    const float s = 1.f / (1.f + exp_approx(-x[i]));
+    const float s = 1.f / (1.f + fast_exp(-x[i]));
     dx[i] += g[i] * s * (1.f + x[i] * (1.f - s));
   }
 }
 
 void sigmoid_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
-  for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + exp_approx(-x[i]));
+  for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + fast_exp(-x[i]));
 }
 
 void sigmoid_backward(const float* y, const float* g, float* dx, int64_t n) {
@@ -430,7 +377,7 @@ void tanh_backward(const float* y, const float* g, float* dx, int64_t n) {
 
 void exp_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > kParallelWork)
-  for (int64_t i = 0; i < n; ++i) y[i] = exp_approx(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i]);
 }
 
 void exp_backward(const float* y, const float* g, float* dx, int64_t n) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/fast_math.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -84,11 +85,11 @@ void index_attention_forward(const float* q, const float* k, const float* v, con
             float mx = m;
 #pragma omp simd reduction(max : mx)
             for (int64_t c = 0; c < nc; ++c) mx = s[c] > mx ? s[c] : mx;
-            const float alpha = exp_approx(m - mx);  // 0 on the first chunk (m = −inf)
+            const float alpha = fast_exp(m - mx);  // 0 on the first chunk (m = −inf)
             float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
             for (int64_t c = 0; c < nc; ++c) {
-              const float p = exp_approx(s[c] - mx);
+              const float p = fast_exp(s[c] - mx);
               s[c] = p;
               sum += p;
             }
@@ -146,7 +147,7 @@ void index_attention_backward(const float* q, const float* k, const float* v, co
                                                                        // s ← P, dp ← scale·dS
 #pragma omp simd
             for (int64_t c = 0; c < nc; ++c) {
-              const float p = exp_approx(s[c] - lse_t);
+              const float p = fast_exp(s[c] - lse_t);
               s[c] = p;
               dp[c] = scale * p * (dp[c] - delta);
             }

@@ -7,8 +7,44 @@
 namespace tinyr2::kernels::cpu {
 
 namespace {
+
 constexpr int64_t kParallelWork = 32768;
+
+// Rotates every pair (a, b) = (x[..., i], x[..., i + D/2]) of every (b, t, h) row by the
+// angle of position t: y = R·x (forward), or y += Rᵀ·x when kTranspose (backward: Rᵀ is the
+// rotation by the negated angle, i.e. sin → −sin), with
+//   R·(a, b) = (a·cos − b·sin,  a·sin + b·cos).
+template <bool kTranspose>
+void rotate_halves(const float* x, const float* cos_tab, const float* sin_tab, float* y, int64_t B,
+                   int64_t T, int64_t H, int64_t D) {
+  const int64_t half = D / 2;
+#pragma omp parallel for collapse(2) schedule(static) if (B * T * H * D > kParallelWork)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      const float* cs = cos_tab + t * half;
+      const float* sn = sin_tab + t * half;
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t o = ((b * T + t) * H + h) * D;
+        const float* xa = x + o;
+        const float* xb = xa + half;
+        float* ya = y + o;
+        float* yb = ya + half;
+        for (int64_t i = 0; i < half; ++i) {
+          const float c = cs[i], s = kTranspose ? -sn[i] : sn[i];
+          const float ra = xa[i] * c - xb[i] * s, rb = xa[i] * s + xb[i] * c;
+          if constexpr (kTranspose) {
+            ya[i] += ra;
+            yb[i] += rb;
+          } else {
+            ya[i] = ra;
+            yb[i] = rb;
+          }
+        }
+      }
+    }
 }
+
+}  // namespace
 
 void rope_table(const int32_t* pos, int64_t T, int64_t D, float theta, float* cos_tab,
                 float* sin_tab) {
@@ -32,46 +68,12 @@ void rope_table(const int32_t* pos, int64_t T, int64_t D, float theta, float* co
 
 void rope_forward(const float* x, const float* cos_tab, const float* sin_tab, float* y, int64_t B,
                   int64_t T, int64_t H, int64_t D) {
-  const int64_t half = D / 2;
-#pragma omp parallel for collapse(2) schedule(static) if (B * T * H * D > kParallelWork)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cs = cos_tab + t * half;
-      const float* sn = sin_tab + t * half;
-      for (int64_t h = 0; h < H; ++h) {
-        const int64_t o = ((b * T + t) * H + h) * D;
-        const float* xa = x + o;
-        const float* xb = xa + half;
-        float* ya = y + o;
-        float* yb = ya + half;
-        for (int64_t i = 0; i < half; ++i) {
-          ya[i] = xa[i] * cs[i] - xb[i] * sn[i];
-          yb[i] = xa[i] * sn[i] + xb[i] * cs[i];
-        }
-      }
-    }
+  rotate_halves<false>(x, cos_tab, sin_tab, y, B, T, H, D);
 }
 
 void rope_backward(const float* g, const float* cos_tab, const float* sin_tab, float* dx, int64_t B,
                    int64_t T, int64_t H, int64_t D) {
-  const int64_t half = D / 2;
-#pragma omp parallel for collapse(2) schedule(static) if (B * T * H * D > kParallelWork)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cs = cos_tab + t * half;
-      const float* sn = sin_tab + t * half;
-      for (int64_t h = 0; h < H; ++h) {
-        const int64_t o = ((b * T + t) * H + h) * D;
-        const float* ga = g + o;
-        const float* gb = ga + half;
-        float* da = dx + o;
-        float* db = da + half;
-        for (int64_t i = 0; i < half; ++i) {
-          da[i] += ga[i] * cs[i] + gb[i] * sn[i];
-          db[i] += gb[i] * cs[i] - ga[i] * sn[i];
-        }
-      }
-    }
+  rotate_halves<true>(g, cos_tab, sin_tab, dx, B, T, H, D);
 }
 
 }  // namespace tinyr2::kernels::cpu

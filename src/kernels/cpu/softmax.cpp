@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/fast_math.h"
+
 namespace tinyr2::kernels::cpu {
 
 namespace {
@@ -31,7 +33,7 @@ double row_sum_exp(const float* x, int64_t n, float m) {
     const int64_t e = std::min(n, b + kSumBlock);
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = b; i < e; ++i) s += fast_expf(x[i] - m);
+    for (int64_t i = b; i < e; ++i) s += fast_exp(x[i] - m);
     total += s;
   }
   return total;
@@ -55,7 +57,7 @@ void softmax_forward(const float* x, float* y, int64_t R, int64_t C) {
       float s = 0.f;
 #pragma omp simd reduction(+ : s)
       for (int64_t c = b; c < e; ++c) {
-        yr[c] = fast_expf(xr[c] - m);
+        yr[c] = fast_exp(xr[c] - m);
         s += yr[c];
       }
       total += s;
@@ -100,7 +102,7 @@ void log_softmax_backward(const float* y, const float* g, float* dx, int64_t R, 
     float gsum = 0.f;
 #pragma omp simd reduction(+ : gsum)
     for (int64_t c = 0; c < C; ++c) gsum += gr[c];
-    for (int64_t c = 0; c < C; ++c) dr[c] += gr[c] - fast_expf(yr[c]) * gsum;
+    for (int64_t c = 0; c < C; ++c) dr[c] += gr[c] - fast_exp(yr[c]) * gsum;
   }
 }
 

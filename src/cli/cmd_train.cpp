@@ -1,0 +1,127 @@
+// Training and evaluation commands (SPEC §5, §6):
+//
+//   tinyr2 train --config FILE [--data PATH]... [--out DIR] [--set KEY=VALUE]... [--resume]
+//                [--glob PATTERN]
+//     Trains from scratch into DIR (default runs/<config file stem>), or with --resume
+//     continues the run in DIR from its `latest` checkpoint, bit-exactly for the same thread
+//     count (--config then defaults to DIR/config.json and --data to the checkpoint's
+//     sources). See src/train/trainer.h for the loop and src/train/checkpoint.h for the files.
+//
+//   tinyr2 eval -m MODEL_DIR --data PATH [--data PATH]... [--batches N] [--batch-size B]
+//               [--glob PATTERN] [-s SEED]
+//     Mean cross-entropy and perplexity of a model on held-out text. Every document under the
+//     PATHs is used (no train/val split: the text is assumed held out). The documents are
+//     streamed in a seeded shuffled order as ctx_len-token windows, like training batches;
+//     N batches of B windows are scored (N = 0: one whole pass over the text). N is capped to
+//     one pass, so no text is scored twice.
+//
+// Hidden test hooks of `train` (not in --help; used by tests/train):
+//   --stop-after N            after step N (and its eval/checkpoint) the process sends itself
+//                             SIGKILL: an abrupt death with no clean-up.
+//   --test-kill-in-checkpoint N   SIGKILL midway through writing step N's checkpoint (after
+//                             the model, before the optimizer state and the rename).
+//   --test-nan-from N         the loss of every step ≥ N is NaN (non-finite step handling).
+#include <cmath>
+#include <memory>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "data/corpus.h"
+#include "data/token_buffer.h"
+#include "data/tokenizer.h"
+#include "nn/model.h"
+#include "train/trainer.h"
+
+namespace tinyr2::cli {
+
+Command make_train_command() {
+  auto o = std::make_shared<train::TrainOptions>();
+  Command c;
+  c.setup = [o](CLI::App& app) {
+    auto* s = app.add_subcommand("train", "train a model (or --resume a run) on text data");
+    s->add_option("--config", o->config,
+                  "config JSON: model keys + \"train\" section (SPEC §1, §6)");
+    s->add_option(
+         "--data", o->data,
+         "a directory (every text file under it), a text file or a .jsonl file; repeatable")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    s->add_option("--glob", o->glob,
+                  "only files whose name matches this pattern in directories, e.g. \"*.py\"");
+    s->add_option("--out", o->out, "run directory (default runs/<config file stem>)");
+    s->add_option(
+         "--set", o->sets,
+         "override a config key: KEY=VALUE (VALUE as JSON), e.g. train.lr=3e-3; repeatable")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    s->add_flag("--resume", o->resume, "continue the run in --out from its latest checkpoint");
+    s->add_option("--stop-after", o->stop_after, "test hook")->group("");
+    s->add_option("--test-kill-in-checkpoint", o->kill_in_checkpoint, "test hook")->group("");
+    s->add_option("--test-nan-from", o->nan_from, "test hook")->group("");
+    return s;
+  };
+  c.execute = [o]() -> int { return train::run_training(*o); };
+  return c;
+}
+
+Command make_eval_command() {
+  struct Opt {
+    std::string model, glob;
+    std::vector<std::string> data;
+    int64_t batches = 20, batch_size = 8;
+    uint64_t seed = 1337;
+  };
+  auto o = std::make_shared<Opt>();
+  Command c;
+  c.setup = [o](CLI::App& app) {
+    auto* s = app.add_subcommand("eval", "loss and perplexity of a model on held-out text");
+    s->add_option("-m,--model", o->model, "model directory")->required();
+    s->add_option("--data", o->data,
+                  "held-out text: a directory, a text file or a .jsonl file; repeatable")
+        ->required()
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    s->add_option("--glob", o->glob, "only files whose name matches this pattern in directories");
+    s->add_option("--batches", o->batches, "batches to score (0 = the whole text once)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    s->add_option("--batch-size", o->batch_size, "windows of ctx_len tokens per batch")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    s->add_option("-s,--seed", o->seed, "seed of the document order")->capture_default_str();
+    return s;
+  };
+  c.execute = [o]() -> int {
+    const auto model = nn::Model::load(o->model);
+    const data::Tokenizer tok = data::Tokenizer::load();
+    if (model->cfg.vocab_size != tok.vocab_size())
+      fail("{}: vocab_size = {} does not match the GPT-2 tokenizer's {}", o->model,
+           model->cfg.vocab_size, tok.vocab_size());
+    const data::Corpus corpus = data::Corpus::scan(o->data, {o->glob, 0.0});  // every document
+    const std::vector<data::Document>& docs = corpus.train();
+    const int64_t B = o->batch_size, T = model->cfg.ctx_len;
+    const int64_t tokens = train::count_tokens(docs, tok);
+    const int64_t one_pass = (tokens - 1) / T / B;  // whole batches of T-token windows in one pass
+    if (one_pass < 1)
+      fail(
+          "{} tokens of text are too few for one batch of {} × {} tokens; use a smaller "
+          "--batch-size",
+          tokens, B, T);
+    const int64_t n = o->batches == 0 ? one_pass : std::min(o->batches, one_pass);
+    fmt::print("eval: {} threads; data: {}; {} tokens\n", threads::num_threads(), corpus.summary(),
+               tokens);
+    std::fflush(stdout);
+    const std::vector<data::Batch> batches = data::fixed_batches(docs, tok, B, T, o->seed, n);
+    const double loss = train::mean_eval_loss(*model, batches);
+    fmt::print("eval: {} batches × {} × {} = {} tokens | loss {:.4f} | perplexity {:.2f}\n", n, B,
+               T, n * B * T, loss, std::exp(loss));
+    return 0;
+  };
+  return c;
+}
+
+}  // namespace tinyr2::cli

@@ -1,0 +1,197 @@
+#include "train/checkpoint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+
+namespace tinyr2::train {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kPrefix = "step-";
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
+    f << text;
+    f.flush();
+    if (!f) fail("{}: write error", tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) fail("{}: cannot rename to {}: {}", tmp, path, ec.message());
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("{}: cannot open", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// "step-00000050" → 50; -1 if the name is not a checkpoint's.
+int64_t parse_name(const std::string& name) {
+  if (name.rfind(kPrefix, 0) != 0 || name.size() != 13) return -1;
+  int64_t v = 0;
+  for (size_t i = 5; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v;
+}
+
+void remove_dir(const fs::path& p) {
+  std::error_code ec;
+  fs::remove_all(p, ec);  // best effort: a leftover directory is harmless
+}
+
+}  // namespace
+
+std::string checkpoint_name(int64_t step) {
+  return fmt::format("{}{:08d}", kPrefix, step);
+}
+
+nlohmann::json TrainerState::to_json() const {
+  nlohmann::ordered_json j;
+  j["step"] = step;
+  j["rng"] = {{"seed", rng_seed}, {"offset", rng_offset}};
+  j["data_position"] = data_position;
+  j["best_val_loss"] =
+      std::isfinite(best_val_loss) ? nlohmann::json(best_val_loss) : nlohmann::json();
+  j["nonfinite_in_a_row"] = nonfinite_in_a_row;
+  j["nonfinite_total"] = nonfinite_total;
+  j["tokens_seen"] = tokens_seen;
+  j["elapsed_s"] = elapsed_s;
+  j["data_sources"] = data_sources;
+  return j;
+}
+
+TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string& source) {
+  TrainerState s;
+  try {
+    s.step = j.at("step").get<int64_t>();
+    s.rng_seed = j.at("rng").at("seed").get<uint64_t>();
+    s.rng_offset = j.at("rng").at("offset").get<uint64_t>();
+    s.data_position = j.at("data_position");
+    const auto& b = j.at("best_val_loss");
+    s.best_val_loss = b.is_null() ? std::numeric_limits<double>::infinity() : b.get<double>();
+    s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int64_t>();
+    s.nonfinite_total = j.at("nonfinite_total").get<int64_t>();
+    s.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    s.elapsed_s = j.at("elapsed_s").get<double>();
+    s.data_sources = j.at("data_sources").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    const size_t close = what.find("] ");
+    if (close != std::string::npos) what = what.substr(close + 2);
+    fail("{}: malformed trainer state: {}", source, what);
+  }
+  if (s.step < 0) fail("{}: malformed trainer state: step {} < 0", source, s.step);
+  return s;
+}
+
+void write_model_dir(const std::string& dir, const nn::Model& model) {
+  const fs::path final_dir(dir), tmp = dir + ".tmp", old = dir + ".old";
+  remove_dir(tmp);
+  model.save(tmp.string());
+  remove_dir(old);
+  std::error_code ec;
+  if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
+  if (ec) fail("{}: cannot move aside: {}", dir, ec.message());
+  fs::rename(tmp, final_dir, ec);
+  if (ec) fail("{}: cannot rename to {}: {}", tmp.string(), dir, ec.message());
+  remove_dir(old);
+}
+
+void write_checkpoint(const std::string& run_dir, const nn::Model& model,
+                      const std::map<std::string, Tensor>& optimizer_state,
+                      const TrainerState& state, int64_t keep_checkpoints,
+                      const CheckpointHook& hook) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  const std::string name = checkpoint_name(state.step);
+  const fs::path tmp = root / (".tmp-" + name), final_dir = root / name;
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) fail("{}: cannot create directory: {}", root.string(), ec.message());
+  remove_dir(tmp);
+
+  model.save(tmp.string());  // config.json + model.safetensors
+  if (hook) hook("model");
+  io::save_safetensors((tmp / "optimizer.safetensors").string(), optimizer_state,
+                       {{"format", "tinyr2-optimizer"}});
+  if (hook) hook("optimizer");
+  write_text_atomically((tmp / "trainer_state.json").string(), state.to_json().dump(2) + "\n");
+  if (hook) hook("state");
+
+  remove_dir(final_dir);  // a stale copy from an abandoned (later resumed) timeline
+  fs::rename(tmp, final_dir, ec);
+  if (ec) fail("{}: cannot rename to {}: {}", tmp.string(), final_dir.string(), ec.message());
+  write_text_atomically((fs::path(run_dir) / "latest").string(), name + "\n");
+
+  // Prune: keep the newest keep_checkpoints up to this one; drop later ones and temp dirs.
+  std::vector<int64_t> steps;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind(".tmp-", 0) == 0) {
+      remove_dir(entry.path());
+      continue;
+    }
+    const int64_t s = parse_name(n);
+    if (s < 0) continue;
+    if (s > state.step)
+      remove_dir(entry.path());
+    else
+      steps.push_back(s);
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep_checkpoints, 1)); i < steps.size();
+       ++i)
+    remove_dir(root / checkpoint_name(steps[i]));
+}
+
+Checkpoint load_latest_checkpoint(const std::string& run_dir) {
+  const fs::path latest = fs::path(run_dir) / "latest";
+  if (!fs::exists(latest))
+    fail("{}: no checkpoint to resume from ({} does not exist)", run_dir, latest.string());
+  std::string name = read_text(latest.string());
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r' || name.back() == ' '))
+    name.pop_back();
+  if (parse_name(name) < 0)
+    fail("{}: expected a checkpoint name like step-00000050, got \"{}\"", latest.string(), name);
+  Checkpoint c;
+  c.dir = (fs::path(run_dir) / "checkpoints" / name).string();
+  if (!fs::is_directory(c.dir)) fail("{}: names {}, which does not exist", latest.string(), c.dir);
+  c.model = nn::Model::load(c.dir);
+  const std::string opt = c.dir + "/optimizer.safetensors";
+  if (!fs::exists(opt)) fail("{}: missing", opt);
+  c.optimizer_state = io::load_safetensors(opt).tensors;
+  const std::string state_file = c.dir + "/trainer_state.json";
+  if (!fs::exists(state_file)) fail("{}: missing", state_file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text(state_file));
+  } catch (const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    const size_t close = what.find("] ");
+    if (close != std::string::npos) what = what.substr(close + 2);
+    fail("{}: invalid JSON: {}", state_file, what);
+  }
+  c.state = TrainerState::from_json(j, state_file);
+  if (c.state.step != parse_name(name))
+    fail("{}: step {} does not match the checkpoint name {}", state_file, c.state.step, name);
+  return c;
+}
+
+}  // namespace tinyr2::train

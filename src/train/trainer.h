@@ -1,0 +1,162 @@
+// The training loop (SPEC §6) and the `tinyr2 train` run around it (SPEC §4, §5).
+//
+// One optimizer step (Trainer::step), with e = steps done so far (0-based):
+//   1. grad_accum micro-batches: training-mode forward (gate noise and dropout draw from the
+//      trainer's seeded Rng), backward seeded with 1/grad_accum, so the gradients are those of
+//      the mean loss; the reported loss/ce/bal are the micro-batch means.
+//   2. norm = global gradient norm over every parameter, clipped to max_grad_norm.
+//   3. If the loss or the norm is not finite, the step is skipped: gradients and MoE routing
+//      counts are dropped, no optimizer step, no bias update (the step still counts, so the
+//      schedule and the data stream move on).
+//   4. Otherwise AdamW steps with lr_at(e) and Muon with muon_lr · lr_multiplier(e).
+//   5. Every DSMoE layer's expert_bias moves by the tokens routed to each expert over all the
+//      step's micro-batches (§2.4 step 6).
+//   6. Gradients are dropped.
+//
+// Parameter groups: Muon takes every `blocks.*` parameter with ≥ 2 dims except the NSA
+// block compressor (`block_compressor.*`), `intra_block_pos_encoding` and the
+// hyper-connection tensors (`hc_attn.*`, `hc_ffn.*`); AdamW takes every other parameter
+// (embeddings — also the tied head —, norms, lamb*, HC tensors, ...). Buffers (expert_bias)
+// are in neither.
+//
+// Evaluation losses are the mean cross-entropy (nats/token; without the balance term) over a
+// fixed list of batches, in eval mode (no noise, no dropout) without recording gradients.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/rng.h"
+#include "data/token_buffer.h"
+#include "nn/model.h"
+#include "optim/adamw.h"
+#include "optim/muon.h"
+#include "train/train_config.h"
+
+namespace tinyr2::train {
+
+// ---- parameter groups ------------------------------------------------------------------
+
+// Whether Muon optimises this parameter (the rule above). `buffer`: never.
+bool is_muon_param(const std::string& name, const Tensor& t, bool buffer = false);
+
+struct ParamGroups {
+  optim::NamedParams muon, adamw;  // in the model's registration order
+};
+ParamGroups partition_parameters(const nn::Model& model);
+
+// ---- batches -----------------------------------------------------------------------------
+
+// The training micro-batches, in order, with a position a checkpoint can save.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual data::Batch next() = 0;
+  virtual nlohmann::json position() const = 0;
+  virtual void restore(const nlohmann::json& position) = 0;
+};
+
+// Text data: a data::TokenBuffer (position = data::BufferPosition as JSON).
+class TokenBufferSource : public BatchSource {
+ public:
+  explicit TokenBufferSource(data::TokenBuffer buffer) : buffer_(std::move(buffer)) {}
+  data::Batch next() override { return buffer_.next(); }
+  nlohmann::json position() const override { return buffer_.position().to_json(); }
+  void restore(const nlohmann::json& p) override {
+    buffer_.restore(data::BufferPosition::from_json(p));
+  }
+
+ private:
+  data::TokenBuffer buffer_;
+};
+
+// A fixed list of batches, served once each in order (tests; position = {"index": i}).
+class BatchListSource : public BatchSource {
+ public:
+  explicit BatchListSource(std::vector<data::Batch> batches) : batches_(std::move(batches)) {}
+  data::Batch next() override;
+  nlohmann::json position() const override { return {{"index", index_}}; }
+  void restore(const nlohmann::json& p) override;
+
+ private:
+  std::vector<data::Batch> batches_;
+  size_t index_ = 0;
+};
+
+// ---- the loop ----------------------------------------------------------------------------
+
+struct StepResult {
+  int64_t step = 0;                  // 1-based: the number of steps done after this one
+  double loss = 0, ce = 0, bal = 0;  // means over the micro-batches
+  double lr = 0, muon_lr = 0;        // the rates this step used
+  double grad_norm = 0;              // before clipping
+  int64_t tokens = 0;                // B · T · grad_accum
+  bool skipped = false;              // non-finite loss or norm: no update
+};
+
+// Tokens of the documents, each followed by <|endoftext|> (tokenized in parallel).
+int64_t count_tokens(const std::vector<data::Document>& docs, const data::Tokenizer& tok);
+
+// Mean cross-entropy of `model` over `batches` (eval mode, no gradients); NaN if empty.
+double mean_eval_loss(const nn::Model& model, const std::vector<data::Batch>& batches);
+
+class Trainer {
+ public:
+  // The model and the source must outlive the trainer. The Rng starts at (seed + 4, 0).
+  Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data);
+
+  StepResult step();
+
+  int64_t steps_done() const { return step_; }
+  int64_t nonfinite_in_a_row() const { return nonfinite_in_a_row_; }
+  int64_t nonfinite_total() const { return nonfinite_total_; }
+  Rng& rng() { return rng_; }
+  const ParamGroups& groups() const { return groups_; }
+
+  // Muon + AdamW state in one map ("muon.*", "adamw.*"), the tensors being the optimizers'.
+  std::map<std::string, Tensor> optimizer_state() const;
+  // Restores a checkpoint: optimizer state, step count, counters.
+  void restore(const std::map<std::string, Tensor>& optimizer_state, const std::string& source,
+               int64_t steps_done, int64_t nonfinite_in_a_row, int64_t nonfinite_total);
+
+  // Test hook: from this step (1-based) on, the loss is replaced by NaN before backward.
+  int64_t poison_from = -1;
+
+ private:
+  nn::Model& model_;
+  TrainConfig cfg_;
+  BatchSource& data_;
+  ParamGroups groups_;
+  optim::NamedParams all_;
+  optim::Muon muon_;
+  optim::AdamW adamw_;
+  Rng rng_;
+  int64_t step_ = 0, nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
+};
+
+// ---- the `tinyr2 train` run ----------------------------------------------------------------
+
+struct TrainOptions {
+  std::string config;             // config file; with --resume defaults to OUT/config.json
+  std::vector<std::string> data;  // sources; with --resume default to the checkpoint's
+  std::string glob;               // file-name filter for directory sources ("" = all)
+  std::string out;                // run directory (default runs/<config file stem>)
+  std::vector<std::string> sets;  // --set KEY=VALUE overrides
+  bool resume = false;
+
+  // Hidden test hooks (no effect when < 0):
+  int64_t stop_after = -1;          // SIGKILL itself right after step N (eval/checkpoint done)
+  int64_t kill_in_checkpoint = -1;  // SIGKILL itself midway through writing step N's checkpoint
+  int64_t nan_from = -1;            // the loss of steps ≥ N is NaN (non-finite handling)
+};
+
+// Runs (or resumes) training to max_iters, printing progress to stdout. Returns the exit
+// status (0); user errors throw tinyr2::Error (the CLI prints one line and exits 1).
+int run_training(const TrainOptions& options);
+
+}  // namespace tinyr2::train
