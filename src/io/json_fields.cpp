@@ -6,6 +6,12 @@
 
 namespace tinyr2::io {
 
+std::string json_error_text(const nlohmann::json::exception& e) {
+  std::string what = e.what();
+  const size_t close = what.find("] ");
+  return close == std::string::npos ? what : what.substr(close + 2);
+}
+
 JsonFields::JsonFields(const nlohmann::json& j, std::string context)
     : j_(j), context_(std::move(context)) {
   if (!j_.is_object()) fail("{}: expected a JSON object, got {}", context_, j_.type_name());

@@ -18,6 +18,10 @@
 
 namespace tinyr2::io {
 
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, for one-line
+// user errors ("parse error at line 1, column 14: ...").
+std::string json_error_text(const nlohmann::json::exception& e);
+
 class JsonFields {
  public:
   JsonFields(const nlohmann::json& j, std::string context);
@@ -25,9 +29,11 @@ class JsonFields {
   bool has(const std::string& key) const { return j_.contains(key); }
   const nlohmann::json& raw(const std::string& key);  // marks the key as read
 
-  void integer(const std::string& key, int64_t& out, int64_t min = std::numeric_limits<int64_t>::min(),
+  void integer(const std::string& key, int64_t& out,
+               int64_t min = std::numeric_limits<int64_t>::min(),
                int64_t max = std::numeric_limits<int64_t>::max());
-  void number(const std::string& key, double& out, double min = -std::numeric_limits<double>::infinity(),
+  void number(const std::string& key, double& out,
+              double min = -std::numeric_limits<double>::infinity(),
               double max = std::numeric_limits<double>::infinity(), bool min_exclusive = false);
   void boolean(const std::string& key, bool& out);
   void choice(const std::string& key, std::string& out, const std::vector<std::string>& allowed);

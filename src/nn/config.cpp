@@ -40,12 +40,17 @@ BranchSet parse_mode(io::JsonFields& f, const nlohmann::json& e) {
     BranchSet b{};
     bool any = false, ok = true;
     for (size_t i = 0; i < 3; ++i) {
-      if (!e[i].is_number_integer() || (e[i].get<int64_t>() != 0 && e[i].get<int64_t>() != 1)) ok = false;
-      else b[i] = e[i].get<int64_t>() == 1, any = any || b[i];
+      if (!e[i].is_number_integer() || (e[i].get<int64_t>() != 0 && e[i].get<int64_t>() != 1))
+        ok = false;
+      else
+        b[i] = e[i].get<int64_t>() == 1, any = any || b[i];
     }
     if (ok && any) return b;
   }
-  f.error("attention_mode", fmt::format("entry {} must be \"NSA\", \"SWA\", \"DSA\" or [b1,b2,b3] of 0/1 with at least one 1", e.dump()));
+  f.error("attention_mode",
+          fmt::format(
+              "entry {} must be \"NSA\", \"SWA\", \"DSA\" or [b1,b2,b3] of 0/1 with at least one 1",
+              e.dump()));
 }
 
 }  // namespace
@@ -70,8 +75,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
       f.error("attention_mode", fmt::format("must be a non-empty list, got {}", v.dump()));
     // A bare [b1,b2,b3] triple is one mode, not a list of three.
     std::vector<nlohmann::json> entries;
-    if (v.size() == 3 && v[0].is_number()) entries.push_back(v);
-    else for (const auto& e : v) entries.push_back(e);
+    if (v.size() == 3 && v[0].is_number())
+      entries.push_back(v);
+    else
+      for (const auto& e : v) entries.push_back(e);
     c.attention_mode.clear();
     c.attention_mode_json = entries;
     for (const auto& e : entries) c.attention_mode.push_back(parse_mode(f, e));
@@ -111,14 +118,16 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   f.boolean("mhc", c.mhc);
   s.clear();
   f.choice("mhc_h_res_proj", s, {"sinkhorn", "orthostochastic"});
-  if (!s.empty()) c.mhc_h_res_proj = s == "sinkhorn" ? HResProj::Sinkhorn : HResProj::Orthostochastic;
+  if (!s.empty())
+    c.mhc_h_res_proj = s == "sinkhorn" ? HResProj::Sinkhorn : HResProj::Orthostochastic;
   f.integer("sinkhorn_iters", c.sinkhorn_iters, 0, 10000);
   f.number("sinkhorn_tau", c.sinkhorn_tau, 0.0, 1e6, true);
   f.integer("ns_steps", c.ns_steps, 0, 1000);
   f.number("ns_eps", c.ns_eps, 0.0, 1.0, true);
   if (f.has("ns_coeffs")) {
     const auto& v = f.raw("ns_coeffs");
-    if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() || !v[2].is_number())
+    if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() ||
+        !v[2].is_number())
       f.error("ns_coeffs", fmt::format("must be a list of 3 numbers, got {}", v.dump()));
     for (int i = 0; i < 3; ++i) c.ns_coeffs[i] = v[i].get<double>();
   }
@@ -138,24 +147,30 @@ void ModelConfig::validate() const {
   if (n_embd % n_head != 0)
     bad("n_head", fmt::format("= {} must divide n_embd = {}", n_head, n_embd));
   if (num_exp - 1 < 1 || num_exp - 1 > n_experts - 1)
-    bad("num_exp", fmt::format("= {} is out of range: need 1 ≤ num_exp−1 ≤ n_experts−1 = {}, i.e. 2 ≤ num_exp ≤ {}",
-                               num_exp, n_experts - 1, n_experts));
+    bad("num_exp",
+        fmt::format(
+            "= {} is out of range: need 1 ≤ num_exp−1 ≤ n_experts−1 = {}, i.e. 2 ≤ num_exp ≤ {}",
+            num_exp, n_experts - 1, n_experts));
   if (hc_num_fracs != 1)
     bad("hc_num_fracs", fmt::format("= {}: only 1 is supported", hc_num_fracs));
   if (qk_rope_head_dim % 2 != 0)
-    bad("qk_rope_head_dim", fmt::format("= {} must be even (RoPE rotates pairs)", qk_rope_head_dim));
+    bad("qk_rope_head_dim",
+        fmt::format("= {} must be even (RoPE rotates pairs)", qk_rope_head_dim));
   if (block_stride > block_size)
     bad("block_stride", fmt::format("= {} must be ≤ block_size = {}", block_stride, block_size));
   if (block_size % block_stride != 0)
     bad("block_stride", fmt::format("= {} must divide block_size = {}", block_stride, block_size));
   if (select_block_size % block_stride != 0)
-    bad("block_stride", fmt::format("= {} must divide select_block_size = {}", block_stride, select_block_size));
+    bad("block_stride",
+        fmt::format("= {} must divide select_block_size = {}", block_stride, select_block_size));
   if (num_tokens_to_keep % select_block_size != 0)
     bad("num_tokens_to_keep", fmt::format("= {} must be a multiple of select_block_size = {}",
                                           num_tokens_to_keep, select_block_size));
   if (select_init_blocks + select_local_blocks > num_select_blocks())
-    bad("select_local_blocks", fmt::format("select_init_blocks + select_local_blocks = {} must be ≤ num_tokens_to_keep / select_block_size = {}",
-                                           select_init_blocks + select_local_blocks, num_select_blocks()));
+    bad("select_local_blocks",
+        fmt::format("select_init_blocks + select_local_blocks = {} must be ≤ num_tokens_to_keep / "
+                    "select_block_size = {}",
+                    select_init_blocks + select_local_blocks, num_select_blocks()));
   if (dropout >= 1.0) bad("dropout", fmt::format("= {} must be < 1", dropout));
 }
 
@@ -166,7 +181,7 @@ ModelConfig ModelConfig::from_file(const std::string& path) {
   try {
     j = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON ({})", path, e.what());
+    fail("{}: invalid JSON: {}", path, io::json_error_text(e));
   }
   try {
     return from_json(j);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "io/json_fields.h"
 #include "io/safetensors.h"
 
 namespace tinyr2::train {
@@ -93,10 +94,7 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
     s.elapsed_s = j.at("elapsed_s").get<double>();
     s.data_sources = j.at("data_sources").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    const size_t close = what.find("] ");
-    if (close != std::string::npos) what = what.substr(close + 2);
-    fail("{}: malformed trainer state: {}", source, what);
+    fail("{}: malformed trainer state: {}", source, io::json_error_text(e));
   }
   if (s.step < 0) fail("{}: malformed trainer state: step {} < 0", source, s.step);
   return s;
@@ -183,10 +181,7 @@ Checkpoint load_latest_checkpoint(const std::string& run_dir) {
   try {
     j = nlohmann::json::parse(read_text(state_file));
   } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    const size_t close = what.find("] ");
-    if (close != std::string::npos) what = what.substr(close + 2);
-    fail("{}: invalid JSON: {}", state_file, what);
+    fail("{}: invalid JSON: {}", state_file, io::json_error_text(e));
   }
   c.state = TrainerState::from_json(j, state_file);
   if (c.state.step != parse_name(name))

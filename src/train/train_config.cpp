@@ -169,11 +169,7 @@ nlohmann::json read_json_file(const std::string& path) {
   try {
     j = nlohmann::json::parse(ss.str());
   } catch (const nlohmann::json::exception& e) {
-    // nlohmann's message is "[json.exception.parse_error.101] parse error at line 1, ...".
-    std::string what = e.what();
-    const size_t close = what.find("] ");
-    if (close != std::string::npos) what = what.substr(close + 2);
-    fail("{}: invalid JSON: {}", path, what);
+    fail("{}: invalid JSON: {}", path, io::json_error_text(e));
   }
   if (!j.is_object()) fail("{}: a config must be a JSON object, got {}", path, j.type_name());
   return j;

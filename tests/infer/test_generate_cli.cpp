@@ -1,5 +1,7 @@
 // `tinyr2 generate` end to end (SPEC §5): greedy output is the same with and without the cache,
 // a seed reproduces a sampled run, the report goes to stderr, and bad input exits 1 (usage 2).
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -29,7 +31,7 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path scratch() {
-  const fs::path d = fs::temp_directory_path() / "tinyr2_generate_cli";
+  const fs::path d = fs::temp_directory_path() / fmt::format("tinyr2_generate_cli_{}", ::getpid());
   fs::create_directories(d);
   return d;
 }

@@ -1,6 +1,8 @@
 // Properties of the model that need no oracle: causality, sparse MoE dispatch equals the
 // dense computation, unchosen experts do no work, the expert bias moves toward balance,
 // hyper-connection inits, save/load round trip.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,7 +53,8 @@ TEST_P(ModelCausality, LaterTokensDoNotChangeEarlierLogits) {
   const Tensor base = eval_logits(m, ids);
   for (int64_t p : {1, 17, 39}) {
     IndexTensor changed = ids;
-    for (int64_t t = p; t < T; ++t) changed.data[t] = (changed.data[t] + 11) % static_cast<int32_t>(V);
+    for (int64_t t = p; t < T; ++t)
+      changed.data[t] = (changed.data[t] + 11) % static_cast<int32_t>(V);
     const Tensor other = eval_logits(m, changed);
     double before = 0, after = 0;
     for (int64_t i = 0; i < T * V; ++i) {
@@ -63,23 +66,23 @@ TEST_P(ModelCausality, LaterTokensDoNotChangeEarlierLogits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, ModelCausality,
-                         ::testing::Values(R"({})", R"({"hc": false})", R"({"mhc": false})",
-                                           R"({"mhc_h_res_proj": "orthostochastic"})",
-                                           R"({"v_residual": true, "n_layer": 3})",
-                                           R"({"num_exp": 2})",
-                                           // Sparse layers: every branch set, both gates,
-                                           // overlapping blocks, l′ ≠ l.
-                                           R"({"attention_types": ["Sparse"], "attention_mode": [[1,0,0]]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,0]]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,0,1]]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": ["DSA"]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": ["SWA"]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,1]]})",
-                                           R"({"attention_types": ["Sparse"], "attention_mode": ["NSA"]})",
-                                           R"({"attention_types": ["Sparse"], "branch_gate": "sigmoid"})",
-                                           R"({"attention_types": ["FULL", "Sparse"], "block_stride": 4})",
-                                           R"({"attention_types": ["Sparse"], "select_block_size": 16,
+INSTANTIATE_TEST_SUITE_P(
+    Configs, ModelCausality,
+    ::testing::Values(R"({})", R"({"hc": false})", R"({"mhc": false})",
+                      R"({"mhc_h_res_proj": "orthostochastic"})",
+                      R"({"v_residual": true, "n_layer": 3})", R"({"num_exp": 2})",
+                      // Sparse layers: every branch set, both gates,
+                      // overlapping blocks, l′ ≠ l.
+                      R"({"attention_types": ["Sparse"], "attention_mode": [[1,0,0]]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,0]]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": [[0,0,1]]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": ["DSA"]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": ["SWA"]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,1]]})",
+                      R"({"attention_types": ["Sparse"], "attention_mode": ["NSA"]})",
+                      R"({"attention_types": ["Sparse"], "branch_gate": "sigmoid"})",
+                      R"({"attention_types": ["FULL", "Sparse"], "block_stride": 4})",
+                      R"({"attention_types": ["Sparse"], "select_block_size": 16,
                                                "num_tokens_to_keep": 32, "block_stride": 4})"));
 
 TEST(DSMoE, SparseDispatchEqualsDenseAndSkipsUnchosenExperts) {
@@ -190,7 +193,8 @@ TEST(HyperConnection, InitialisationIsThePlainResidualPath) {
 TEST(Model, SaveLoadRoundTripReproducesLogits) {
   Model m(small_config(R"({"mhc": false})"));
   m.init(11);
-  const auto dir = std::filesystem::temp_directory_path() / "tinyr2_model_rt";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tinyr2_model_rt_" + std::to_string(::getpid()));
   m.save(dir.string());
   auto back = Model::load(dir.string());
   const IndexTensor ids = random_ids(2, 13, m.cfg.vocab_size, 3);

@@ -91,8 +91,9 @@ TEST(ParamGroups, MuonTakesOnlyBlockMatricesOutsideCompressorAndHC) {
                             n.find("intra_block_pos_encoding") != std::string::npos ||
                             n.find("hc_attn") != std::string::npos ||
                             n.find("hc_ffn") != std::string::npos;
-      if (n.rfind("blocks.", 0) == 0 && p.dim() >= 2)
+      if (n.rfind("blocks.", 0) == 0 && p.dim() >= 2) {
         EXPECT_TRUE(excluded) << n << " should be Muon's";
+      }
     }
 
     // Spot checks by name, one per module type.
@@ -149,8 +150,9 @@ TEST(ParamGroups, EachOptimizerMovesOnlyItsOwnParameters) {
       if (e.buffer) continue;
       const bool changed = e.tensor.to_vector() != before[e.name];
       const bool is_muon = has(g.muon, e.name);
-      if (is_muon != muon_only)
+      if (is_muon != muon_only) {
         EXPECT_FALSE(changed) << e.name << " moved although its optimizer's rate is 0";
+      }
     }
     // Some of the optimised group did move (Muon moves every matrix it has a gradient for).
     int moved = 0;
