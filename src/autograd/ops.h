@@ -8,6 +8,7 @@
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_moe.h"
 #include "autograd/ops_nn.h"
+#include "autograd/ops_nsa.h"
 #include "autograd/ops_reduce.h"
 #include "autograd/ops_shape.h"
 #include "autograd/tape.h"

@@ -1,48 +1,132 @@
 // `tinyr2 bench ops [ARGS...]`: the kernel micro-benchmarks (build/tinyr2-bench, Google
 // Benchmark), with GFLOP/s next to the sgemm ceiling measured in the same run. Extra
 // arguments go to Google Benchmark (e.g. --benchmark_filter=attention).
+//
+// `tinyr2 bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro]`: tinyr2
+// against the PyTorch reference, plus tinyr2's micro-benchmarks (cli/bench_compare.h). Its
+// hidden helpers `bench train-step` and `bench decode` each measure one side in a child
+// process.
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/bench_compare.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
 
 namespace tinyr2::cli {
 
+namespace {
+
+int run_ops(const std::vector<std::string>& extra) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto bench = self.parent_path() / "tinyr2-bench";
+  if (ec || !std::filesystem::exists(bench))
+    fail("{} not found: build it with `cmake --build build --target tinyr2-bench`", bench.string());
+  std::vector<std::string> argv_s = {bench.string(), "-t", std::to_string(threads::num_threads())};
+  for (const auto& a : extra) argv_s.push_back(a);
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  fail("cannot run {}", bench.string());
+}
+
+}  // namespace
+
 Command make_bench_command() {
   struct Options {
-    std::string what;
-    CLI::App* sub = nullptr;
+    CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr;
+    CompareOptions cmp;
+    TrainStepOptions ts;
+    DecodeOptions dec;
   };
-  auto opt = std::make_shared<Options>();
+  auto o = std::make_shared<Options>();
   Command c;
-  c.setup = [opt](CLI::App& app) {
-    CLI::App* sub = opt->sub = app.add_subcommand("bench", "throughput benchmarks: `bench ops` runs the kernel micro-benchmarks");
-    sub->add_option("what", opt->what, "which benchmarks: ops")->required()->check(CLI::IsMember({"ops"}));
-    sub->fallthrough(false);
-    sub->prefix_command();  // everything after `ops` goes to Google Benchmark untouched
-    sub->footer("Arguments after `ops` go to Google Benchmark, e.g. --benchmark_filter=sgemm");
+  c.setup = [o](CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "bench",
+        "throughput benchmarks: `bench ops` (kernel micro-benchmarks), `bench compare` (tinyr2 vs "
+        "PyTorch)");
+    sub->require_subcommand(1);
+    sub->fallthrough();
+
+    o->ops = sub->add_subcommand("ops", "kernel micro-benchmarks against the sgemm ceiling");
+    o->ops->prefix_command();  // everything after `ops` goes to Google Benchmark untouched
+    o->ops->fallthrough(false);
+    o->ops->footer("Arguments after `ops` go to Google Benchmark, e.g. --benchmark_filter=sgemm");
+
+    CompareOptions& k = o->cmp;
+    CLI::App* cmp = o->compare = sub->add_subcommand(
+        "compare",
+        "tinyr2 vs the PyTorch reference (training and decode tokens/s, peak memory) and "
+        "micro-benchmarks; ends with `ratio NAME=VALUE` lines");
+    cmp->fallthrough();
+    cmp->add_option("--config", k.config,
+                    "model + train config (default: configs/default.json of the source tree)");
+    cmp->add_option("--steps", k.steps, "timed training steps per side and round")
+        ->capture_default_str();
+    cmp->add_option("--warmup", k.warmup, "untimed training steps before them")
+        ->capture_default_str();
+    cmp->add_option("--rounds", k.rounds, "rounds of (tinyr2, PyTorch) measurements")
+        ->capture_default_str();
+    cmp->add_option("--decode-tokens", k.decode_tokens, "tokens generated greedily per decode")
+        ->capture_default_str();
+    cmp->add_option("--prompt-tokens", k.prompt_tokens, "random prompt length for decode")
+        ->capture_default_str();
+    cmp->add_flag("--skip-micro", k.skip_micro, "only the tinyr2 vs PyTorch table");
+    cmp->add_option("--python", k.python, "Python interpreter with torch (default: set at build)");
+    cmp->add_option("--micro-t", k.micro_t, "SHORT,LONG: attention layer sequence lengths")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmp->add_option("--moe-tokens", k.moe_tokens, "tokens of the DSMoE layer benchmark")
+        ->capture_default_str();
+    cmp->add_option("--mfu-batch", k.mfu_batch, "batch of the dense512 MFU step")
+        ->capture_default_str();
+    cmp->add_option("--mfu-ctx", k.mfu_ctx, "ctx_len of the dense512 MFU step")
+        ->capture_default_str();
+    cmp->add_option("--gemm-n", k.gemm_n, "sgemm sizes for the ceiling")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmp->add_option("--min-time", k.min_time, "seconds each micro-benchmark runs for (at least)")
+        ->capture_default_str();
+    cmp->footer(
+        "Each side is measured in its own process (peak RSS per process), rounds alternate "
+        "which side runs first. -t N sets the threads of both (torch.set_num_threads). "
+        "--micro-t, --moe-tokens, --mfu-batch, --mfu-ctx, --gemm-n and --min-time shrink the "
+        "micro-benchmarks (tests).");
+
+    // Hidden (empty group): the child processes of `bench compare`.
+    CLI::App* ts = o->train_step =
+        sub->add_subcommand("train-step", "time training steps, print one JSON line");
+    ts->group("");
+    ts->fallthrough();
+    ts->add_option("--config", o->ts.config, "config file")->required();
+    ts->add_option("--steps", o->ts.steps, "timed steps");
+    ts->add_option("--warmup", o->ts.warmup, "untimed steps first");
+
+    CLI::App* dec = o->decode =
+        sub->add_subcommand("decode", "time greedy decoding, print one JSON line");
+    dec->group("");
+    dec->fallthrough();
+    dec->add_option("--config", o->dec.config, "config file")->required();
+    dec->add_option("--prompt-tokens", o->dec.prompt_tokens, "random prompt length");
+    dec->add_option("--tokens", o->dec.tokens, "tokens to generate");
     return sub;
   };
-  c.execute = [opt]() -> int {
-    std::error_code ec;
-    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    const auto bench = self.parent_path() / "tinyr2-bench";
-    if (ec || !std::filesystem::exists(bench))
-      fail("{} not found: build it with `cmake --build build --target tinyr2-bench`", bench.string());
-    std::vector<std::string> argv_s = {bench.string(), "-t", std::to_string(threads::num_threads())};
-    for (const auto& a : opt->sub->remaining()) argv_s.push_back(a);
-    std::vector<char*> argv;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    fail("cannot run {}", bench.string());
+  c.execute = [o]() -> int {
+    if (o->ops->parsed()) return run_ops(o->ops->remaining());
+    if (o->compare->parsed()) return run_bench_compare(o->cmp);
+    if (o->train_step->parsed()) return run_bench_train_step(o->ts);
+    if (o->decode->parsed()) return run_bench_decode(o->dec);
+    return 2;
   };
   return c;
 }

@@ -40,13 +40,19 @@ SparseAttention::SparseAttention(Parameters& p, const std::string& prefix, const
   TINYR2_CHECK(n_active_ >= 1, "Sparse layer with no active branch");
   need_compressed_ = branches[0] || branches[1];
   if (need_compressed_) {
-    block_compressor_0 = p.add(prefix + "block_compressor.0.weight", {cfg.compress_hidden_size(), l * C}, Init::normal(std));
-    block_compressor_2 = p.add(prefix + "block_compressor.2.weight", {C, cfg.compress_hidden_size()}, Init::normal(std));
-    intra_block_pos_encoding = p.add(prefix + "intra_block_pos_encoding", {l, C}, Init::normal(std));
-    compress_kv_linear = p.add(prefix + "compress_kv_linear.weight", {cfg.kv_lora_rank, C}, Init::normal(std));
+    block_compressor_0 = p.add(prefix + "block_compressor.0.weight",
+                               {cfg.compress_hidden_size(), l * C}, Init::normal(std));
+    block_compressor_2 = p.add(prefix + "block_compressor.2.weight",
+                               {C, cfg.compress_hidden_size()}, Init::normal(std));
+    intra_block_pos_encoding =
+        p.add(prefix + "intra_block_pos_encoding", {l, C}, Init::normal(std));
+    compress_kv_linear =
+        p.add(prefix + "compress_kv_linear.weight", {cfg.kv_lora_rank, C}, Init::normal(std));
     kv_norm.emplace(p, prefix + "kv_norm.", cfg.kv_lora_rank, cfg.norm_eps);
-    decompress_k_nope = p.add(prefix + "decompress_k_nope.weight", {H * nope, cfg.kv_lora_rank}, Init::normal(std));
-    decompress_v_linear = p.add(prefix + "decompress_v_linear.weight", {H * vd, cfg.kv_lora_rank}, Init::normal(std));
+    decompress_k_nope =
+        p.add(prefix + "decompress_k_nope.weight", {H * nope, cfg.kv_lora_rank}, Init::normal(std));
+    decompress_v_linear =
+        p.add(prefix + "decompress_v_linear.weight", {H * vd, cfg.kv_lora_rank}, Init::normal(std));
     k_rope_linear = p.add(prefix + "k_rope_linear.weight", {rope, C}, Init::normal(std));
   }
   if (branches[1]) {
@@ -62,37 +68,63 @@ SparseAttention::SparseAttention(Parameters& p, const std::string& prefix, const
   proj = p.add(prefix + "proj.weight", {C, H * vd}, Init::normal(std));
 }
 
-Tensor SparseAttention::query(ForwardContext& ctx, const Tensor& x,
-                              const std::vector<int32_t>& positions) const {
+SparseAttention::Projections SparseAttention::project(ForwardContext& ctx, const Tensor& x,
+                                                      const std::vector<int32_t>& positions) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), H = cfg_.n_head;
-  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim;
-  const Tensor c_q = q_norm.forward(ctx, ops::linear(t, x, compress_q_linear));
-  const Tensor q_nope = ops::reshape(t, ops::linear(t, c_q, decompress_q_nope), {B, T, H, nope});
-  const Tensor q_rope = ops::rope(t, ops::reshape(t, ops::linear(t, c_q, decompress_q_rope), {B, T, H, rope}),
-                                  positions, static_cast<float>(cfg_.rope_theta));
-  return ops::concat(t, {q_nope, q_rope}, -1);  // (B,T,H,Dk)
+  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, Dk = nope + rope,
+                vd = cfg_.v_head_dim;
+  const auto table = ops::make_rope_table(positions, rope, static_cast<float>(cfg_.rope_theta));
+  auto all_rows = [](const Tensor& w) { return ops::WeightRows{w, 0, w.size(0)}; };
+  // x's projections, one GEMM; keys come out as [k_nope ‖ RoPE(k_rope)] per head.
+  std::vector<ops::StackedOutput> outputs = {{{all_rows(compress_q_linear)}}};
+  if (branches_[1]) {
+    outputs.push_back({{all_rows(selection_k)}, H, rope});
+    outputs.push_back({{all_rows(selection_v)}});
+  }
+  if (branches_[2]) {
+    outputs.push_back({{all_rows(window_k)}, H, rope});
+    outputs.push_back({{all_rows(window_v)}});
+  }
+  outputs.push_back({{all_rows(branch_gate)}});
+  const std::vector<Tensor> y = ops::stacked_linear(t, x, outputs, table);
+  Projections p;
+  size_t i = 1;
+  if (branches_[1]) {
+    p.k_sel = ops::reshape(t, y[i++], {B, T, H, Dk});
+    p.v_sel = ops::reshape(t, y[i++], {B, T, H, vd});
+  }
+  if (branches_[2]) {
+    p.k_win = ops::reshape(t, y[i++], {B, T, H, Dk});
+    p.v_win = ops::reshape(t, y[i++], {B, T, H, vd});
+  }
+  p.gate_logits = y[i];
+  // MLA query: c_q = q_norm(compress_q_linear x); head h of q is [decompress_q_nope rows of
+  // h ‖ RoPE(decompress_q_rope rows of h)] of c_q — both decompressions in one GEMM.
+  const Tensor c_q = q_norm.forward(ctx, y[0]);
+  ops::StackedOutput query{{}, H, rope};
+  for (int64_t h = 0; h < H; ++h) {
+    query.parts.push_back({decompress_q_nope, h * nope, (h + 1) * nope});
+    query.parts.push_back({decompress_q_rope, h * rope, (h + 1) * rope});
+  }
+  p.q = ops::reshape(t, ops::stacked_linear(t, c_q, {query}, table)[0], {B, T, H, Dk});
+  return p;
 }
 
-Tensor SparseAttention::rope_keys(ForwardContext& ctx, const Tensor& k,
-                                  const std::vector<int32_t>& positions) const {
-  Tape& t = ctx.tape;
-  const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim;
-  const std::vector<Tensor> parts =
-      ops::split(t, ops::reshape(t, k, {k.size(0), k.size(1), cfg_.n_head, nope + rope}), {nope, rope}, -1);
-  return ops::concat(t, {parts[0], ops::rope(t, parts[1], positions, static_cast<float>(cfg_.rope_theta))}, -1);
-}
-
-std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const Tensor& blocks, int64_t B,
-                                                    int64_t nb, int64_t first_block) const {
+std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const Tensor& blocks,
+                                                    int64_t B, int64_t nb,
+                                                    int64_t first_block) const {
   Tape& t = ctx.tape;
   const int64_t C = cfg_.n_embd, H = cfg_.n_head, l = cfg_.block_size, d = cfg_.block_stride;
   const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
   // x̃_i = block_compressor(flatten(x[i·d : i·d+l] + intra_block_pos_encoding))
-  const Tensor with_pos = ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
+  const Tensor with_pos =
+      ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
   const Tensor x_cmp = ops::reshape(
       t,
-      ops::linear(t, ops::gelu(t, ops::linear(t, ops::reshape(t, with_pos, {B * nb, l * C}), block_compressor_0)),
+      ops::linear(t,
+                  ops::gelu(t, ops::linear(t, ops::reshape(t, with_pos, {B * nb, l * C}),
+                                           block_compressor_0)),
                   block_compressor_2),
       {B, nb, C});
   // MLA on the compressed tokens; one rope key per block, at its last token, shared by heads.
@@ -100,52 +132,37 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
   const Tensor k_nope = ops::reshape(t, ops::linear(t, c_kv, decompress_k_nope), {B, nb, H, nope});
   const Tensor v_cmp = ops::reshape(t, ops::linear(t, c_kv, decompress_v_linear), {B, nb, H, vd});
   std::vector<int32_t> block_pos(static_cast<size_t>(nb));
-  for (int64_t i = 0; i < nb; ++i) block_pos[i] = static_cast<int32_t>((first_block + i) * d + l - 1);
-  const Tensor k_rope = ops::expand(
-      t,
-      ops::reshape(t, ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos, static_cast<float>(cfg_.rope_theta)),
-                   {B, nb, 1, rope}),
-      {B, nb, H, rope});
+  for (int64_t i = 0; i < nb; ++i)
+    block_pos[i] = static_cast<int32_t>((first_block + i) * d + l - 1);
+  const Tensor k_rope =
+      ops::expand(t,
+                  ops::reshape(t,
+                               ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos,
+                                         static_cast<float>(cfg_.rope_theta)),
+                               {B, nb, 1, rope}),
+                  {B, nb, H, rope});
   return {ops::concat(t, {k_nope, k_rope}, -1), v_cmp};  // (B,nb,H,Dk), (B,nb,H,vd)
 }
 
-int64_t SparseAttention::visible_blocks(int64_t p, int64_t nb) const {
-  const int64_t l = cfg_.block_size, d = cfg_.block_stride;
-  return p >= l - 1 ? std::min(nb, (p - l + 1) / d + 1) : 0;
+kernels::cpu::NsaSelectParams SparseAttention::select_params() const {
+  return {cfg_.block_size,          cfg_.block_stride,       cfg_.select_block_size,
+          cfg_.num_select_blocks(), cfg_.select_init_blocks, cfg_.select_local_blocks};
 }
 
-IndexTensor SparseAttention::select(const Tensor& q, const Tensor& k_cmp, const Tensor& lse, int64_t nb,
-                                    int64_t pos0) const {
-  const int64_t B = q.size(0), T = q.size(1), H = cfg_.n_head;
-  const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim;
-  const kernels::cpu::NsaSelectParams sp{cfg_.block_size, cfg_.block_stride, cfg_.select_block_size,
-                                         cfg_.num_select_blocks(), cfg_.select_init_blocks,
-                                         cfg_.select_local_blocks};
-  const int64_t width = sp.num_blocks * sp.select_block_size;
-  IndexTensor idx({B, T, width}, std::vector<int32_t>(static_cast<size_t>(B * T * width)));
-  const Tensor lse_used = nb > 0 ? lse : Tensor::zeros({B, T, H});
-  const Tensor k_none = nb > 0 ? k_cmp : Tensor::zeros({B, 1, H, Dk});
-  kernels::cpu::nsa_select(q.data(), k_none.data(), lse_used.data(), idx.data.data(), B, T, nb, H, Dk,
-                           1.f / std::sqrt(static_cast<float>(Dk)), sp, pos0);
-  return idx;
-}
-
-Tensor SparseAttention::combine(ForwardContext& ctx, const Tensor& x, const std::vector<Tensor>& outs) const {
+Tensor SparseAttention::combine(ForwardContext& ctx, const Tensor& gate_logits,
+                                const std::vector<Tensor>& outs) const {
   Tape& t = ctx.tape;
-  const int64_t B = x.size(0), T = x.size(1), H = cfg_.n_head, vd = cfg_.v_head_dim;
+  const int64_t B = gate_logits.size(0), T = gate_logits.size(1), H = cfg_.n_head,
+                vd = cfg_.v_head_dim;
   // softmax: one weight per token and branch, shared by heads; sigmoid: per head, row
   // h·n_active + c.
   const Tensor gates = cfg_.branch_gate == BranchGate::Softmax
-                           ? ops::reshape(t, ops::softmax(t, ops::linear(t, x, branch_gate)), {B, T, 1, n_active_})
-                           : ops::reshape(t, ops::sigmoid(t, ops::linear(t, x, branch_gate)), {B, T, H, n_active_});
-  Tensor mixed;
-  for (int64_t c = 0; c < n_active_; ++c) {
-    const Tensor g = ops::slice(t, gates, -1, c, c + 1);  // (B,T,1|H,1)
-    const Tensor term = ops::mul(t, outs[c], g);
-    mixed = mixed.defined() ? ops::add(t, mixed, term) : term;
-  }
+                           ? ops::reshape(t, ops::softmax(t, gate_logits), {B, T, 1, n_active_})
+                           : ops::reshape(t, ops::sigmoid(t, gate_logits), {B, T, H, n_active_});
+  const Tensor mixed = ops::gated_sum(t, outs, gates);
   Tensor y = ops::linear(t, ops::reshape(t, mixed, {B, T, H * vd}), proj);
-  if (ctx.training && cfg_.dropout > 0) y = ops::dropout(t, y, static_cast<float>(cfg_.dropout), *ctx.rng);
+  if (ctx.training && cfg_.dropout > 0)
+    y = ops::dropout(t, y, static_cast<float>(cfg_.dropout), *ctx.rng);
   return y;
 }
 
@@ -157,51 +174,50 @@ Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
   const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
   const std::vector<int32_t> positions = iota_positions(T);
 
-  // ---- MLA query, shared by all branches: q = [q_nope ‖ RoPE(q_rope)] per head.
-  const Tensor q = query(ctx, x, positions);
+  // ---- Per-token projections; the MLA query q = [q_nope ‖ RoPE(q_rope)] per head is shared
+  // by all branches.
+  const Projections pr = project(ctx, x, positions);
+  const Tensor& q = pr.q;
   std::vector<Tensor> outs;  // active branch outputs, (B,T,H,vd), in branch order
 
-  // ---- Branch 1: compressed blocks [i·d, i·d+l), visible to t iff i·d+l−1 ≤ t.
+  // ---- Branch 1: compressed blocks [i·d, i·d+l), visible to t iff i·d+l−1 ≤ t. Its
+  // attention probabilities also choose branch 2's blocks (one fused op).
   const int64_t nb = T >= l ? (T - l) / d + 1 : 0;
-  Tensor k_cmp, lse;
-  if (need_compressed_ && nb > 0) {
-    std::vector<int32_t> rows(static_cast<size_t>(B * nb * l));
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < nb; ++i)
-        for (int64_t u = 0; u < l; ++u) rows[(b * nb + i) * l + u] = static_cast<int32_t>(b * T + i * d + u);
-    const Tensor blocks = ops::gather_rows(t, ops::reshape(t, x, {B * T, C}),
-                                           IndexTensor({B * nb * l}, rows));  // (B·nb·l, C)
-    Tensor v_cmp;
-    std::tie(k_cmp, v_cmp) = compress(ctx, blocks, B, nb, 0);
-    std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
-    for (int64_t q_t = 0; q_t < T; ++q_t) hi[q_t] = static_cast<int32_t>(visible_blocks(q_t, nb));
-    const Tensor o1 = ops::range_attention(t, q, k_cmp, v_cmp, scale, lo, hi, &lse);
-    if (branches_[0]) outs.push_back(o1);
-  } else if (branches_[0]) {
-    outs.push_back(Tensor::zeros({B, T, H, vd}));  // no complete block yet: no visible key
+  IndexTensor sel_blocks;
+  if (need_compressed_) {
+    Tensor k_cmp, v_cmp;
+    if (nb > 0) {
+      std::vector<int32_t> rows(static_cast<size_t>(B * nb * l));
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < nb; ++i)
+          for (int64_t u = 0; u < l; ++u)
+            rows[(b * nb + i) * l + u] = static_cast<int32_t>(b * T + i * d + u);
+      const Tensor blocks = ops::gather_rows(t, ops::reshape(t, x, {B * T, C}),
+                                             IndexTensor({B * nb * l}, rows));  // (B·nb·l, C)
+      std::tie(k_cmp, v_cmp) = compress(ctx, blocks, B, nb, 0);
+    }
+    const Tensor o1 =
+        ops::compressed_attention(t, q, k_cmp, v_cmp, scale, select_params(), 0,
+                                  branches_[0] && nb > 0, branches_[1] ? &sel_blocks : nullptr);
+    if (branches_[0])
+      outs.push_back(nb > 0 ? o1 : Tensor::zeros({B, T, H, vd}));  // none visible yet: 0
   }
 
   // ---- Branch 2: attend over the tokens of the blocks selected for each query.
-  if (branches_[1]) {
-    const IndexTensor idx = select(q, k_cmp, lse, nb, 0);
-    const Tensor k_sel = rope_keys(ctx, ops::linear(t, x, selection_k), positions);
-    const Tensor v_sel = ops::reshape(t, ops::linear(t, x, selection_v), {B, T, H, vd});
-    outs.push_back(ops::index_attention(t, q, k_sel, v_sel, idx, scale));
-  }
+  if (branches_[1])
+    outs.push_back(
+        ops::block_attention(t, q, pr.k_sel, pr.v_sel, sel_blocks, cfg_.select_block_size, scale));
 
   // ---- Branch 3: sliding window t − w < u ≤ t.
-  if (branches_[2]) {
-    const Tensor k_win = rope_keys(ctx, ops::linear(t, x, window_k), positions);
-    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {B, T, H, vd});
-    outs.push_back(ops::causal_attention(t, q, k_win, v_win, scale, cfg_.window_size));
-  }
+  if (branches_[2])
+    outs.push_back(ops::causal_attention(t, q, pr.k_win, pr.v_win, scale, cfg_.window_size));
 
   // ---- Gate and output projection.
-  return combine(ctx, x, outs);
+  return combine(ctx, pr.gate_logits, outs);
 }
 
-Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, infer::SparseAttentionCache& cache,
-                                       int64_t pos0) const {
+Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x,
+                                       infer::SparseAttentionCache& cache, int64_t pos0) const {
   Tape& t = ctx.tape;
   TINYR2_CHECK(x.dim() == 3 && x.size(0) == 1, "cached Sparse attention: x {} must be (1,T,C)",
                shape_str(x.shape()));
@@ -212,16 +228,18 @@ Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, inf
   std::vector<int32_t> positions(static_cast<size_t>(Tn));
   for (int64_t i = 0; i < Tn; ++i) positions[i] = static_cast<int32_t>(pos0 + i);
 
-  const Tensor q = query(ctx, x, positions);
+  const Projections pr = project(ctx, x, positions);
+  const Tensor& q = pr.q;
   std::vector<Tensor> outs;
 
   // ---- Branch 1: compress the blocks completed by the new rows (their raw rows are the
   // cached tail followed by the new rows), then attend over every cached compressed key.
   int64_t nb = 0;
-  Tensor lse;
+  IndexTensor sel_blocks;
   if (need_compressed_) {
-    TINYR2_CHECK(cache.raw_start + cache.raw.rows() == pos0, "Sparse cache holds rows up to {}, not {}",
-                 cache.raw_start + cache.raw.rows(), pos0);
+    TINYR2_CHECK(cache.raw_start + cache.raw.rows() == pos0,
+                 "Sparse cache holds rows up to {}, not {}", cache.raw_start + cache.raw.rows(),
+                 pos0);
     cache.raw.append(x);  // rows [raw_start, pos0 + Tn)
     const int64_t end = pos0 + Tn, nb_old = cache.k_cmp.rows();
     nb = end >= l ? (end - l) / d + 1 : 0;
@@ -230,44 +248,44 @@ Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, inf
       for (int64_t i = nb_old; i < nb; ++i)
         for (int64_t u = 0; u < l; ++u)
           rows[(i - nb_old) * l + u] = static_cast<int32_t>(i * d + u - cache.raw_start);
-      const Tensor blocks = ops::gather_rows(t, cache.raw.matrix(), IndexTensor({(nb - nb_old) * l}, rows));
+      const Tensor blocks =
+          ops::gather_rows(t, cache.raw.matrix(), IndexTensor({(nb - nb_old) * l}, rows));
       const auto [k_new, v_new] = compress(ctx, blocks, 1, nb - nb_old, nb_old);
       cache.k_cmp.append(k_new);
       cache.v_cmp.append(v_new);
       cache.raw.drop_front(nb * d - cache.raw_start);  // the next block starts at nb·d
       cache.raw_start = nb * d;
     }
-    if (nb > 0) {
-      std::vector<int32_t> lo(static_cast<size_t>(Tn), 0), hi(static_cast<size_t>(Tn));
-      for (int64_t i = 0; i < Tn; ++i) hi[i] = static_cast<int32_t>(visible_blocks(pos0 + i, nb));
-      const Tensor o1 = ops::range_attention(t, q, cache.k_cmp.view(), cache.v_cmp.view(), scale, lo, hi, &lse);
-      if (branches_[0]) outs.push_back(o1);
-    } else if (branches_[0]) {
-      outs.push_back(Tensor::zeros({1, Tn, H, vd}));
-    }
+    const bool any = nb > 0;
+    const Tensor o1 = ops::compressed_attention(
+        t, q, any ? cache.k_cmp.view() : Tensor(), any ? cache.v_cmp.view() : Tensor(), scale,
+        select_params(), pos0, branches_[0] && any, branches_[1] ? &sel_blocks : nullptr);
+    if (branches_[0]) outs.push_back(any ? o1 : Tensor::zeros({1, Tn, H, vd}));
   }
 
   // ---- Branch 2: selection rows of every position are cached; the chosen blocks index them.
   if (branches_[1]) {
-    TINYR2_CHECK(cache.k_sel.rows() == pos0, "Sparse selection cache holds {} rows, not {}", cache.k_sel.rows(), pos0);
-    cache.k_sel.append(rope_keys(ctx, ops::linear(t, x, selection_k), positions));
-    cache.v_sel.append(ops::linear(t, x, selection_v));
-    const IndexTensor idx = select(q, nb > 0 ? cache.k_cmp.view() : Tensor(), lse, nb, pos0);
-    outs.push_back(ops::index_attention(t, q, cache.k_sel.view(), cache.v_sel.view(), idx, scale));
+    TINYR2_CHECK(cache.k_sel.rows() == pos0, "Sparse selection cache holds {} rows, not {}",
+                 cache.k_sel.rows(), pos0);
+    cache.k_sel.append(pr.k_sel);
+    cache.v_sel.append(pr.v_sel);
+    outs.push_back(ops::block_attention(t, q, cache.k_sel.view(), cache.v_sel.view(), sel_blocks,
+                                        cfg_.select_block_size, scale, pos0));
   }
 
   // ---- Branch 3: the ring holds the last w keys. One new token sees the whole ring (slot
   // order does not matter to a softmax); a chunk attends over the earlier w − 1 keys in
   // order followed by its own.
   if (branches_[2]) {
-    const Tensor k_win = rope_keys(ctx, ops::linear(t, x, window_k), positions);
-    const Tensor v_win = ops::reshape(t, ops::linear(t, x, window_v), {1, Tn, H, vd});
-    TINYR2_CHECK(cache.k_win.total() == pos0, "Sparse window cache holds {} rows, not {}", cache.k_win.total(), pos0);
+    const Tensor &k_win = pr.k_win, &v_win = pr.v_win;
+    TINYR2_CHECK(cache.k_win.total() == pos0, "Sparse window cache holds {} rows, not {}",
+                 cache.k_win.total(), pos0);
     if (Tn == 1) {
       cache.k_win.push(k_win);
       cache.v_win.push(v_win);
       const std::vector<int32_t> lo = {0}, hi = {static_cast<int32_t>(cache.k_win.size())};
-      outs.push_back(ops::range_attention(t, q, cache.k_win.slots(), cache.v_win.slots(), scale, lo, hi));
+      outs.push_back(
+          ops::range_attention(t, q, cache.k_win.slots(), cache.v_win.slots(), scale, lo, hi));
     } else {
       const int64_t P = std::min(w - 1, pos0);  // earlier keys a new query can still see
       const Tensor keys = P > 0 ? ops::concat(t, {cache.k_win.last(P), k_win}, 1) : k_win;
@@ -277,7 +295,7 @@ Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, inf
       cache.v_win.push(v_win);
     }
   }
-  return combine(ctx, x, outs);
+  return combine(ctx, pr.gate_logits, outs);
 }
 
 }  // namespace tinyr2::nn

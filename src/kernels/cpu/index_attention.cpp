@@ -16,7 +16,6 @@ using namespace attention_detail;
 
 constexpr int64_t kChunk = 32;  // keys per online-softmax step
 constexpr double kParallelWork = 1 << 16;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // The non-padding entries of one idx row, in order, into out; returns how many.
 int64_t valid_keys(const int32_t* row, int64_t n, int32_t* out) {

@@ -1,0 +1,49 @@
+// `tinyr2 bench compare` and the hidden measurement subcommands it runs as child processes.
+//
+//   tinyr2 [-t N] bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro] ...
+//       tinyr2 against the PyTorch reference on one config: training tokens/s, decode tokens/s
+//       and the training process's peak RSS (each side measured in its own process, the
+//       sides interleaved round by round), then tinyr2's micro-benchmarks (NSA vs FULL layer,
+//       DSMoE expert counts, dense MFU against the sgemm ceiling). Prints one table, notes,
+//       and ends with `ratio NAME=VALUE` lines.
+//   tinyr2 [-t N] bench train-step --config F [--steps N] [--warmup W]      (hidden)
+//   tinyr2 [-t N] bench decode --config F [--prompt-tokens P] [--tokens N]  (hidden)
+//       One JSON line on stdout each, the twins of reference/bench.py's `train` / `decode`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tinyr2::cli {
+
+struct TrainStepOptions {
+  std::string config;
+  int64_t steps = 5;   // timed optimizer steps
+  int64_t warmup = 2;  // untimed steps before them
+};
+int run_bench_train_step(const TrainStepOptions& o);
+
+struct DecodeOptions {
+  std::string config;
+  int64_t prompt_tokens = 16;
+  int64_t tokens = 128;  // generated greedily after the prompt
+};
+int run_bench_decode(const DecodeOptions& o);
+
+struct CompareOptions {
+  std::string config;  // "" = configs/default.json of the source tree (or of the cwd)
+  int64_t steps = 3, warmup = 1, rounds = 2;
+  int64_t prompt_tokens = 16, decode_tokens = 64;
+  bool skip_micro = false;
+  std::string python;  // "" = the interpreter chosen at build time (TINYR2_TORCH_PYTHON)
+  // Micro-benchmark sizes (hidden flags; the tests shrink them).
+  std::vector<int64_t> micro_t = {512, 32768};  // the short and the long sequence
+  int64_t moe_tokens = 2048;
+  int64_t mfu_batch = 4, mfu_ctx = 512;
+  std::vector<int64_t> gemm_n = {512, 1024, 2048};
+  double min_time = 2.0;  // seconds each micro-benchmark is timed for (at least)
+};
+int run_bench_compare(const CompareOptions& o);
+
+}  // namespace tinyr2::cli

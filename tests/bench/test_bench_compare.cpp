@@ -1,0 +1,144 @@
+// `tinyr2 bench compare` end to end on a tiny config with shrunken micro-benchmarks: it runs
+// both sides (tinyr2 and the PyTorch reference under TINYR2_TORCH_PYTHON), prints the table
+// and ends with the seven `ratio NAME=VALUE` lines, every value finite and positive. Bad
+// input fails with exit status 1 and one line on stderr.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class Scratch {
+ public:
+  Scratch()
+      : path_(fs::temp_directory_path() / ("tinyr2_bench_test_" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~Scratch() { fs::remove_all(path_); }
+  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+CliRun run_cli(const std::string& args, const Scratch& scratch) {
+  const std::string out = scratch / "cli.out", err = scratch / "cli.err";
+  const int raw = std::system(fmt::format("{} {} >{} 2>{}", TINYR2_CLI, args, out, err).c_str());
+  CliRun r;
+  if (WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+// Every Tiny-R2 feature at toy widths: FULL + Sparse NSA layers, MLP + DSMoE, mHC.
+constexpr const char* kTinyConfig = R"({
+  "vocab_size": 256, "ctx_len": 64, "n_embd": 32, "n_head": 2, "n_layer": 2,
+  "attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "n_experts": 4,
+  "num_exp": 2, "moe_hidden": 24, "q_lora_rank": 16, "kv_lora_rank": 8,
+  "qk_nope_head_dim": 8, "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8,
+  "block_stride": 8, "compress_hidden": 24, "select_block_size": 8, "num_tokens_to_keep": 24,
+  "select_init_blocks": 1, "select_local_blocks": 1, "window_size": 12, "hc": true,
+  "hc_num_streams": 2, "train": {"batch_size": 2}
+})";
+
+constexpr const char* kSmall =
+    "--steps 1 --warmup 0 --rounds 1 --decode-tokens 4 --prompt-tokens 4 --micro-t 64,128 "
+    "--moe-tokens 256 --mfu-batch 1 --mfu-ctx 32 --gemm-n 128 --min-time 0.05";
+
+TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
+  Scratch dir;
+  const std::string config = dir / "tiny.json";
+  std::ofstream(config) << kTinyConfig;
+  const CliRun r = run_cli(fmt::format("-t 2 bench compare --config {} --python {} {}", config,
+                                       TINYR2_TORCH_PYTHON, kSmall),
+                           dir);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+
+  // The table: a header and one row per end-to-end measure.
+  EXPECT_NE(r.out.find("tinyr2/PyTorch"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("training tokens/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decode tokens/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6·N + 12·n_layer·T·C/2"), std::string::npos) << r.out;
+
+  const std::vector<std::string> names = {"train_speedup",   "decode_speedup",  "memory_ratio",
+                                          "nsa_vs_full_32k", "nsa_vs_full_512", "moe_64_vs_8",
+                                          "mfu_dense512"};
+  // The output ends with exactly the seven ratio lines, in this order.
+  const std::vector<std::string> lines = lines_of(r.out);
+  ASSERT_GE(lines.size(), names.size());
+  std::map<std::string, double> ratios;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& line = lines[lines.size() - names.size() + i];
+    const std::string prefix = "ratio " + names[i] + "=";
+    ASSERT_EQ(line.rfind(prefix, 0), 0u) << "line: " << line << "\n" << r.out;
+    const std::string value = line.substr(prefix.size());
+    size_t used = 0;
+    const double v = std::stod(value, &used);
+    EXPECT_EQ(used, value.size()) << line;
+    EXPECT_TRUE(std::isfinite(v) && v > 0) << line;
+    ratios[names[i]] = v;
+  }
+  EXPECT_LT(ratios["mfu_dense512"], 2.0);  // a fraction of the ceiling (noise aside)
+}
+
+TEST(BenchCompare, MissingConfigFailsWithOneLine) {
+  Scratch dir;
+  const std::string missing = dir / "no_such_config.json";
+  const CliRun r = run_cli(fmt::format("bench compare --config {} --skip-micro", missing), dir);
+  EXPECT_EQ(r.status, 1);
+  const std::vector<std::string> err = lines_of(r.err);
+  ASSERT_EQ(err.size(), 1u) << r.err;
+  EXPECT_NE(err[0].find(missing), std::string::npos) << err[0];
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(BenchCompare, BadPythonFailsWithOneLine) {
+  Scratch dir;
+  const std::string config = dir / "tiny.json";
+  std::ofstream(config) << kTinyConfig;
+  const std::string python = dir / "no_python";
+  const CliRun r = run_cli(
+      fmt::format("bench compare --config {} --python {} --skip-micro", config, python), dir);
+  EXPECT_EQ(r.status, 1);
+  const std::vector<std::string> err = lines_of(r.err);
+  ASSERT_EQ(err.size(), 1u) << r.err;
+  EXPECT_NE(err[0].find(python), std::string::npos) << err[0];
+}
+
+}  // namespace
