@@ -17,10 +17,7 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& f
   const size_t n = fns.size();
   std::vector<std::vector<double>> times(n);
   std::vector<double> total(n, 0.0);
-  for (size_t i = 0; i < n; ++i) {  // warm-up
-    const double s = time_once(fns[i]);
-    if (s >= min_seconds) times[i].push_back(s), total[i] += s;
-  }
+  for (size_t i = 0; i < n; ++i) time_once(fns[i]);  // warm-up, not counted
   auto done = [&](size_t i) {
     const auto calls = static_cast<int64_t>(times[i].size());
     if (calls >= max_calls) return true;

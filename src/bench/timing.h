@@ -33,9 +33,9 @@ struct Timing {
   int64_t calls = 0;    // timed calls (after the warm-up)
 };
 
-// Runs every fn once as a warm-up (first-touch page faults, caches; the call is kept as a
-// timed one when it took at least min_seconds, its first-touch costs being small next to
-// it), then rounds of one call of each fn that still needs calls, in order. A fn needs calls
+// Runs every fn once as an untimed warm-up (first-touch page faults, caches, optimizer state
+// allocated on a training step's first call: a first training step can take twice as long as
+// the next), then rounds of one call of each fn that still needs calls, in order. A fn needs calls
 // until its timed calls sum to at least min_seconds and either number min_calls or sum to
 // min_calls·min_seconds (one long call is enough), or reach max_calls. One Timing per fn;
 // max_calls ≥ 1.

@@ -6,9 +6,8 @@
 
 namespace tinyr2::kernels::cpu {
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-          int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // sgemm with K = 0 is legal but some BLAS skip the beta scaling
     for (int64_t i = 0; i < M; ++i)
@@ -32,6 +31,22 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t 
   for (int64_t b = 0; b < batch; ++b)
     gemm(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
          C + b * stride_c, ldc);
+}
+
+void syrk(bool trans_a, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, float beta,
+          float* C, int64_t ldc) {
+  if (N == 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  cblas_ssyrk(CblasRowMajor, CblasUpper, trans_a ? CblasTrans : CblasNoTrans, static_cast<int>(N),
+              static_cast<int>(K), alpha, A, static_cast<int>(lda), beta, C, static_cast<int>(ldc));
+  // Mirror the upper triangle into the lower one, a block of rows per thread.
+#pragma omp parallel for schedule(static) if (N >= 256)
+  for (int64_t i = 1; i < N; ++i)
+    for (int64_t j = 0; j < i; ++j) C[i * ldc + j] = C[j * ldc + i];
 }
 
 }  // namespace tinyr2::kernels::cpu

@@ -11,13 +11,22 @@
 
 namespace tinyr2::kernels::cpu {
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-          int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                   float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
                   int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
                   int64_t stride_c);
+
+// Symmetric rank-K update through OpenBLAS ssyrk: about half the FLOPs of the gemm that
+// would compute the same matrix.
+//
+//   C[N,N] = alpha * op(A)[N,K] · op(A)ᵀ + beta * C,   op(A) = A (trans_a false) or Aᵀ
+//
+// C must be symmetric on entry when beta ≠ 0. ssyrk updates the upper triangle; the lower
+// one is then mirrored from it, so C is whole and exactly symmetric on return.
+void syrk(bool trans_a, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, float beta,
+          float* C, int64_t ldc);
 
 }  // namespace tinyr2::kernels::cpu

@@ -48,21 +48,22 @@ void newton_schulz(const float* G, float* out, int64_t rows, int64_t cols, int s
   for (int64_t i = 0; i < numel; ++i) out[i] = G[i] * inv;
   if (steps <= 0) return;
 
-  // One step as two products: A = X Xᵀ, then X ← (a I + b A + c A A) X. Folding a·X into
-  // the matrix B' = a I + B saves a pass over X (the same polynomial; rounding differs only
-  // in the last bits).
+  // One step: A = X Xᵀ, then X ← (a I + b A + c A A) X. A is symmetric, so X Xᵀ and A A
+  // (= A Aᵀ) are symmetric rank-k updates (syrk, half the FLOPs of a gemm). Folding a·X into
+  // the matrix B' = a I + b A + c A A saves a pass over X (the same polynomial; rounding
+  // differs only in the last bits).
   std::vector<float> A(static_cast<size_t>(n * n)), B(static_cast<size_t>(n * n));
   std::vector<float> scratch(static_cast<size_t>(numel));
   float* X = out;
   float* next = scratch.data();
   for (int s = 0; s < steps; ++s) {
     if (tall)
-      gemm(true, false, n, n, rows, 1.f, X, cols, X, cols, 0.f, A.data(), n);  // Xᵀ X
+      syrk(true, n, rows, 1.f, X, cols, 0.f, A.data(), n);  // Xᵀ X
     else
-      gemm(false, true, n, n, cols, 1.f, X, cols, X, cols, 0.f, A.data(), n);  // X Xᵀ
+      syrk(false, n, cols, 1.f, X, cols, 0.f, A.data(), n);  // X Xᵀ
     for (int64_t i = 0; i < n * n; ++i) B[i] = coeffs.b * A[i];
     for (int64_t i = 0; i < n; ++i) B[i * n + i] += coeffs.a;
-    gemm(false, false, n, n, n, coeffs.c, A.data(), n, A.data(), n, 1.f, B.data(), n);
+    syrk(false, n, n, coeffs.c, A.data(), n, 1.f, B.data(), n);  // B' += c A Aᵀ
     if (tall)
       gemm(false, true, rows, cols, cols, 1.f, X, cols, B.data(), n, 0.f, next, cols);  // X B'ᵀ
     else

@@ -13,7 +13,8 @@
 //   rows > cols:  A = Xᵀ X (cols×cols),  X = a X + X Bᵀ     (= (a Xᵀ + B Xᵀ)ᵀ)
 //
 // No backward: the optimizer does not differentiate through it. The products go through
-// OpenBLAS sgemm (kernels/cpu/gemm.h); the Frobenius norm is accumulated in double in fixed
+// OpenBLAS (kernels/cpu/gemm.h): X Xᵀ and A A are symmetric, so they are ssyrk updates (half
+// a gemm's FLOPs), B X is an sgemm; the Frobenius norm is accumulated in double in fixed
 // chunks, so it does not depend on the thread count.
 #pragma once
 
