@@ -1,4 +1,4 @@
-"""rmsnorm, softmax, log_softmax, cross_entropy, rope, embedding, gather_rows,
+"""rmsnorm, softmax, log_softmax, cross_entropy, linear_cross_entropy, rope, embedding, gather_rows,
 scatter_add_rows and topk cases (SPEC §2, §2.2)."""
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,12 @@ def _log_softmax(x, idx, a):
 
 def _cross_entropy(x, idx, a):
     logits = x["logits"]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), idx["targets"].reshape(-1),
+                           ignore_index=a["ignore_index"])
+
+
+def _linear_cross_entropy(x, idx, a):
+    logits = x["x"] @ x["w"].T
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), idx["targets"].reshape(-1),
                            ignore_index=a["ignore_index"])
 
@@ -96,6 +102,27 @@ for i, (shape, scale, ignore, drop) in enumerate([
                       {"logits": randn(*shape, seed=280 + i, scale=scale)},
                       idx={"targets": t.reshape(shape[:-1])},
                       attrs={"ignore_index": ignore}, seed=290 + i))
+
+# The tied head + loss. 300 rows of the GPT-2 vocabulary span three row chunks of the
+# kernel (128 rows each), the last one partial.
+for i, (rows, C, V, ignore, drop) in enumerate([
+    ((300,), 32, 50257, -1, (5, 130, 299)),
+    ((2, 3), 16, 11, -1, (2,)),          # (B, T, C) input, (B, T) targets
+    ((6,), 8, 9, 4, ()),                 # a real class id as ignore_index
+    ((1,), 4, 1, -1, ()),
+]):
+    N = 1
+    for r in rows:
+        N *= r
+    t = randint(V, N, seed=1270 + i)
+    for r in drop:
+        t[r] = ignore
+    if ignore >= 0:
+        t[0], t[1] = ignore, ignore
+    CASES.append(Case(f"linear_cross_entropy__{i}", "linear_cross_entropy", _linear_cross_entropy,
+                      {"x": randn(*rows, C, seed=1280 + i), "w": randn(V, C, seed=1285 + i, scale=0.5)},
+                      idx={"targets": t.reshape(rows)},
+                      attrs={"ignore_index": ignore}, seed=1290 + i))
 
 for i, (shape, positions, theta) in enumerate([
     ((2, 3, 4, 8), [0, 1, 2], 10000.0),

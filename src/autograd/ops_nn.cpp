@@ -2,7 +2,9 @@
 
 #include "core/error.h"
 #include "kernels/cpu/cross_entropy.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gather.h"
+#include "kernels/cpu/linear_cross_entropy.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 #include "kernels/cpu/softmax.h"
@@ -101,6 +103,46 @@ Tensor cross_entropy(Tape& tape, const Tensor& logits, const IndexTensor& target
       const float scale = loss.grad().item() / static_cast<float>(count);
       cpu::cross_entropy_backward(logits.data(), targets.data.data(), lse.data(), scale,
                                   logits.grad_accumulator(), N, V, ignore_index);
+    });
+  }
+  return loss;
+}
+
+// ---------------------------------------------------------------- linear_cross_entropy
+
+Tensor linear_cross_entropy(Tape& tape, const Tensor& x, const Tensor& w,
+                            const IndexTensor& targets, int ignore_index) {
+  TINYR2_CHECK(w.dim() == 2 && x.dim() >= 2 && x.size(-1) == w.size(1) && w.size(0) > 0,
+               "linear_cross_entropy: input {} does not match weight {} (V, C)",
+               shape_str(x.shape()), shape_str(w.shape()));
+  const Shape rows_shape(x.shape().begin(), x.shape().end() - 1);
+  TINYR2_CHECK(targets.shape == rows_shape,
+               "linear_cross_entropy: input {} needs targets of shape {}, got {}",
+               shape_str(x.shape()), shape_str(rows_shape), shape_str(targets.shape));
+  const int64_t V = w.size(0), C = w.size(1), N = x.numel() / C;
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const int32_t t = targets.data[n];
+    if (t == ignore_index) continue;
+    TINYR2_CHECK(t >= 0 && t < V, "linear_cross_entropy: target {} at row {} not in [0, {})", t, n,
+                 V);
+    ++count;
+  }
+  const bool grad = count > 0 && tape.needs_grad({&x, &w});
+  // The gradients of the mean loss, made during the forward pass (the logits are gone by the
+  // time backward runs); backward scales them by the upstream gradient.
+  Tensor dx = grad && x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
+  Tensor dw = grad && w.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
+  const float scale = count > 0 ? 1.f / static_cast<float>(count) : 0.f;
+  const double sum = cpu::linear_cross_entropy(
+      x.data(), w.data(), targets.data.data(), N, C, V, ignore_index, scale,
+      /*lse=*/nullptr, dx.defined() ? dx.data() : nullptr, dw.defined() ? dw.data() : nullptr);
+  Tensor loss = Tensor::scalar(count > 0 ? static_cast<float>(sum / count) : 0.f);
+  if (grad) {
+    tape.record({loss}, [x, w, dx, dw, loss] {
+      const float g = loss.grad().item();
+      if (dx.defined()) cpu::axpy(dx.numel(), g, dx.data(), x.grad_accumulator());
+      if (dw.defined()) cpu::axpy(dw.numel(), g, dw.data(), w.grad_accumulator());
     });
   }
   return loss;

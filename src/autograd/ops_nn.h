@@ -1,6 +1,7 @@
 // Differentiable neural-network ops: normalisation, softmax, the fused cross-entropy loss,
 // RoPE, embeddings and row gather/scatter, plus top-k (no gradient). Kernels (with the
-// formulas) in kernels/cpu/{rmsnorm,softmax,cross_entropy,rope,gather,topk}.
+// formulas) in kernels/cpu/{rmsnorm,softmax,cross_entropy,linear_cross_entropy,rope,gather,
+// topk}.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,15 @@ Tensor log_softmax(Tape& tape, const Tensor& x);
 // ignored the loss is 0 with a zero gradient (PyTorch would give NaN).
 Tensor cross_entropy(Tape& tape, const Tensor& logits, const IndexTensor& targets,
                      int ignore_index = -1);
+
+// The tied-head loss in one op: cross_entropy(linear(x, w), targets) for x (..., C) and
+// w (V, C), without the (N, V) logits or their gradient ever existing (N = rows of x). The
+// forward runs over row chunks (kernels/cpu/linear_cross_entropy) and, when a gradient is
+// wanted, produces dx (N, C) and dw (V, C) on the way; backward only scales them by the
+// loss's upstream gradient. Same semantics as the two ops it replaces (ignore_index, all
+// rows ignored → 0 with no gradient).
+Tensor linear_cross_entropy(Tape& tape, const Tensor& x, const Tensor& w,
+                            const IndexTensor& targets, int ignore_index = -1);
 
 // Half-split RoPE (SPEC §2.2) on x (B, T, H, D) or (B, T, D) (one head), D even, token t
 // rotated by the angle positions[t] · theta^(−2i/D); positions has length T (any ints,

@@ -94,10 +94,13 @@ data::Batch RandomBatchSource::next() {
   const auto V = static_cast<uint64_t>(vocab_);
   for (int64_t r = 0; r < B_; ++r) {
     // One window of T+1 tokens per row: inputs are tokens 0..T-1, targets 1..T.
-    std::vector<int32_t> w(static_cast<size_t>(T_ + 1));
-    for (auto& id : w) id = static_cast<int32_t>(rng_.next_below(V));
-    std::copy(w.begin(), w.end() - 1, b.ids.begin() + r * T_);
-    std::copy(w.begin() + 1, w.end(), b.targets.begin() + r * T_);
+    int32_t prev = static_cast<int32_t>(rng_.next_below(V));
+    for (int64_t t = 0; t < T_; ++t) {
+      const auto next = static_cast<int32_t>(rng_.next_below(V));
+      b.ids[static_cast<size_t>(r * T_ + t)] = prev;
+      b.targets[static_cast<size_t>(r * T_ + t)] = next;
+      prev = next;
+    }
   }
   ++served_;
   return b;

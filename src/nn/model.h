@@ -18,7 +18,7 @@
 namespace tinyr2::nn {
 
 struct ModelOutput {
-  Tensor logits;  // (B, T, V)
+  Tensor logits;  // (B, T, V) — only without targets (the loss path never forms the logits)
   Tensor loss;    // ce + moe_balance_coef · bal (when targets were given)
   Tensor ce;      // mean cross-entropy
   Tensor bal;     // mean load-balance loss over MoE layers (0 without MoE)
@@ -32,7 +32,7 @@ class Model {
 
   void init(uint64_t seed) { params.init_all(seed); }
 
-  // ids (B,T) token ids; targets (B,T) or nullptr (then only logits).
+  // ids (B,T) token ids; targets (B,T) → the losses (and no logits), or nullptr → logits.
   ModelOutput forward(ForwardContext& ctx, const IndexTensor& ids,
                       const IndexTensor* targets = nullptr) const;
 
@@ -61,7 +61,8 @@ class Model {
  private:
   // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache
   // every block reads and extends its layer cache.
-  Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0, infer::ModelCache* cache) const;
+  Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
+                infer::ModelCache* cache) const;
 };
 
 }  // namespace tinyr2::nn

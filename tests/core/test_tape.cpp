@@ -7,20 +7,13 @@
 #include "autograd/ops_linalg.h"
 #include "autograd/tape.h"
 #include "core/rng.h"
+#include "support/random_tensor.h"
 
 namespace tinyr2 {
 
-namespace {
-Tensor randn(const Shape& s, uint64_t seed, float std = 1.f) {
-  Tensor t = Tensor::empty(s);
-  Rng(seed).normal(t.data(), t.numel(), 0.f, std);
-  return t;
-}
-}  // namespace
-
 TEST(Tape, NoGradRecordsNothing) {
   Tape tape;
-  Tensor x = randn({3, 4}, 1), w = randn({5, 4}, 2);
+  Tensor x = testing::random_tensor({3, 4}, 1), w = testing::random_tensor({5, 4}, 2);
   w.set_requires_grad(true);
   {
     NoGradGuard guard(tape);
@@ -36,14 +29,16 @@ TEST(Tape, NoGradRecordsNothing) {
 
 TEST(Tape, InputsWithoutGradAreNotRecorded) {
   Tape tape;
-  Tensor y = ops::linear(tape, randn({3, 4}, 1), randn({5, 4}, 2));
+  Tensor y =
+      ops::linear(tape, testing::random_tensor({3, 4}, 1), testing::random_tensor({5, 4}, 2));
   EXPECT_FALSE(y.requires_grad());
   EXPECT_EQ(tape.size(), 0u);
 }
 
 TEST(Tape, GradientsAccumulateAndIntermediatesAreFreed) {
   // y = (x W1ᵀ) W2ᵀ with W1 used twice across two backward passes: grads add up.
-  Tensor x = randn({2, 3}, 3), w1 = randn({4, 3}, 4), w2 = randn({1, 4}, 5);
+  Tensor x = testing::random_tensor({2, 3}, 3), w1 = testing::random_tensor({4, 3}, 4),
+         w2 = testing::random_tensor({1, 4}, 5);
   w1.set_requires_grad(true);
   w2.set_requires_grad(true);
   Tape tape;
@@ -66,7 +61,8 @@ TEST(Tape, GradientsAccumulateAndIntermediatesAreFreed) {
 TEST(Tape, FiniteDifferencesOfACompositeGraph) {
   // f(W1, W2) = sum(G ⊙ ((X W1ᵀ) W2ᵀ)), batched X; central differences in double on
   // float32 evaluations with a step large enough to dominate rounding.
-  Tensor x = randn({2, 3, 5}, 6), w1 = randn({4, 5}, 7), w2 = randn({6, 4}, 8), g = randn({2, 3, 6}, 9);
+  Tensor x = testing::random_tensor({2, 3, 5}, 6), w1 = testing::random_tensor({4, 5}, 7),
+         w2 = testing::random_tensor({6, 4}, 8), g = testing::random_tensor({2, 3, 6}, 9);
   auto f = [&](Tape& tape) {
     Tensor y = ops::linear(tape, ops::linear(tape, x, w1), w2);
     double s = 0;

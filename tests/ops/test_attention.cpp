@@ -8,18 +8,15 @@
 #include "autograd/ops_attention.h"
 #include "core/rng.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 
 namespace tinyr2 {
 using testing::check_case;
 using testing::load_op_cases;
 
-namespace {
+using testing::random_tensor;
 
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Tensor t = Tensor::empty(shape);
-  Rng(seed).normal(t.data(), t.numel(), 0.f, 1.f);
-  return t;
-}
+namespace {
 
 // Output rows (b, t, all heads) of a (B,T,H,D) tensor.
 std::vector<float> token_row(const Tensor& x, int64_t b, int64_t t) {

@@ -1,4 +1,4 @@
-// rmsnorm, softmax, log_softmax, cross_entropy, rope, embedding, gather_rows,
+// rmsnorm, softmax, log_softmax, cross_entropy, linear_cross_entropy, rope, embedding, gather_rows,
 // scatter_add_rows and topk against the PyTorch oracle (reference/opcases/nn.py), plus
 // hand-written checks the oracle cannot express (top-k ties, index errors, edge cases).
 #include <gtest/gtest.h>
@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "autograd/ops_linalg.h"
 #include "autograd/ops_nn.h"
+#include "kernels/cpu/linear_cross_entropy.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 
 namespace tinyr2 {
 using testing::check_case;
@@ -60,6 +63,80 @@ TEST(OpParity, CrossEntropy) {
                {ops::cross_entropy(tape, c.in("logits"), c.index("targets"),
                                    c.attr<int>("ignore_index"))});
   }
+}
+
+TEST(OpParity, LinearCrossEntropy) {
+  for (auto& c : load_op_cases("linear_cross_entropy")) {
+    Tape tape;
+    check_case(c, tape,
+               {ops::linear_cross_entropy(tape, c.in("x"), c.in("w"), c.index("targets"),
+                                          c.attr<int>("ignore_index"))});
+  }
+}
+
+// The fused kernel equals linear + cross_entropy (the unfused ops) for every chunk size,
+// including chunks that do not divide N and a chunk larger than N.
+TEST(OpParity, LinearCrossEntropyChunksAgreeWithTheUnfusedOps) {
+  const int64_t N = 37, C = 12, V = 300;
+  const Tensor x = testing::random_tensor({N, C}, 7), w = testing::random_tensor({V, C}, 8);
+  std::vector<int32_t> t(N);
+  for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 97 + 13) % V);
+  t[3] = t[20] = -1;
+  const IndexTensor targets({N}, t);
+
+  Tape tape;
+  Tensor xr = x.clone(), wr = w.clone();
+  xr.set_requires_grad(true);
+  wr.set_requires_grad(true);
+  Tensor loss = ops::cross_entropy(tape, ops::linear(tape, xr, wr), targets);
+  tape.backward(loss);
+  const float scale = 1.f / static_cast<float>(N - 2);
+  for (int64_t chunk : {1, 5, 16, 36, 37, 64}) {
+    Tensor dx = Tensor::empty({N, C}), dw = Tensor::empty({V, C}), lse = Tensor::empty({N});
+    const double sum = kernels::cpu::linear_cross_entropy(
+        x.data(), w.data(), t.data(), N, C, V, -1, scale, lse.data(), dx.data(), dw.data(), chunk);
+    EXPECT_NEAR(sum * scale, loss.item(), 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dx, xr.grad()), 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dw, wr.grad()), 1e-6) << "chunk " << chunk;
+    // Without gradients the kernel only reads: the same loss, the same log-sum-exp.
+    Tensor lse2 = Tensor::empty({N});
+    EXPECT_EQ(kernels::cpu::linear_cross_entropy(x.data(), w.data(), t.data(), N, C, V, -1, scale,
+                                                 lse2.data(), nullptr, nullptr, chunk),
+              sum);
+    EXPECT_EQ(lse2.to_vector(), lse.to_vector());
+  }
+}
+
+// The upstream gradient scales both input gradients; every row ignored gives 0 and records
+// nothing; a target outside the vocabulary is named.
+TEST(OpParity, LinearCrossEntropyEdges) {
+  const Tensor x0 = testing::random_tensor({4, 3}, 1), w0 = testing::random_tensor({5, 3}, 2);
+  const IndexTensor targets({4}, {0, 4, 2, 1});
+  auto grads = [&](float seed) {
+    Tape tape;
+    Tensor x = x0.clone(), w = w0.clone();
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor loss = ops::linear_cross_entropy(tape, x, w, targets);
+    tape.backward(loss, Tensor::full({}, seed));
+    return std::pair{x.grad().to_vector(), w.grad().to_vector()};
+  };
+  const auto [gx1, gw1] = grads(1.f);
+  const auto [gx3, gw3] = grads(-3.f);
+  for (size_t i = 0; i < gx1.size(); ++i) EXPECT_FLOAT_EQ(gx3[i], -3.f * gx1[i]);
+  for (size_t i = 0; i < gw1.size(); ++i) EXPECT_FLOAT_EQ(gw3[i], -3.f * gw1[i]);
+
+  Tape tape;
+  Tensor x = x0.clone();
+  x.set_requires_grad(true);
+  EXPECT_EQ(ops::linear_cross_entropy(tape, x, w0, IndexTensor({4}, {-1, -1, -1, -1})).item(), 0.f);
+  EXPECT_EQ(tape.size(), 0u);
+  const std::string e = error_of([&] {
+    ops::linear_cross_entropy(tape, x0, w0, IndexTensor({4}, {0, 5, 1, 1}));
+  });
+  EXPECT_NE(e.find("target 5 at row 1"), std::string::npos) << e;
+  EXPECT_THROW(ops::linear_cross_entropy(tape, x0, Tensor::zeros({5, 4}), targets),
+               Error);  // C mismatch
 }
 
 TEST(OpParity, Rope) {

@@ -13,19 +13,16 @@
 #include "kernels/cpu/nsa_compression.h"
 #include "kernels/cpu/nsa_select.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 
 namespace tinyr2 {
 using testing::check_case;
 using testing::load_op_cases;
 using testing::relative_error;
 
-namespace {
+using testing::random_tensor;
 
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Tensor t = Tensor::empty(shape);
-  Rng(seed).normal(t.data(), t.numel(), 0.f, 1.f);
-  return t;
-}
+namespace {
 
 Tensor as_float(const IndexTensor& x) {
   return Tensor::from_vector(x.shape, std::vector<float>(x.data.begin(), x.data.end()));

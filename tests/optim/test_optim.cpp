@@ -17,19 +17,16 @@
 #include "optim/muon.h"
 #include "optim/schedule.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 
 namespace tinyr2 {
 using testing::check_case;
 using testing::load_op_cases;
 using testing::OpCase;
 
-namespace {
+using testing::random_tensor;
 
-Tensor random_tensor(const Shape& shape, uint64_t seed, float std = 1.f) {
-  Tensor t = Tensor::empty(shape);
-  Rng(seed).normal(t.data(), t.numel(), 0.f, std);
-  return t;
-}
+namespace {
 
 // The case's parameters w0..w{n-1}, copied (the optimizer updates them in place).
 optim::NamedParams case_params(OpCase& c) {
