@@ -4,15 +4,22 @@
 
 namespace tinyr2::ops {
 
+Tensor dropout_mask(const Shape& shape, float p, Rng& rng) {
+  TINYR2_CHECK(p >= 0.f && p < 1.f, "dropout probability {} not in [0,1)", p);
+  Tensor mask = Tensor::empty(shape);
+  rng.uniform(mask.data(), mask.numel());
+  const float keep = 1.f / (1.f - p);
+  float* m = mask.data();
+  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] >= p ? keep : 0.f;
+  return mask;
+}
+
 Tensor dropout(Tape& tape, const Tensor& x, float p, Rng& rng) {
   TINYR2_CHECK(p >= 0.f && p < 1.f, "dropout probability {} not in [0,1)", p);
   if (p == 0.f) return x;
   const int64_t n = x.numel();
-  Tensor mask = Tensor::empty(x.shape());
-  rng.uniform(mask.data(), n);
-  const float keep = 1.f / (1.f - p);
-  float* m = mask.data();
-  for (int64_t i = 0; i < n; ++i) m[i] = m[i] >= p ? keep : 0.f;
+  const Tensor mask = dropout_mask(x.shape(), p, rng);
+  const float* m = mask.data();
   Tensor out = Tensor::empty(x.shape());
   const float* xs = x.data();
   float* o = out.data();

@@ -9,4 +9,7 @@ namespace tinyr2::ops {
 
 Tensor dropout(Tape& tape, const Tensor& x, float p, Rng& rng);
 
+// The mask dropout multiplies by: 1/(1−p) where kept, 0 where dropped (no autograd).
+Tensor dropout_mask(const Shape& shape, float p, Rng& rng);
+
 }  // namespace tinyr2::ops

@@ -1,7 +1,10 @@
 #include "autograd/ops_moe.h"
 
+#include <memory>
+
 #include "core/error.h"
 #include "kernels/cpu/moe.h"
+#include "kernels/cpu/moe_experts.h"
 
 namespace tinyr2::ops {
 
@@ -11,7 +14,8 @@ namespace {
 void check_idx(const IndexTensor& idx, int64_t N, int64_t E) {
   TINYR2_CHECK(idx.shape.size() == 2 && idx.shape[0] == N, "moe: idx {} for {} tokens",
                shape_str(idx.shape), N);
-  for (int32_t e : idx.data) TINYR2_CHECK(e >= 0 && e < E, "moe: expert index {} not in [0,{})", e, E);
+  for (int32_t e : idx.data)
+    TINYR2_CHECK(e >= 0 && e < E, "moe: expert index {} not in [0,{})", e, E);
 }
 }  // namespace
 
@@ -34,8 +38,10 @@ Tensor moe_balance_loss(Tape& tape, const Tensor& w, const IndexTensor& idx, int
   TINYR2_CHECK(w.dim() == 2, "moe_balance_loss: w must be (N,K), got {}", shape_str(w.shape()));
   const int64_t N = w.size(0), K = w.size(1);
   check_idx(idx, N, E);
-  TINYR2_CHECK(idx.size(1) == K, "moe_balance_loss: idx {} vs w {}", shape_str(idx.shape), shape_str(w.shape()));
-  Tensor loss = Tensor::scalar(cpu::moe_balance_loss_forward(w.data(), idx.data.data(), N, E, K, c));
+  TINYR2_CHECK(idx.size(1) == K, "moe_balance_loss: idx {} vs w {}", shape_str(idx.shape),
+               shape_str(w.shape()));
+  Tensor loss =
+      Tensor::scalar(cpu::moe_balance_loss_forward(w.data(), idx.data.data(), N, E, K, c));
   if (tape.needs_grad({&w})) {
     tape.record({loss}, [w, idx, loss, N, E, K, c] {
       cpu::moe_balance_loss_backward(w.data(), idx.data.data(), loss.grad().item(),
@@ -43,6 +49,65 @@ Tensor moe_balance_loss(Tape& tape, const Tensor& w, const IndexTensor& idx, int
     });
   }
   return loss;
+}
+
+Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTensor& idx,
+                   const std::vector<Tensor>& w_fc, const std::vector<Tensor>& w_proj,
+                   const Tensor& mask) {
+  TINYR2_CHECK(x.dim() == 2 && g.dim() == 2 && g.size(0) == x.size(0),
+               "moe_experts: x {} must be (N,C) and g {} (N,K)", shape_str(x.shape()),
+               shape_str(g.shape()));
+  const int64_t N = x.size(0), C = x.size(1), K = g.size(1), E = static_cast<int64_t>(w_fc.size());
+  TINYR2_CHECK(idx.shape == g.shape(), "moe_experts: idx {} vs g {}", shape_str(idx.shape),
+               shape_str(g.shape()));
+  TINYR2_CHECK(E > 0 && w_proj.size() == w_fc.size(), "moe_experts: {} W_fc for {} W_proj",
+               w_fc.size(), w_proj.size());
+  check_idx(idx, N, E);
+  const int64_t H = w_fc[0].size(0);
+  for (int64_t e = 0; e < E; ++e)
+    TINYR2_CHECK(w_fc[e].shape() == Shape({H, C}) && w_proj[e].shape() == Shape({C, H}),
+                 "moe_experts: expert {} has W_fc {} and W_proj {}, expected ({}, {}) and ({}, {})",
+                 e, shape_str(w_fc[e].shape()), shape_str(w_proj[e].shape()), H, C, C, H);
+  TINYR2_CHECK(!mask.defined() || mask.shape() == Shape({N * K, C}),
+               "moe_experts: mask {} for {} rows of {}",
+               shape_str(mask.defined() ? mask.shape() : Shape{}), N * K, C);
+
+  auto d = std::make_shared<const cpu::MoeDispatch>(cpu::moe_dispatch(idx.data.data(), N, K, E));
+  std::vector<const float*> fc(static_cast<size_t>(E), nullptr),
+      proj(static_cast<size_t>(E), nullptr);
+  for (int64_t e = 0; e < E; ++e)
+    if (d->rows_of(e) > 0) {
+      fc[e] = w_fc[e].data();
+      proj[e] = w_proj[e].data();
+    }
+  const int64_t M = N * K;
+  Tensor xg = Tensor::empty({M, C}), z = Tensor::empty({M, H}), y = Tensor::empty({M, C});
+  Tensor out = Tensor::empty({N, C});
+  cpu::moe_experts_forward(*d, x.data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj,
+                           C, H, xg.data(), z.data(), y.data(), out.data());
+
+  std::vector<Tensor> inputs = {x, g};
+  for (int64_t e = 0; e < E; ++e)
+    if (d->rows_of(e) > 0) {
+      inputs.push_back(w_fc[e]);
+      inputs.push_back(w_proj[e]);
+    }
+  if (tape.needs_grad(inputs)) {
+    tape.record({out}, [x, g, mask, w_fc, w_proj, d, xg, z, y, out, fc, proj, C, H, E] {
+      std::vector<float*> dfc(static_cast<size_t>(E), nullptr),
+          dproj(static_cast<size_t>(E), nullptr);
+      for (int64_t e = 0; e < E; ++e)
+        if (d->rows_of(e) > 0) {
+          if (w_fc[e].requires_grad()) dfc[e] = w_fc[e].grad_accumulator();
+          if (w_proj[e].requires_grad()) dproj[e] = w_proj[e].grad_accumulator();
+        }
+      cpu::moe_experts_backward(
+          *d, out.grad().data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj, C, H,
+          xg.data(), z.data(), y.data(), x.requires_grad() ? x.grad_accumulator() : nullptr,
+          g.requires_grad() ? g.grad_accumulator() : nullptr, dfc, dproj);
+    });
+  }
+  return out;
 }
 
 }  // namespace tinyr2::ops

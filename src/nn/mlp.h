@@ -13,6 +13,7 @@ class MLP {
   MLP(Parameters& p, const std::string& prefix, int64_t dim, int64_t hidden, float dropout,
       float init_std);
   Tensor forward(ForwardContext& ctx, const Tensor& x) const;  // x (..., C)
+  float dropout() const { return dropout_; }
   Tensor c_fc, c_proj;
 
  private:

@@ -56,39 +56,34 @@ Tensor DSMoE::forward(ForwardContext& ctx, const Tensor& x) const {
   // 4. y = expert_0(x)/k + (k−1)/k · Σ_chosen ĝ_i expert_i(x), only chosen experts run.
   Tensor y = ops::scale(t, experts[0].forward(ctx, xf), 1.f / static_cast<float>(k_));
   rows_[0] += N;
-  std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(R)), slots(static_cast<size_t>(R));
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t j = 0; j < K; ++j) {
-      const int32_t e = chosen.data[n * K + j];
-      tokens[e].push_back(static_cast<int32_t>(n));
-      slots[e].push_back(static_cast<int32_t>(n * K + j));
-    }
-  const Tensor w_flat = ops::reshape(t, w, {N * K, 1});
-  std::vector<Tensor> contributions;
-  std::vector<int32_t> all_tokens;
+  std::vector<int64_t> n_e(static_cast<size_t>(R), 0);
+  for (int32_t e : chosen.data) ++n_e[static_cast<size_t>(e)];
+  std::vector<Tensor> w_fc, w_proj;
   for (int64_t e = 0; e < R; ++e) {
-    const int64_t n_e = static_cast<int64_t>(tokens[e].size());
-    if (ctx.training) counts_[e] += n_e;
-    if (n_e == 0) continue;  // an unchosen expert does no work at all
-    rows_[e + 1] += n_e;
-    const IndexTensor tok({n_e}, tokens[e]);
-    const Tensor h = experts[e + 1].forward(ctx, ops::gather_rows(t, xf, tok));  // (n_e, C)
-    const Tensor g = ops::gather_rows(t, w_flat, IndexTensor({n_e}, slots[e]));  // (n_e, 1)
-    contributions.push_back(ops::mul(t, h, g));
-    all_tokens.insert(all_tokens.end(), tokens[e].begin(), tokens[e].end());
+    if (ctx.training) counts_[e] += n_e[e];
+    rows_[e + 1] += n_e[e];  // an unchosen expert does no work at all
+    w_fc.push_back(experts[e + 1].c_fc);
+    w_proj.push_back(experts[e + 1].c_proj);
   }
-  const Tensor routed = ops::scatter_add_rows(
-      t, ops::concat(t, contributions, 0),
-      IndexTensor({static_cast<int64_t>(all_tokens.size())}, all_tokens), N);
+  // The experts' dropout (MLP::forward) as one mask over the routed rows.
+  const float p_drop = experts[1].dropout();
+  Tensor mask;
+  if (ctx.training && p_drop > 0.f) {
+    TINYR2_CHECK(ctx.rng, "DSMoE: training with dropout needs ctx.rng");
+    mask = ops::dropout_mask({N * K, C}, p_drop, *ctx.rng);
+  }
+  const Tensor routed = ops::moe_experts(t, xf, w, chosen, w_fc, w_proj, mask);
   y = ops::add(t, y, ops::scale(t, routed, c_routed));
   return ops::reshape(t, y, x.shape());
 }
 
-void DSMoE::reset_counts() { std::fill(counts_.begin(), counts_.end(), 0); }
+void DSMoE::reset_counts() {
+  std::fill(counts_.begin(), counts_.end(), 0);
+}
 
 void DSMoE::update_bias(const std::vector<int64_t>& counts) {
-  TINYR2_CHECK(static_cast<int64_t>(counts.size()) == E_ - 1, "update_bias: {} counts for {} experts",
-               counts.size(), E_ - 1);
+  TINYR2_CHECK(static_cast<int64_t>(counts.size()) == E_ - 1,
+               "update_bias: {} counts for {} experts", counts.size(), E_ - 1);
   double mean = 0;
   for (int64_t c : counts) mean += static_cast<double>(c);
   mean /= static_cast<double>(counts.size());

@@ -1,0 +1,67 @@
+// The routed experts of a DSMoE layer in one pass (SPEC §2.4): the MoE dispatch kernel.
+//
+// Dispatch. Token n chose the routed experts idx[n, 0..K−1]; its K "slots" s = n·K + j are
+// sorted by expert into M = N·K rows: rows offsets[e] … offsets[e+1]−1 belong to expert e,
+// row i comes from token token[i] and slot slot[i], and pos[s] is the row of slot s.
+//
+// Forward, for each expert e with rows i ∈ [offsets[e], offsets[e+1]) (W_fc (H, C),
+// W_proj (C, H), the expert MLP of SPEC §2.4):
+//   X_e = x[token[i]]                 (n_e, C)   gathered, kept for backward
+//   Z_e = X_e · W_fcᵀ                 (n_e, H)   kept for backward
+//   Y_e = relu(Z_e)² · W_projᵀ        (n_e, C)   kept for backward
+// then the combine, per token:  out[n] = Σ_j g[n·K+j] · m_i ⊙ Y[i],  i = pos[n·K+j]
+// with g the gate weights ĝ and m an optional dropout mask (M, C) in row order.
+//
+// Backward from dout (N, C):
+//   dY[i] = g[slot[i]] · m_i ⊙ dout[token[i]]       dg[slot[i]] += ⟨dout[token[i]], m_i ⊙ Y[i]⟩
+//   dA = dY_e · W_proj    dW_proj += dY_eᵀ · relu(Z_e)²
+//   dZ = dA ⊙ 2·relu(Z_e)  dW_fc += dZᵀ · X_e     dX_e = dZ · W_fc
+//   dx[n] += Σ_j dX[pos[n·K+j]]
+//
+// Threads. With many active experts (≥ 2 per thread) the experts run in parallel, one
+// expert per thread at a time, largest first, each with single-threaded sgemms on its own
+// weights (OpenBLAS does not spawn threads inside a parallel region): no per-GEMM thread
+// start-up, and each expert's weights stay in one core's cache. With few experts, one
+// expert after another with threaded sgemms. Either way every expert's arithmetic is done
+// by one fixed sequence of calls, so the result does not depend on the schedule.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace tinyr2::kernels::cpu {
+
+struct MoeDispatch {
+  int64_t N = 0, K = 0, E = 0;   // tokens, slots per token, routed experts
+  std::vector<int64_t> offsets;  // E + 1
+  std::vector<int32_t> token;    // M: the token of row i
+  std::vector<int32_t> slot;     // M: the slot (n·K + j) of row i
+  std::vector<int32_t> pos;      // M: the row of slot s
+
+  int64_t rows() const { return N * K; }
+  int64_t rows_of(int64_t e) const { return offsets[e + 1] - offsets[e]; }
+};
+
+// Counting sort of the slots of idx (N, K) by expert; within an expert rows keep token
+// order. Every idx entry must be in [0, E).
+MoeDispatch moe_dispatch(const int32_t* idx, int64_t N, int64_t K, int64_t E);
+
+// True when the experts of d run in parallel (see above) on `threads` threads.
+bool moe_experts_in_parallel(const MoeDispatch& d, int threads);
+
+// w_fc[e] (H, C) and w_proj[e] (C, H) may be null for experts without rows. Writes xg (M, C),
+// z (M, H), y (M, C) and out (N, C). g (M) is in slot order; mask (M, C) or null.
+void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, const float* mask,
+                         const std::vector<const float*>& w_fc,
+                         const std::vector<const float*>& w_proj, int64_t C, int64_t H, float* xg,
+                         float* z, float* y, float* out);
+
+// Accumulates (+=) into dx (N, C) (may be null), dg (M, slot order; may be null), and
+// dw_fc[e] / dw_proj[e] (null entries skipped).
+void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* g,
+                          const float* mask, const std::vector<const float*>& w_fc,
+                          const std::vector<const float*>& w_proj, int64_t C, int64_t H,
+                          const float* xg, const float* z, const float* y, float* dx, float* dg,
+                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj);
+
+}  // namespace tinyr2::kernels::cpu
