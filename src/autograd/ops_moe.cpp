@@ -96,15 +96,18 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
     tape.record({out}, [x, g, mask, w_fc, w_proj, d, xg, z, y, out, fc, proj, C, H, E] {
       std::vector<float*> dfc(static_cast<size_t>(E), nullptr),
           dproj(static_cast<size_t>(E), nullptr);
+      // A new gradient is written whole by the kernel (beta 0): no zero fill.
+      std::vector<float> beta_fc(static_cast<size_t>(E), 1.f),
+          beta_proj(static_cast<size_t>(E), 1.f);
       for (int64_t e = 0; e < E; ++e)
         if (d->rows_of(e) > 0) {
-          if (w_fc[e].requires_grad()) dfc[e] = w_fc[e].grad_accumulator();
-          if (w_proj[e].requires_grad()) dproj[e] = w_proj[e].grad_accumulator();
+          if (w_fc[e].requires_grad()) dfc[e] = w_fc[e].grad_accumulator(beta_fc[e]);
+          if (w_proj[e].requires_grad()) dproj[e] = w_proj[e].grad_accumulator(beta_proj[e]);
         }
       cpu::moe_experts_backward(
           *d, out.grad().data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj, C, H,
           xg.data(), z.data(), y.data(), x.requires_grad() ? x.grad_accumulator() : nullptr,
-          g.requires_grad() ? g.grad_accumulator() : nullptr, dfc, dproj);
+          g.requires_grad() ? g.grad_accumulator() : nullptr, dfc, dproj, beta_fc, beta_proj);
     });
   }
   return out;

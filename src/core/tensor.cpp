@@ -38,7 +38,9 @@ Storage::Storage(int64_t n, Device dev) : numel(n), device(dev) {
   if (!data) throw std::bad_alloc();
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  std::free(data);
+}
 
 Tensor Tensor::empty(const Shape& shape) {
   auto impl = std::make_shared<TensorImpl>();
@@ -100,9 +102,13 @@ float Tensor::item() const {
   return data()[0];
 }
 
-std::vector<float> Tensor::to_vector() const { return std::vector<float>(data(), data() + numel()); }
+std::vector<float> Tensor::to_vector() const {
+  return std::vector<float>(data(), data() + numel());
+}
 
-Device Tensor::device() const { return impl_->storage->device; }
+Device Tensor::device() const {
+  return impl_->storage->device;
+}
 
 Tensor Tensor::view(const Shape& new_shape) const {
   Shape s = new_shape;
@@ -165,7 +171,9 @@ bool Tensor::shares_storage(const Tensor& other) const {
   return impl_ && other.impl_ && impl_->storage == other.impl_->storage;
 }
 
-bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+bool Tensor::requires_grad() const {
+  return impl_ && impl_->requires_grad;
+}
 
 const Tensor& Tensor::set_requires_grad(bool on) const {
   TINYR2_CHECK(impl_, "use of an undefined tensor");
@@ -186,6 +194,13 @@ Tensor& Tensor::mutable_grad() const {
 float* Tensor::grad_accumulator() const {
   TINYR2_CHECK(impl_, "use of an undefined tensor");
   if (!impl_->grad.defined()) impl_->grad = zeros(shape());
+  return impl_->grad.data();
+}
+
+float* Tensor::grad_accumulator(float& beta) const {
+  TINYR2_CHECK(impl_, "use of an undefined tensor");
+  beta = impl_->grad.defined() ? 1.f : 0.f;
+  if (!impl_->grad.defined()) impl_->grad = empty(shape());
   return impl_->grad.data();
 }
 

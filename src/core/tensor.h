@@ -66,10 +66,10 @@ class Tensor {
   Device device() const;
 
   // ---- views and copies (no autograd; autograd/ops.h has the differentiable versions) ----
-  Tensor view(const Shape& shape) const;             // same storage, same numel, -1 inferred
-  Tensor rows(int64_t begin, int64_t end) const;     // view of [begin,end) along dim 0
-  Tensor clone() const;                              // deep copy, no grad state
-  void copy_from(const Tensor& src);                 // same numel required
+  Tensor view(const Shape& shape) const;          // same storage, same numel, -1 inferred
+  Tensor rows(int64_t begin, int64_t end) const;  // view of [begin,end) along dim 0
+  Tensor clone() const;                           // deep copy, no grad state
+  void copy_from(const Tensor& src);              // same numel required
   void fill(float value);
   bool shares_storage(const Tensor& other) const;
 
@@ -77,10 +77,14 @@ class Tensor {
   // are const like torch's) ----
   bool requires_grad() const;
   const Tensor& set_requires_grad(bool on) const;
-  const Tensor& grad() const;        // undefined until a backward pass writes it
-  Tensor& mutable_grad() const;      // the grad handle itself, for the optimizer and tape
-  float* grad_accumulator() const;   // the grad buffer, allocated as zeros on first use
-  void zero_grad() const;            // drops .grad
+  const Tensor& grad() const;       // undefined until a backward pass writes it
+  Tensor& mutable_grad() const;     // the grad handle itself, for the optimizer and tape
+  float* grad_accumulator() const;  // the grad buffer, allocated as zeros on first use
+  // The grad buffer for a kernel that writes out·beta + new (a GEMM's beta): beta = 1 when
+  // .grad exists; when it does not, the buffer is allocated uninitialised and beta = 0, so
+  // the caller MUST write every element (no zero fill, no second pass over memory).
+  float* grad_accumulator(float& beta) const;
+  void zero_grad() const;  // drops .grad
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
 
  private:

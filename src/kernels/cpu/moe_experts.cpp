@@ -115,7 +115,8 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
                           const float* mask, const std::vector<const float*>& w_fc,
                           const std::vector<const float*>& w_proj, int64_t C, int64_t H,
                           const float* xg, const float* z, const float* y, float* dx, float* dg,
-                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj) {
+                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
+                          const std::vector<float>& beta_fc, const std::vector<float>& beta_proj) {
   const int64_t M = d.rows();
   // dY, row by row; later each expert overwrites its rows with dX (dY is read first).
   std::unique_ptr<float[]> dbuf(new float[static_cast<size_t>(std::max<int64_t>(M * C, 1))]);
@@ -148,9 +149,9 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
       a[i] = r * r;
     }
     gemm(false, false, n, H, C, 1.f, dYe, C, w_proj[e], H, 0.f, dA, H);  // dA = dY · W_proj
-    if (dw_proj[e]) gemm(true, false, C, H, n, 1.f, dYe, C, a, H, 1.f, dw_proj[e], H);
+    if (dw_proj[e]) gemm(true, false, C, H, n, 1.f, dYe, C, a, H, beta_proj[e], dw_proj[e], H);
     for (int64_t i = 0; i < n * H; ++i) dA[i] *= Ze[i] > 0.f ? 2.f * Ze[i] : 0.f;  // dZ
-    if (dw_fc[e]) gemm(true, false, H, C, n, 1.f, dA, H, Xe, C, 1.f, dw_fc[e], C);
+    if (dw_fc[e]) gemm(true, false, H, C, n, 1.f, dA, H, Xe, C, beta_fc[e], dw_fc[e], C);
     if (dx) gemm(false, false, n, C, H, 1.f, dA, H, w_fc[e], C, 0.f, dYe, C);  // dX over dY
   });
 

@@ -57,11 +57,13 @@ void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, c
                          float* z, float* y, float* out);
 
 // Accumulates (+=) into dx (N, C) (may be null), dg (M, slot order; may be null), and
-// dw_fc[e] / dw_proj[e] (null entries skipped).
+// dw_fc[e] / dw_proj[e] (null entries skipped) — or overwrites dw_fc[e] when beta_fc[e] is
+// 0 (a new, uninitialised gradient; betas are 0 or 1), and likewise dw_proj[e].
 void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* g,
                           const float* mask, const std::vector<const float*>& w_fc,
                           const std::vector<const float*>& w_proj, int64_t C, int64_t H,
                           const float* xg, const float* z, const float* y, float* dx, float* dg,
-                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj);
+                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
+                          const std::vector<float>& beta_fc, const std::vector<float>& beta_proj);
 
 }  // namespace tinyr2::kernels::cpu
