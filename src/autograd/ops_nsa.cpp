@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/nsa_block_attention.h"
 #include "kernels/cpu/nsa_compression.h"
@@ -197,9 +198,11 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
           }
         }
       }
-      if (x.requires_grad())  // dx += dY · W
-        cpu::gemm(false, false, M, C, N, 1.f, dy.data(), N, w_cat.data(), C, 1.f,
-                  x.grad_accumulator(), C);
+      if (x.requires_grad()) {  // dx += dY · W
+        float beta = 1.f;
+        float* gx = x.grad_accumulator(beta);
+        cpu::gemm(false, false, M, C, N, 1.f, dy.data(), N, w_cat.data(), C, beta, gx, C);
+      }
       bool any_weight = false;
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) any_weight = any_weight || p.weight.requires_grad();
@@ -210,9 +213,15 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) {
           if (p.weight.requires_grad()) {
-            float* g = p.weight.grad_accumulator() + p.begin * C;
             const float* s = dw.data() + r * C;
-            for (int64_t i = 0; i < (p.end - p.begin) * C; ++i) g[i] += s[i];
+            const int64_t n = (p.end - p.begin) * C;
+            float beta = 1.f;  // 0: a new gradient this part covers whole, so copy it in
+            float* g = n == p.weight.numel() ? p.weight.grad_accumulator(beta)
+                                             : p.weight.grad_accumulator() + p.begin * C;
+            if (beta == 0.f)
+              std::copy(s, s + n, g);
+            else
+              cpu::axpy(n, 1.f, s, g);
           }
           r += p.end - p.begin;
         }

@@ -67,7 +67,10 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
   Tensor out = x.view(shape);
   if (tape.needs_grad({&x})) {
     tape.record({out}, [x, out] {  // dx += g (same elements, same order)
-      cpu::axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
+      if (!x.grad().defined())     // the first gradient: hand out's buffer over, no copy
+        x.mutable_grad() = out.grad().view(x.shape());
+      else
+        cpu::axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
     });
   }
   return out;

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "autograd/ops_linalg.h"
+#include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "core/rng.h"
 #include "support/random_tensor.h"
@@ -88,6 +88,26 @@ TEST(Tape, FiniteDifferencesOfACompositeGraph) {
       EXPECT_NEAR(w->grad().data()[k], fd, 2e-3 * (1 + std::abs(fd))) << k;
     }
   }
+}
+
+}  // namespace tinyr2
+
+namespace tinyr2 {
+
+// reshape hands its gradient buffer to an input that has none yet; a second use of the same
+// input then accumulates into it, and the caller's seed is never written.
+TEST(Tape, ReshapeGradientIsHandedOverThenAccumulated) {
+  Tensor x = testing::random_tensor({2, 3}, 11);
+  x.set_requires_grad(true);
+  Tape tape;
+  Tensor y1 = ops::reshape(tape, x, {6});
+  Tensor y2 = ops::reshape(tape, x, {3, 2});
+  const Tensor s1 = testing::random_tensor({6}, 12);
+  const std::vector<float> seed1 = s1.to_vector();
+  tape.backward(ops::add(tape, y1, ops::reshape(tape, y2, {6})), s1);
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(x.grad().data()[i], 2.f * seed1[i]);
+  EXPECT_EQ(s1.to_vector(), seed1);
+  EXPECT_EQ(x.grad().shape(), x.shape());
 }
 
 }  // namespace tinyr2
