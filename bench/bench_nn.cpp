@@ -1,4 +1,5 @@
-// RMSNorm and the fused cross-entropy, forward + backward, at model shapes.
+// RMSNorm, the fused cross-entropy and the tied head + loss, forward + backward, at model
+// shapes.
 //
 // Bytes are a minimal-traffic model of one iteration (each tensor streamed once per pass
 // that must touch it), so bytes/s compares against the memory bandwidth; items are rows for
@@ -6,6 +7,7 @@
 // accumulates) so that the kernels, not the allocation of a fresh gradient, are measured.
 #include <benchmark/benchmark.h>
 
+#include "autograd/ops_linalg.h"
 #include "autograd/ops_nn.h"
 #include "bench_util.h"
 
@@ -67,5 +69,31 @@ static void BM_cross_entropy_fwd(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * N * V);
 }
 BENCHMARK(BM_cross_entropy_fwd)->Args({512, 50257})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The tied head and the loss, forward + backward, at the demo's shape (N = 8 × 256 rows,
+// C = 256, the GPT-2 vocabulary): linear + cross_entropy (arg 0: the (N, V) logits and their
+// gradient exist) against linear_cross_entropy (arg 1: row chunks, no logits). FLOPs: the
+// three GEMMs, 6·N·V·C.
+static void BM_tied_head_loss_fwd_bwd(benchmark::State& state) {
+  const bool fused = state.range(0) == 1;
+  const int64_t N = 2048, C = 256, V = 50257;
+  Tensor h = randn({N, C}, 5), w = randn({V, C}, 6, 0.02f);
+  h.set_requires_grad(true);
+  w.set_requires_grad(true);
+  std::vector<int32_t> t(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 7919) % V);
+  const IndexTensor targets({N}, t);
+  for (auto _ : state) {
+    Tape tape;
+    Tensor loss = fused ? ops::linear_cross_entropy(tape, h, w, targets)
+                        : ops::cross_entropy(tape, ops::linear(tape, h, w), targets);
+    tape.backward(loss);
+    benchmark::DoNotOptimize(w.grad().data());
+    h.zero_grad();
+    w.zero_grad();
+  }
+  set_flops(state, 6.0 * N * V * C);
+}
+BENCHMARK(BM_tied_head_loss_fwd_bwd)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace tinyr2::bench
