@@ -84,8 +84,12 @@ TEST(MoeDispatch, RowsSortedByExpertThenToken) {
   EXPECT_EQ(d.token, (std::vector<int32_t>{0, 1, 2, 0, 1, 2}));
   EXPECT_EQ(d.slot, (std::vector<int32_t>{1, 2, 5, 0, 3, 4}));
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(d.pos[d.slot[i]], i);
-  EXPECT_TRUE(kernels::cpu::moe_experts_in_parallel(kernels::cpu::moe_dispatch(idx.data(), 3, 2, 4),
-                                                    1) == false);
+  // 3 active experts: one after another on 1 or 2 threads, in parallel from 4 active on 2.
+  EXPECT_FALSE(kernels::cpu::moe_experts_in_parallel(d, 1));
+  EXPECT_FALSE(kernels::cpu::moe_experts_in_parallel(d, 2));
+  const std::vector<int32_t> four = {0, 1, 2, 3};
+  EXPECT_TRUE(
+      kernels::cpu::moe_experts_in_parallel(kernels::cpu::moe_dispatch(four.data(), 4, 1, 4), 2));
 }
 
 // With a dropout mask the op equals the composition of the single ops (gather, linear, relu²,
