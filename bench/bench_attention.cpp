@@ -28,7 +28,11 @@ static void BM_causal_attention_fwd(benchmark::State& state) {
   }
   set_flops(state, 4.0 * T * T / 2 * H * D * B);
 }
-BENCHMARK(BM_causal_attention_fwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_causal_attention_fwd)
+    ->Arg(512)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 static void BM_causal_attention_fwd_bwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, D = 64, T = state.range(0);
@@ -43,7 +47,35 @@ static void BM_causal_attention_fwd_bwd(benchmark::State& state) {
   }
   set_flops(state, 14.0 * T * T / 2 * H * D * B);
 }
-BENCHMARK(BM_causal_attention_fwd_bwd)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_causal_attention_fwd_bwd)
+    ->Arg(512)
+    ->Arg(2048)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The NSA window branch's shape next to FULL's at T = 512: args (Dk, Dv, window; 0 = causal).
+// FLOPs per visible (query, key) pair: 2·(Dk + Dv) forward, 2·(3·Dk + 2·Dv) backward.
+static void BM_range_attention_shapes_fwd_bwd(benchmark::State& state) {
+  const int64_t B = 1, H = 4, T = 512, Dk = state.range(0), Dv = state.range(1), w = state.range(2);
+  Tensor q = randn({B, T, H, Dk}, 1), k = randn({B, T, H, Dk}, 2), v = randn({B, T, H, Dv}, 3);
+  Tensor g = randn({B, T, H, Dv}, 4);
+  for (const Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
+  for (auto _ : state) {
+    Tape tape;
+    Tensor y = ops::causal_attention(tape, q, k, v, 1.f / std::sqrt(float(Dk)), w);
+    tape.backward(y, g);
+    for (const Tensor* t : {&q, &k, &v}) t->zero_grad();
+  }
+  double pairs = 0;
+  for (int64_t t = 0; t < T; ++t) pairs += w > 0 ? std::min<int64_t>(w, t + 1) : t + 1;
+  set_flops(state, pairs * H * B * 2.0 * (4 * Dk + 3 * Dv));
+}
+BENCHMARK(BM_range_attention_shapes_fwd_bwd)
+    ->Args({64, 64, 0})
+    ->Args({96, 32, 0})
+    ->Args({96, 32, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // NSA selection at T tokens: each query picks `blocks` random blocks of 64 tokens among the
 // complete-or-current ones (its own block always), and attends to their tokens u <= t.
