@@ -17,40 +17,6 @@ using namespace attention_detail;
 constexpr int64_t kQueryTile = 64;  // queries per forward work item / backward buffer
 constexpr double kParallelWork = 1 << 16;
 
-// One online-softmax step for 4 queries over a key tile: s holds their scaled scores
-// (4 × kKeyTile), row r's keys in this tile are [ra[r], re[r]). Per row, with m the
-// running max and l the running Σ exp(s − m): m' = max(m, max s), alpha = exp(m − m'),
-// l' = alpha·l + Σ exp(s − m'). s becomes P = exp(s − m') inside the range and exactly 0
-// outside it (and for rows without keys here, which keep alpha = 1).
-inline void online_softmax_step(float* s, const int64_t ra[kRows], const int64_t re[kRows],
-                                float* m, float* l, float alpha[kRows]) {
-  for (int64_t r = 0; r < kRows; ++r) {
-    float* sr = s + r * kKeyTile;
-    const int64_t a = ra[r], e = re[r];
-    if (a >= e) {
-      std::fill(sr, sr + kKeyTile, 0.f);
-      alpha[r] = 1.f;
-      continue;
-    }
-    float mx = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
-      const float x = j >= a && j < e ? sr[j] : kNegInf;
-      mx = x > mx ? x : mx;
-    }
-    float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
-      const float p = j >= a && j < e ? fast_exp(sr[j] - mx) : 0.f;
-      sr[j] = p;
-      sum += p;
-    }
-    alpha[r] = fast_exp(m[r] - mx);  // 0 on a row's first step (m = −inf)
-    l[r] = l[r] * alpha[r] + sum;
-    m[r] = mx;
-  }
-}
-
 // The 4-row query block at i0 (nr real rows) against the key tile [j0, j0 + nk): row r's
 // keys in it are [ra[r], re[r]) relative to j0 (empty for padding rows r ≥ nr). Returns
 // their union [ja, jb); ja ≥ jb when no row sees this tile.

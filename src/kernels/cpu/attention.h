@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/cpu/fast_math.h"
+
 namespace tinyr2::kernels::cpu {
 
 void range_attention_forward(const float* q, const float* k, const float* v, float* o, float* lse,
@@ -172,6 +174,40 @@ inline void block_atb(const float* P, const float* X, int64_t n, int64_t ja, int
                                 out + (j + 3) * D + c0};
       tile4(P + j, kKeyTile, 1, X + c0, D, n, std::min(kCols, D - c0), oc, kOnes);
     }
+}
+
+// One online-softmax step for 4 queries over a key tile: s holds their scaled scores
+// (4 × kKeyTile), row r's keys in this tile are [ra[r], re[r]). Per row, with m the
+// running max and l the running Σ exp(s − m): m' = max(m, max s), alpha = exp(m − m'),
+// l' = alpha·l + Σ exp(s − m'). s becomes P = exp(s − m') inside the range and exactly 0
+// outside it (and for rows without keys here, which keep alpha = 1).
+inline void online_softmax_step(float* s, const int64_t ra[kRows], const int64_t re[kRows],
+                                float* m, float* l, float alpha[kRows]) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* sr = s + r * kKeyTile;
+    const int64_t a = ra[r], e = re[r];
+    if (a >= e) {
+      std::fill(sr, sr + kKeyTile, 0.f);
+      alpha[r] = 1.f;
+      continue;
+    }
+    float mx = m[r];
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < kKeyTile; ++j) {
+      const float x = j >= a && j < e ? sr[j] : kNegInf;
+      mx = x > mx ? x : mx;
+    }
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < kKeyTile; ++j) {
+      const float p = j >= a && j < e ? fast_exp(sr[j] - mx) : 0.f;
+      sr[j] = p;
+      sum += p;
+    }
+    alpha[r] = fast_exp(m[r] - mx);  // 0 on a row's first step (m = −inf)
+    l[r] = l[r] * alpha[r] + sum;
+    m[r] = mx;
+  }
 }
 
 }  // namespace attention_detail

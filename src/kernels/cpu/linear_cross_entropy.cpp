@@ -2,51 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <vector>
 
-#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/softmax.h"
 
 namespace tinyr2::kernels::cpu {
 
 namespace {
-
 constexpr int64_t kParallelWork = 32768;  // chunk elements below which the row loop is serial
-constexpr int64_t kSumBlock = 1024;       // float partial sums over this many terms
-
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-
-// An uninitialised, 64-byte-aligned buffer of n floats.
-std::unique_ptr<float[], FreeDeleter> aligned_buffer(int64_t n) {
-  const size_t bytes =
-      (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
-  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!p) throw std::bad_alloc();
-  return std::unique_ptr<float[], FreeDeleter>(p);
-}
-
-// x[i] ← exp(x[i] − m) for i < n; returns Σ of the new x in float blocks added in double.
-double exp_in_place_sum(float* x, int64_t n, float m) {
-  double total = 0.0;
-  for (int64_t b = 0; b < n; b += kSumBlock) {
-    const int64_t e = std::min(n, b + kSumBlock);
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = b; i < e; ++i) {
-      x[i] = fast_exp(x[i] - m);
-      s += x[i];
-    }
-    total += s;
-  }
-  return total;
-}
-
 }  // namespace
 
 int64_t linear_cross_entropy_chunk_rows(int64_t V) {
@@ -64,7 +29,8 @@ double linear_cross_entropy(const float* h, const float* W, const int32_t* targe
   }
   const int64_t rows =
       std::min(N, chunk_rows > 0 ? chunk_rows : linear_cross_entropy_chunk_rows(V));
-  auto buffer = aligned_buffer(rows * V);
+  // One chunk's logits, then its G (uninitialised: the GEMM writes it all).
+  const std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(rows * V)]);
   float* z = buffer.get();
   // Per-row losses summed serially at the end: the sum does not depend on the threads.
   std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
@@ -85,7 +51,7 @@ double linear_cross_entropy(const float* h, const float* W, const int32_t* targe
       double total;
       if (grad && !ignored) {
         // x becomes exp(x − m), then scale · softmax − scale · onehot.
-        total = exp_in_place_sum(x, V, m);
+        total = row_exp(x, x, V, m);
         const float f = static_cast<float>(scale / total);
 #pragma omp simd
         for (int64_t v = 0; v < V; ++v) x[v] *= f;

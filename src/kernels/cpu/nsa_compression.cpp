@@ -16,38 +16,6 @@ using namespace nsa_select_detail;
 
 constexpr int64_t kCompressRows = 32;  // queries per work item (a multiple of kRows)
 
-// The online-softmax step of attention.cpp for 4 rows whose keys in this tile are the
-// prefix [0, e[r]) (e[r] ≤ 0: none): s (4 × kKeyTile) becomes P, exactly 0 off the prefix;
-// m, l, alpha as there.
-inline void online_softmax_prefix(float* s, const int64_t e[kRows], float* m, float* l,
-                                  float alpha[kRows]) {
-  for (int64_t r = 0; r < kRows; ++r) {
-    float* sr = s + r * kKeyTile;
-    const int64_t er = e[r];
-    if (er <= 0) {
-      std::fill(sr, sr + kKeyTile, 0.f);
-      alpha[r] = 1.f;
-      continue;
-    }
-    float mx = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
-      const float x = j < er ? sr[j] : kNegInf;
-      mx = x > mx ? x : mx;
-    }
-    float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
-      const float p = j < er ? fast_exp(sr[j] - mx) : 0.f;
-      sr[j] = p;
-      sum += p;
-    }
-    alpha[r] = fast_exp(m[r] - mx);  // 0 on a row's first tile (m = −inf)
-    l[r] = l[r] * alpha[r] + sum;
-    m[r] = mx;
-  }
-}
-
 }  // namespace
 
 void nsa_compression_forward(const float* q, const float* k, const float* v, float* o, float* lse,
@@ -106,7 +74,8 @@ void nsa_compression_forward(const float* q, const float* k, const float* v, flo
                     std::copy(s.data() + i * kKeyTile, s.data() + i * kKeyTile + e[i],
                               S.data() + (r0 + i) * vmax + i0);
               float alpha[kRows];
-              online_softmax_prefix(s.data(), e, m.data() + r0, l.data() + r0, alpha);
+              constexpr int64_t from_first[kRows] = {0, 0, 0, 0};  // keys: the prefix [0, e)
+              online_softmax_step(s.data(), from_first, e, m.data() + r0, l.data() + r0, alpha);
               if (o) {
                 const int64_t jb = *std::max_element(e, e + kRows);
                 block_pv(s.data(), v + (b * nb + i0) * ldv + h * Dv, ldv, 0, jb, Dv, y, alpha);

@@ -39,6 +39,21 @@ double row_sum_exp(const float* x, int64_t n, float m) {
   return total;
 }
 
+double row_exp(const float* x, float* y, int64_t n, float m) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n; b += kSumBlock) {
+    const int64_t e = std::min(n, b + kSumBlock);
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = b; i < e; ++i) {
+      y[i] = fast_exp(x[i] - m);
+      s += y[i];
+    }
+    total += s;
+  }
+  return total;
+}
+
 // ---------------------------------------------------------------- softmax
 
 void softmax_forward(const float* x, float* y, int64_t R, int64_t C) {
@@ -51,17 +66,7 @@ void softmax_forward(const float* x, float* y, int64_t R, int64_t C) {
       std::fill(yr, yr + C, 0.f);
       continue;
     }
-    double total = 0.0;
-    for (int64_t b = 0; b < C; b += kSumBlock) {
-      const int64_t e = std::min(C, b + kSumBlock);
-      float s = 0.f;
-#pragma omp simd reduction(+ : s)
-      for (int64_t c = b; c < e; ++c) {
-        yr[c] = fast_exp(xr[c] - m);
-        s += yr[c];
-      }
-      total += s;
-    }
+    const double total = row_exp(xr, yr, C, m);
     const float inv = static_cast<float>(1.0 / total);
     for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
   }

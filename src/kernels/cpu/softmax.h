@@ -20,9 +20,11 @@ void softmax_backward(const float* y, const float* g, float* dx, int64_t R, int6
 void log_softmax_forward(const float* x, float* y, int64_t R, int64_t C);
 void log_softmax_backward(const float* y, const float* g, float* dx, int64_t R, int64_t C);
 
-// Row helpers shared with the fused cross-entropy: the max of x[0..n), and
-// Σ exp(x[i] − m) accumulated in float blocks summed in double (accurate for n ~ 10⁵).
+// Row helpers shared with the fused cross-entropies: the max of x[0..n), and
+// Σ exp(x[i] − m) accumulated in float blocks summed in double (accurate for n ~ 10⁵);
+// row_exp also writes y[i] = exp(x[i] − m) (y may be x).
 float row_max(const float* x, int64_t n);
 double row_sum_exp(const float* x, int64_t n, float m);
+double row_exp(const float* x, float* y, int64_t n, float m);
 
 }  // namespace tinyr2::kernels::cpu
