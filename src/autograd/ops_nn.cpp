@@ -24,6 +24,18 @@ void check_indices(const char* op, const IndexTensor& idx, int64_t n) {
   }
 }
 
+// The rows whose target counts (≠ ignore_index); every other target must be in [0, V).
+int64_t count_targets(const char* op, const IndexTensor& targets, int64_t V, int ignore_index) {
+  int64_t count = 0;
+  for (int64_t n = 0; n < targets.numel(); ++n) {
+    const int32_t t = targets.data[n];
+    if (t == ignore_index) continue;
+    TINYR2_CHECK(t >= 0 && t < V, "{}: target {} at row {} not in [0, {})", op, t, n, V);
+    ++count;
+  }
+  return count;
+}
+
 float* grad_or_null(const Tensor& t) {
   return t.requires_grad() ? t.grad_accumulator() : nullptr;
 }
@@ -87,13 +99,7 @@ Tensor cross_entropy(Tape& tape, const Tensor& logits, const IndexTensor& target
       "cross_entropy: logits {} need targets of shape {}, got {}", shape_str(logits.shape()),
       shape_str(Shape(logits.shape().begin(), logits.shape().end() - 1)), shape_str(targets.shape));
   const int64_t V = logits.size(-1), N = logits.numel() / V;
-  int64_t count = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    const int32_t t = targets.data[n];
-    if (t == ignore_index) continue;
-    TINYR2_CHECK(t >= 0 && t < V, "cross_entropy: target {} at row {} not in [0, {})", t, n, V);
-    ++count;
-  }
+  const int64_t count = count_targets("cross_entropy", targets, V, ignore_index);
   Tensor lse = Tensor::empty({N});
   const double sum = cpu::cross_entropy_forward(logits.data(), targets.data.data(), lse.data(), N,
                                                 V, ignore_index);
@@ -120,14 +126,7 @@ Tensor linear_cross_entropy(Tape& tape, const Tensor& x, const Tensor& w,
                "linear_cross_entropy: input {} needs targets of shape {}, got {}",
                shape_str(x.shape()), shape_str(rows_shape), shape_str(targets.shape));
   const int64_t V = w.size(0), C = w.size(1), N = x.numel() / C;
-  int64_t count = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    const int32_t t = targets.data[n];
-    if (t == ignore_index) continue;
-    TINYR2_CHECK(t >= 0 && t < V, "linear_cross_entropy: target {} at row {} not in [0, {})", t, n,
-                 V);
-    ++count;
-  }
+  const int64_t count = count_targets("linear_cross_entropy", targets, V, ignore_index);
   const bool grad = count > 0 && tape.needs_grad({&x, &w});
   // The gradients of the mean loss, made during the forward pass (the logits are gone by the
   // time backward runs); backward scales them by the upstream gradient.
@@ -141,8 +140,16 @@ Tensor linear_cross_entropy(Tape& tape, const Tensor& x, const Tensor& w,
   if (grad) {
     tape.record({loss}, [x, w, dx, dw, loss] {
       const float g = loss.grad().item();
-      if (dx.defined()) cpu::axpy(dx.numel(), g, dx.data(), x.grad_accumulator());
-      if (dw.defined()) cpu::axpy(dw.numel(), g, dw.data(), w.grad_accumulator());
+      // An input without a gradient yet takes the buffer itself when g = 1 (the usual seed).
+      auto give = [g](const Tensor& in, const Tensor& d) {
+        if (!d.defined()) return;
+        if (g == 1.f && !in.grad().defined())
+          in.mutable_grad() = d;
+        else
+          cpu::axpy(d.numel(), g, d.data(), in.grad_accumulator());
+      };
+      give(x, dx);
+      give(w, dw);
     });
   }
   return loss;
