@@ -374,50 +374,21 @@ int run_bench_compare(const CompareOptions& o) {
   }
 
   // ---- end to end: tinyr2 and PyTorch, each measure in its own process ----
-  const std::vector<std::string> ours_train = {self,
-                                               "-t",
-                                               t_arg,
-                                               "bench",
-                                               "train-step",
-                                               "--config",
-                                               config,
-                                               "--steps",
-                                               std::to_string(o.steps),
-                                               "--warmup",
-                                               std::to_string(o.warmup)};
-  const std::vector<std::string> torch_train = {python,
-                                                script,
-                                                "-t",
-                                                t_arg,
-                                                "train",
-                                                "--config",
-                                                config,
-                                                "--steps",
-                                                std::to_string(o.steps),
-                                                "--warmup",
-                                                std::to_string(o.warmup)};
-  const std::vector<std::string> ours_decode = {self,
-                                                "-t",
-                                                t_arg,
-                                                "bench",
-                                                "decode",
-                                                "--config",
-                                                config,
-                                                "--prompt-tokens",
-                                                std::to_string(o.prompt_tokens),
-                                                "--tokens",
-                                                std::to_string(o.decode_tokens)};
-  const std::vector<std::string> torch_decode = {python,
-                                                 script,
-                                                 "-t",
-                                                 t_arg,
-                                                 "decode",
-                                                 "--config",
-                                                 config,
-                                                 "--prompt-tokens",
-                                                 std::to_string(o.prompt_tokens),
-                                                 "--tokens",
-                                                 std::to_string(o.decode_tokens)};
+  // Each measure's command line: the side's program and subcommand, then the shared flags.
+  auto argv = [](std::vector<std::string> head, const std::vector<std::string>& flags) {
+    head.insert(head.end(), flags.begin(), flags.end());
+    return head;
+  };
+  const std::vector<std::string> train_flags = {
+      "--config", config, "--steps", std::to_string(o.steps), "--warmup", std::to_string(o.warmup)};
+  const std::vector<std::string> decode_flags = {
+      "--config",        config,
+      "--prompt-tokens", std::to_string(o.prompt_tokens),
+      "--tokens",        std::to_string(o.decode_tokens)};
+  const auto ours_train = argv({self, "-t", t_arg, "bench", "train-step"}, train_flags);
+  const auto torch_train = argv({python, script, "-t", t_arg, "train"}, train_flags);
+  const auto ours_decode = argv({self, "-t", t_arg, "bench", "decode"}, decode_flags);
+  const auto torch_decode = argv({python, script, "-t", t_arg, "decode"}, decode_flags);
 
   SideFigures ours, torch;
   std::vector<double> train_ratio, decode_ratio;

@@ -12,4 +12,17 @@ int physical_cores();
 void set_num_threads(int n);
 int num_threads();
 
+// Sets the thread count for its lifetime and restores the previous one (tests that run an
+// op on several thread counts).
+class ScopedNumThreads {
+ public:
+  explicit ScopedNumThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
+  ~ScopedNumThreads() { set_num_threads(saved_); }
+  ScopedNumThreads(const ScopedNumThreads&) = delete;
+  ScopedNumThreads& operator=(const ScopedNumThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace tinyr2::threads

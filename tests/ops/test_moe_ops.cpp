@@ -19,13 +19,6 @@ using testing::random_tensor;
 
 namespace {
 
-// Restores the thread count when a test that changes it ends.
-struct ThreadCount {
-  explicit ThreadCount(int n) : saved(threads::num_threads()) { threads::set_num_threads(n); }
-  ~ThreadCount() { threads::set_num_threads(saved); }
-  int saved;
-};
-
 // E experts of width H over C, requiring grad.
 void make_experts(int64_t E, int64_t C, int64_t H, uint64_t seed, std::vector<Tensor>& fc,
                   std::vector<Tensor>& proj) {
@@ -61,7 +54,7 @@ TEST(OpParity, MoeBalanceLoss) {
 // enough of them); the cases hold 3 to 63 experts.
 TEST(OpParity, MoeExperts) {
   for (int nt : {1, 2}) {
-    ThreadCount threads_for_this_test(nt);
+    threads::ScopedNumThreads threads_for_this_test(nt);
     for (auto& c : load_op_cases("moe_experts")) {
       const auto E = c.attr<int64_t>("E");
       std::vector<Tensor> fc, proj;
@@ -97,7 +90,7 @@ TEST(MoeDispatch, RowsSortedByExpertThenToken) {
 // expert nobody chose gets no gradient.
 TEST(MoeExperts, MaskAndUnchosenExpertsMatchTheComposedOps) {
   for (int nt : {1, 2}) {
-    ThreadCount threads_for_this_test(nt);
+    threads::ScopedNumThreads threads_for_this_test(nt);
     const int64_t N = 24, C = 6, H = 10, E = 12, K = 2;
     std::vector<int32_t> idx(static_cast<size_t>(N * K));
     for (int64_t n = 0; n < N; ++n) {  // experts 0..10, never 11
