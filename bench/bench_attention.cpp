@@ -19,7 +19,8 @@ namespace tinyr2::bench {
 
 static void BM_causal_attention_fwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, D = 64, T = state.range(0);
-  Tensor q = randn({B, T, H, D}, 1), k = randn({B, T, H, D}, 2), v = randn({B, T, H, D}, 3);
+  Tensor q = random_normal({B, T, H, D}, 1), k = random_normal({B, T, H, D}, 2),
+         v = random_normal({B, T, H, D}, 3);
   Tape tape;
   NoGradGuard no_grad(tape);
   for (auto _ : state) {
@@ -36,8 +37,9 @@ BENCHMARK(BM_causal_attention_fwd)
 
 static void BM_causal_attention_fwd_bwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, D = 64, T = state.range(0);
-  Tensor q = randn({B, T, H, D}, 1), k = randn({B, T, H, D}, 2), v = randn({B, T, H, D}, 3);
-  Tensor g = randn({B, T, H, D}, 4);
+  Tensor q = random_normal({B, T, H, D}, 1), k = random_normal({B, T, H, D}, 2),
+         v = random_normal({B, T, H, D}, 3);
+  Tensor g = random_normal({B, T, H, D}, 4);
   for (const Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
   for (auto _ : state) {
     Tape tape;
@@ -57,8 +59,9 @@ BENCHMARK(BM_causal_attention_fwd_bwd)
 // FLOPs per visible (query, key) pair: 2·(Dk + Dv) forward, 2·(3·Dk + 2·Dv) backward.
 static void BM_range_attention_shapes_fwd_bwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, T = 512, Dk = state.range(0), Dv = state.range(1), w = state.range(2);
-  Tensor q = randn({B, T, H, Dk}, 1), k = randn({B, T, H, Dk}, 2), v = randn({B, T, H, Dv}, 3);
-  Tensor g = randn({B, T, H, Dv}, 4);
+  Tensor q = random_normal({B, T, H, Dk}, 1), k = random_normal({B, T, H, Dk}, 2),
+         v = random_normal({B, T, H, Dv}, 3);
+  Tensor g = random_normal({B, T, H, Dv}, 4);
   for (const Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
   for (auto _ : state) {
     Tape tape;
@@ -81,8 +84,9 @@ BENCHMARK(BM_range_attention_shapes_fwd_bwd)
 // complete-or-current ones (its own block always), and attends to their tokens u <= t.
 static void BM_index_attention_fwd_bwd(benchmark::State& state) {
   const int64_t B = 1, H = 4, D = 64, T = state.range(0), blocks = 8, bs = 64, n = blocks * bs;
-  Tensor q = randn({B, T, H, D}, 1), k = randn({B, T, H, D}, 2), v = randn({B, T, H, D}, 3);
-  Tensor g = randn({B, T, H, D}, 4);
+  Tensor q = random_normal({B, T, H, D}, 1), k = random_normal({B, T, H, D}, 2),
+         v = random_normal({B, T, H, D}, 3);
+  Tensor g = random_normal({B, T, H, D}, 4);
   for (const Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
   std::vector<int32_t> idx(B * T * n, -1);
   std::mt19937 gen(5);

@@ -17,7 +17,8 @@ namespace tinyr2::bench {
 // (read + write). w, dw and rstd are negligible.
 static void BM_rmsnorm_fwd_bwd(benchmark::State& state) {
   const int64_t R = state.range(0), C = state.range(1);
-  Tensor x = randn({R, C}, 1), w = randn({C}, 2, 0.1f), g = randn({R, C}, 3);
+  Tensor x = random_normal({R, C}, 1), w = random_normal({C}, 2, 0.1f),
+         g = random_normal({R, C}, 3);
   x.set_requires_grad(true);
   w.set_requires_grad(true);
   for (auto _ : state) {
@@ -35,7 +36,7 @@ BENCHMARK(BM_rmsnorm_fwd_bwd)->Args({2048, 512})->Unit(benchmark::kMicrosecond)-
 // logits gradient (read + write).
 static void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
   const int64_t N = state.range(0), V = state.range(1);
-  Tensor logits = randn({N, V}, 4, 2.f);
+  Tensor logits = random_normal({N, V}, 4, 2.f);
   logits.set_requires_grad(true);
   std::vector<int32_t> t(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 7919) % V);
@@ -57,7 +58,7 @@ BENCHMARK(BM_cross_entropy_fwd_bwd)
 // The forward alone (evaluation): one read of the logits.
 static void BM_cross_entropy_fwd(benchmark::State& state) {
   const int64_t N = state.range(0), V = state.range(1);
-  Tensor logits = randn({N, V}, 4, 2.f);
+  Tensor logits = random_normal({N, V}, 4, 2.f);
   std::vector<int32_t> t(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 7919) % V);
   const IndexTensor targets({N}, t);
@@ -77,7 +78,7 @@ BENCHMARK(BM_cross_entropy_fwd)->Args({512, 50257})->Unit(benchmark::kMillisecon
 static void BM_tied_head_loss_fwd_bwd(benchmark::State& state) {
   const bool fused = state.range(0) == 1;
   const int64_t N = 2048, C = 256, V = 50257;
-  Tensor h = randn({N, C}, 5), w = randn({V, C}, 6, 0.02f);
+  Tensor h = random_normal({N, C}, 5), w = random_normal({V, C}, 6, 0.02f);
   h.set_requires_grad(true);
   w.set_requires_grad(true);
   std::vector<int32_t> t(static_cast<size_t>(N));

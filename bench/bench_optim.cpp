@@ -17,8 +17,8 @@ namespace tinyr2::bench {
 
 static void BM_muon_step(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  Tensor p = randn({rows, cols}, 1, 0.02f);
-  p.mutable_grad() = randn({rows, cols}, 2);
+  Tensor p = random_normal({rows, cols}, 1, 0.02f);
+  p.mutable_grad() = random_normal({rows, cols}, 2);
   optim::Muon muon({{"w", p}});
   for (auto _ : state) {
     muon.step(1e-6);
@@ -37,8 +37,8 @@ BENCHMARK(BM_muon_step)
 
 static void BM_adamw_step(benchmark::State& state) {
   const int64_t numel = state.range(0);
-  Tensor p = randn({numel / 256, 256}, 3, 0.02f);
-  p.mutable_grad() = randn(p.shape(), 4);
+  Tensor p = random_normal({numel / 256, 256}, 3, 0.02f);
+  p.mutable_grad() = random_normal(p.shape(), 4);
   optim::AdamW adamw({{"w", p}});
   for (auto _ : state) {
     adamw.step(1e-6);
