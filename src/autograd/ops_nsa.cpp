@@ -67,7 +67,7 @@ Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 }
 
 Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
-                            float scale, const kernels::cpu::NsaSelectParams& p, int64_t q_pos0,
+                            float scale, const NsaSelectParams& p, int64_t q_pos0,
                             bool with_output, IndexTensor* blocks) {
   TINYR2_CHECK(q.dim() == 4, "compressed_attention: q {} must be (B,T,H,Dk)", shape_str(q.shape()));
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3);

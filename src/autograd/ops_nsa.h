@@ -10,9 +10,11 @@
 
 #include "autograd/tape.h"
 #include "core/index_tensor.h"
-#include "kernels/cpu/nsa_select.h"
+#include "kernels/nsa_params.h"
 
 namespace tinyr2::ops {
+
+using kernels::NsaSelectParams;  // the block geometry of branches 1 and 2
 
 // NSA's selection branch: query (b,t), at position q_offset + t, attends to the keys
 // u ≤ q_offset + t of the blocks blocks[b,t,0..n) (block j is keys [j·block_size,
@@ -33,8 +35,8 @@ Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
 // same attention probabilities. with_output false computes only the selection (and returns
 // an undefined tensor). Gradients flow to q, k, v through the output only.
 Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
-                            float scale, const kernels::cpu::NsaSelectParams& p, int64_t q_pos0,
-                            bool with_output, IndexTensor* blocks);
+                            float scale, const NsaSelectParams& p, int64_t q_pos0, bool with_output,
+                            IndexTensor* blocks);
 
 // The RoPE angles of T positions for rotating `dim` entries (SPEC §2.2): cos and sin,
 // (T, dim/2) each (kernels/cpu/rope.h's table). Built once, shared by the ops below.

@@ -6,7 +6,6 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
-#include "kernels/cpu/nsa_select.h"
 
 namespace tinyr2::nn {
 
@@ -144,7 +143,7 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
   return {ops::concat(t, {k_nope, k_rope}, -1), v_cmp};  // (B,nb,H,Dk), (B,nb,H,vd)
 }
 
-kernels::cpu::NsaSelectParams SparseAttention::select_params() const {
+ops::NsaSelectParams SparseAttention::select_params() const {
   return {cfg_.block_size,          cfg_.block_stride,       cfg_.select_block_size,
           cfg_.num_select_blocks(), cfg_.select_init_blocks, cfg_.select_local_blocks};
 }

@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/ops_nsa.h"
 #include "core/index_tensor.h"
 #include "infer/kv_cache.h"
-#include "kernels/cpu/nsa_select.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
 #include "nn/parameters.h"
@@ -68,7 +68,7 @@ class SparseAttention {
   std::pair<Tensor, Tensor> compress(ForwardContext& ctx, const Tensor& blocks, int64_t B,
                                      int64_t nb, int64_t first_block) const;
   // The block geometry of branches 1 and 2, for ops::compressed_attention's selection.
-  kernels::cpu::NsaSelectParams select_params() const;
+  ops::NsaSelectParams select_params() const;
   // Gate the branch outputs (B,T,H,vd) with the gate logits (B,T,gate_out), merge heads,
   // project (+ dropout).
   Tensor combine(ForwardContext& ctx, const Tensor& gate_logits,

@@ -23,15 +23,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/nsa_params.h"
+
 namespace tinyr2::kernels::cpu {
 
-struct NsaSelectParams {
-  int64_t block_size;         // l
-  int64_t block_stride;       // d
-  int64_t select_block_size;  // l′
-  int64_t num_blocks;         // n = num_tokens_to_keep / l′
-  int64_t init_blocks, local_blocks;
-};
+using kernels::NsaSelectParams;
 
 // w(i,j) as defined above (tokens shared by compressed block i and selection block j, / d).
 double nsa_overlap_weight(int64_t i, int64_t j, const NsaSelectParams& p);
