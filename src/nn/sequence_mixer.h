@@ -32,8 +32,10 @@ class MixerState {
   virtual ~MixerState() = default;
   // Forgets every position; buffers keep their memory (a cleared state behaves like a new one).
   virtual void clear() = 0;
-  // Bytes of cached values in use: grows with the positions seen, up to the layer's bound
-  // (FULL: linear in the positions; Sparse: the window ring stops at w rows).
+  // Bytes of cached values in use after the positions seen, as each state's layout documents
+  // (FULL: k and v rows, 2·C floats per position; Sparse: compressed rows per complete
+  // block, the raw tail — which drops the rows of a block once it completes —, selection
+  // rows per position, window rings of at most w rows).
   virtual int64_t bytes() const = 0;
   virtual int64_t allocated_bytes() const = 0;  // bytes the buffers hold
 };
@@ -42,14 +44,16 @@ class SequenceMixer {
  public:
   // p: where the layer registers its tensors, all named prefix + ..., e.g. "blocks.3.attn."
   // (the prefix also names its errors). Constructed before the layer's own members, so
-  // everything registered in p under the prefix from here on is the layer's.
+  // everything registered in p under the prefix from here on is the layer's. p must outlive
+  // the mixer (named_parameters() reads it).
   SequenceMixer(const Parameters& p, std::string prefix)
       : params_(&p), first_(p.all().size()), prefix_(std::move(prefix)) {}
   virtual ~SequenceMixer() = default;
   SequenceMixer(const SequenceMixer&) = delete;
   SequenceMixer& operator=(const SequenceMixer&) = delete;
 
-  // The config's name of this layer type ("FULL", "Sparse", ...; SPEC §1 attention_types).
+  // The config's name of this layer type ("FULL", "Sparse", ...; SPEC §1 attention_types),
+  // the same as its line in the table of nn/mixer_factory.cpp.
   virtual const char* type_name() const = 0;
 
   // x (B,T,C), normalised, positions 0 … T−1 → (B,T,C).
