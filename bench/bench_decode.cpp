@@ -11,8 +11,8 @@
 #include <chrono>
 
 #include "bench_util.h"
-#include "infer/kv_cache.h"
 #include "nn/model.h"
+#include "nn/model_cache.h"
 
 namespace tinyr2::bench {
 
@@ -28,7 +28,7 @@ void run_decode(benchmark::State& state, const char* attention) {
   std::vector<int32_t> prompt(static_cast<size_t>(pos));
   for (auto& id : prompt)
     id = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
-  infer::ModelCache cache(cfg);
+  nn::ModelCache cache(model);
   Tape tape;
   NoGradGuard no_grad(tape);
   nn::ForwardContext ctx(tape);

@@ -151,10 +151,8 @@ ModelFlops training_flops(const nn::Model& model, int64_t T) {
   // head's V·C back (the token table is the head).
   f.n_active = model.active_params_per_token() - model.token_embedding.numel() -
                model.position_embedding.numel() + c.vocab_size * c.n_embd;
-  int64_t full_layers = 0;
-  for (int64_t i = 0; i < c.n_layer; ++i)
-    full_layers += c.attention_type(i) == nn::AttentionType::Full ? 1 : 0;
-  f.attention_per_token = 12.0 * static_cast<double>(full_layers * T * c.n_embd) / 2.0;
+  // Each sequence mixer counts its own products between positions (FULL: 6·T·C).
+  for (const auto& block : model.blocks) f.attention_per_token += block->attn->flops_per_token(T);
   f.per_token = 6.0 * static_cast<double>(f.n_active) + f.attention_per_token;
   return f;
 }

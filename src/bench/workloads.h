@@ -17,9 +17,10 @@
 // used once as a lookup and once as the output projection; only the latter is a product);
 // 6 = 2 (multiply-add) × 3 (forward, input gradient, weight gradient). The second term is
 // causal attention: QKᵀ and PV cost 2·2·T·C per token and layer forward, ×3 with backward,
-// halved by the causal mask (PaLM, Chowdhery et al. 2022, appendix B). T = ctx_len. It
-// counts the FULL layers only (all of them in the dense MFU configuration); a Sparse layer's
-// attention is not a T×T product and is left out (its projections are in N).
+// halved by the causal mask (PaLM, Chowdhery et al. 2022, appendix B). T = ctx_len. Each
+// block's sequence mixer reports its part (SequenceMixer::flops_per_token): FULL layers
+// 12·T·C/2 (all of them in the dense MFU configuration); a Sparse layer's attention is not a
+// T×T product and is left out (its projections are in N).
 #pragma once
 
 #include <cstdint>

@@ -31,10 +31,7 @@ bool apply_context_rule(std::vector<int32_t>& ids, int64_t ctx_len) {
 }
 
 Generator::Generator(const nn::Model& model, GenerationOptions options)
-    : model_(model),
-      options_(options),
-      sampler_(options.sampling, options.seed),
-      cache_(model.cfg) {
+    : model_(model), options_(options), sampler_(options.sampling, options.seed), cache_(model) {
   const int64_t V = model_.cfg.vocab_size;
   if (options_.sample_vocab <= 0 || options_.sample_vocab > V) options_.sample_vocab = V;
 }

@@ -1,6 +1,7 @@
 // Text generation (SPEC §5 `generate`, §7).
 //
-// The prompt is prefilled in one batched forward that fills the KV cache; every later token
+// The prompt is prefilled in one batched forward that fills the decode state (nn::ModelCache:
+// one MixerState per block, built from the model); every later token
 // costs one position (Model::forward_cached). With use_cache off, every step runs the full
 // forward over the whole context instead — the check path, which must choose the same tokens.
 // Generation stops at <|endoftext|> (not emitted) or after max_new_tokens.
@@ -16,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "infer/kv_cache.h"
 #include "infer/sampling.h"
 #include "nn/model.h"
+#include "nn/model_cache.h"
 
 namespace tinyr2::infer {
 
@@ -67,7 +68,7 @@ class Generator {
   const nn::Model& model_;
   GenerationOptions options_;
   Sampler sampler_;
-  ModelCache cache_;
+  nn::ModelCache cache_;  // one MixerState per block (nn/model_cache.h)
   std::vector<int32_t> context_;
   GenerationStats stats_;
 };

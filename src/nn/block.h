@@ -1,19 +1,19 @@
-// One transformer block (SPEC §2): an attention branch and an FFN branch, each pre-normed
-// and wrapped in hyper-connections (or a plain residual when there is one stream).
+// One transformer block (SPEC §2): a sequence-mixer branch (the attention slot: FULL,
+// Sparse, ... — nn/sequence_mixer.h, made by nn/mixer_factory.h from the config's
+// attention type) and an FFN branch, each pre-normed and wrapped in hyper-connections (or a
+// plain residual when there is one stream).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "infer/kv_cache.h"
 #include "nn/config.h"
-#include "nn/full_attention.h"
 #include "nn/hyper_connection.h"
 #include "nn/mlp.h"
 #include "nn/moe.h"
 #include "nn/rmsnorm.h"
-#include "nn/sparse_attention.h"
+#include "nn/sequence_mixer.h"
 
 namespace tinyr2::nn {
 
@@ -23,18 +23,18 @@ class Block {
   // Streams R (N,S,C) with hyper-connections, else x (B,T,C); `btc` is (B,T,C).
   Tensor forward(ForwardContext& ctx, const Tensor& R, const Shape& btc) const;
   // Decoding (SPEC §7): the same block on new positions pos0 … of one sequence (B = 1), the
-  // attention reading and extending this block's cache.
-  Tensor forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& btc, infer::LayerCache& cache,
+  // mixer reading and extending its decode state (made by attn->new_state()).
+  Tensor forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& btc, MixerState& state,
                         int64_t pos0) const;
 
   Tensor attention(ForwardContext& ctx, const Tensor& x) const;  // attn(rm1(x))
-  Tensor attention_cached(ForwardContext& ctx, const Tensor& x, infer::LayerCache& cache, int64_t pos0) const;
-  Tensor ffn(ForwardContext& ctx, const Tensor& x) const;        // ffn(rm2(x))
+  Tensor attention_cached(ForwardContext& ctx, const Tensor& x, MixerState& state,
+                          int64_t pos0) const;
+  Tensor ffn(ForwardContext& ctx, const Tensor& x) const;  // ffn(rm2(x))
 
   int64_t index;
   RMSNorm rm1, rm2;
-  std::unique_ptr<FullAttention> full_attn;
-  std::unique_ptr<SparseAttention> sparse_attn;
+  std::unique_ptr<SequenceMixer> attn;  // "blocks.{i}.attn."
   std::unique_ptr<MLP> mlp;
   std::unique_ptr<DSMoE> moe;
   std::unique_ptr<HyperConnection> hc_attn, hc_ffn;
@@ -42,7 +42,7 @@ class Block {
  private:
   // The residual / hyper-connection wiring around attn and ffn, shared by both forwards.
   Tensor wire(ForwardContext& ctx, const Tensor& R, const Shape& btc,
-              const std::function<Tensor(const Tensor&)>& attn) const;
+              const std::function<Tensor(const Tensor&)>& mixer) const;
 };
 
 }  // namespace tinyr2::nn

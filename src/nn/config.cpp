@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "io/json_fields.h"
+#include "nn/mixer_factory.h"
 
 namespace tinyr2::nn {
 
@@ -65,9 +66,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   f.integer("n_head", c.n_head, 1, kBig);
   f.integer("n_layer", c.n_layer, 1, 4096);
   if (f.has("attention_types")) {
+    // The names come from the sequence-mixer table (nn/mixer_factory.h).
+    std::vector<std::string> names;
+    for (const MixerType& m : mixer_types()) names.emplace_back(m.name);
     c.attention_types.clear();
-    for (int i : string_list(f, "attention_types", {"FULL", "Sparse"}))
-      c.attention_types.push_back(i == 0 ? AttentionType::Full : AttentionType::Sparse);
+    for (int i : string_list(f, "attention_types", names))
+      c.attention_types.push_back(mixer_types()[static_cast<size_t>(i)].type);
   }
   if (f.has("attention_mode")) {
     const auto& v = f.raw("attention_mode");
@@ -198,7 +202,7 @@ nlohmann::json ModelConfig::to_json() const {
   j["n_head"] = n_head;
   j["n_layer"] = n_layer;
   auto& at = j["attention_types"] = nlohmann::json::array();
-  for (auto t : attention_types) at.push_back(t == AttentionType::Full ? "FULL" : "Sparse");
+  for (auto t : attention_types) at.push_back(attention_type_name(t));
   j["attention_mode"] = attention_mode_json;
   auto& ty = j["types"] = nlohmann::json::array();
   for (auto t : types) ty.push_back(t == FfnType::Mlp ? "mlp" : "moe");

@@ -14,6 +14,8 @@
 
 namespace tinyr2::nn {
 
+// The sequence mixer in a block's attention slot; names, layers and constructors are in the
+// table of nn/mixer_factory.cpp (one line per type).
 enum class AttentionType { Full, Sparse };
 enum class FfnType { Mlp, Moe };
 enum class BranchGate { Softmax, Sigmoid };
@@ -28,7 +30,7 @@ struct ModelConfig {
   int64_t n_embd = 256, n_head = 4, n_layer = 4;
   std::vector<AttentionType> attention_types = {AttentionType::Full, AttentionType::Sparse};
   std::vector<BranchSet> attention_mode = {{true, true, true}};  // NSA
-  std::vector<nlohmann::json> attention_mode_json = {"NSA"};    // as written, for config.json
+  std::vector<nlohmann::json> attention_mode_json = {"NSA"};     // as written, for config.json
   std::vector<FfnType> types = {FfnType::Mlp, FfnType::Moe};
   int64_t n_experts = 8, num_exp = 2;
   int64_t moe_hidden = -1;  // -1: 4 * n_embd
@@ -55,7 +57,9 @@ struct ModelConfig {
   double dropout = 0.0, norm_eps = 1e-6, init_std = 0.02;
 
   // ---- derived, per layer ----
-  AttentionType attention_type(int64_t layer) const { return attention_types[layer % attention_types.size()]; }
+  AttentionType attention_type(int64_t layer) const {
+    return attention_types[layer % attention_types.size()];
+  }
   BranchSet branches(int64_t layer) const { return attention_mode[layer % attention_mode.size()]; }
   FfnType ffn_type(int64_t layer) const { return types[layer % types.size()]; }
   int64_t head_dim() const { return n_embd / n_head; }

@@ -8,12 +8,16 @@
 namespace tinyr2::nn {
 
 FullAttention::FullAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg)
-    : c_attn(p.add(prefix + "c_attn.weight", {3 * cfg.n_embd, cfg.n_embd}, Init::normal(static_cast<float>(cfg.init_std)))),
-      c_proj(p.add(prefix + "c_proj.weight", {cfg.n_embd, cfg.n_embd}, Init::normal(static_cast<float>(cfg.init_std)))),
+    : SequenceMixer(p, prefix),
+      c_attn(p.add(prefix + "c_attn.weight", {3 * cfg.n_embd, cfg.n_embd},
+                   Init::normal(static_cast<float>(cfg.init_std)))),
+      c_proj(p.add(prefix + "c_proj.weight", {cfg.n_embd, cfg.n_embd},
+                   Init::normal(static_cast<float>(cfg.init_std)))),
       lamb1(p.add(prefix + "lamb1", {}, Init::constant(0.5f))),
       lamb2(p.add(prefix + "lamb2", {}, Init::constant(0.5f))),
       C_(cfg.n_embd),
       H_(cfg.n_head),
+      max_positions_(cfg.ctx_len),
       v_residual_(cfg.v_residual),
       dropout_(static_cast<float>(cfg.dropout)) {}
 
@@ -26,8 +30,10 @@ std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x) c
   Tensor v = ops::reshape(t, qkv[2], {B, T, H_, D});
   if (v_residual_) {
     // The first FULL layer in depth order keeps its raw v; later ones mix it in.
-    if (!ctx.v_first.defined()) ctx.v_first = v;
-    else v = ops::add(t, ops::mul(t, v, lamb1), ops::mul(t, ctx.v_first, lamb2));
+    if (!ctx.v_first.defined())
+      ctx.v_first = v;
+    else
+      v = ops::add(t, ops::mul(t, v, lamb1), ops::mul(t, ctx.v_first, lamb2));
   }
   return {q, k, v};
 }
@@ -45,16 +51,34 @@ Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
   return output(ctx, ops::causal_attention(ctx.tape, q, k, v, scale));
 }
 
-Tensor FullAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new,
-                                     infer::FullAttentionCache& cache) const {
-  TINYR2_CHECK(x_new.dim() == 3 && x_new.size(0) == 1, "cached FULL attention: x {} must be (1,T,C)",
-               shape_str(x_new.shape()));
-  const int64_t pos0 = cache.k.rows();
+void FullAttentionState::clear() {
+  k.clear();
+  v.clear();
+}
+
+std::unique_ptr<MixerState> FullAttention::new_state() const {
+  auto s = std::make_unique<FullAttentionState>();
+  s->k = RowBuffer({H_, C_ / H_}, max_positions_);
+  s->v = RowBuffer({H_, C_ / H_}, max_positions_);
+  return s;
+}
+
+Tensor FullAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
+                                     int64_t pos0) const {
+  TINYR2_CHECK(x_new.dim() == 3 && x_new.size(0) == 1,
+               "cached FULL attention: x {} must be (1,T,C)", shape_str(x_new.shape()));
+  FullAttentionState& s = state_as<FullAttentionState>(state);
+  TINYR2_CHECK(s.k.rows() == pos0, "{}: cache holds {} positions, not {}", prefix(), s.k.rows(),
+               pos0);
   const auto [q, k, v] = qkv(ctx, x_new);
-  cache.k.append(k);
-  cache.v.append(v);
+  s.k.append(k);
+  s.v.append(v);
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
-  return output(ctx, ops::causal_attention(ctx.tape, q, cache.k.view(), cache.v.view(), scale, 0, pos0));
+  return output(ctx, ops::causal_attention(ctx.tape, q, s.k.view(), s.v.view(), scale, 0, pos0));
+}
+
+double FullAttention::flops_per_token(int64_t T) const {
+  return 12.0 * static_cast<double>(T * C_) / 2.0;
 }
 
 }  // namespace tinyr2::nn

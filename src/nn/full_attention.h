@@ -1,25 +1,46 @@
 // FULL causal attention (SPEC §2.1): q,k,v = split(c_attn x), H heads of C/H, scale
-// 1/sqrt(C/H), no RoPE; optional value residual across FULL layers.
+// 1/sqrt(C/H), no RoPE; optional value residual across FULL layers. A SequenceMixer
+// (nn/sequence_mixer.h), config name "FULL"; its decode state keeps k and v of every position.
 #pragma once
 
 #include <array>
+#include <memory>
 #include <string>
 
-#include "infer/kv_cache.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
 #include "nn/parameters.h"
+#include "nn/sequence_mixer.h"
+#include "nn/state_buffers.h"
 
 namespace tinyr2::nn {
 
-class FullAttention {
+// FULL's decode state: k, v (t, H, C/H) of every position seen, v after the value residual.
+struct FullAttentionState : MixerState {
+  RowBuffer k, v;
+
+  void clear() override;
+  int64_t bytes() const override { return k.bytes() + v.bytes(); }
+  int64_t allocated_bytes() const override { return k.allocated_bytes() + v.allocated_bytes(); }
+};
+
+class FullAttention : public SequenceMixer {
  public:
   FullAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg);
-  Tensor forward(ForwardContext& ctx, const Tensor& x) const;  // x (B,T,C) → (B,T,C)
-  // Decoding (SPEC §7): x_new (1,Tn,C) holds positions pos0 … pos0+Tn−1 with pos0 =
-  // cache.k.rows(); their k and v (v after the value residual) are appended to the cache and
-  // the queries attend causally over every cached position. Same ops as forward.
-  Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, infer::FullAttentionCache& cache) const;
+
+  const char* type_name() const override { return "FULL"; }
+  Tensor forward(ForwardContext& ctx, const Tensor& x) const override;  // (B,T,C) → (B,T,C)
+  // Rows for ctx_len positions.
+  std::unique_ptr<MixerState> new_state() const override;
+  // Decoding (SPEC §7): the state must hold exactly pos0 positions; the new positions' k and
+  // v are appended and their queries attend causally over every cached position. Same ops
+  // as forward.
+  Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
+                        int64_t pos0) const override;
+  // QKᵀ and PV: 2·2·T·C per token forward, ×3 with backward, halved by the causal mask
+  // (PaLM, Chowdhery et al. 2022, appendix B): 6·T·C.
+  double flops_per_token(int64_t T) const override;
+
   Tensor c_attn, c_proj, lamb1, lamb2;
 
  private:
@@ -28,7 +49,7 @@ class FullAttention {
   // c_proj(merge_heads(y)) with dropout in training; y (B,T,H,C/H) → (B,T,C).
   Tensor output(ForwardContext& ctx, const Tensor& y) const;
 
-  int64_t C_, H_;
+  int64_t C_, H_, max_positions_;
   bool v_residual_;
   float dropout_;
 };

@@ -21,7 +21,7 @@ Model::Model(const ModelConfig& c) : cfg(c) {
 }
 
 Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
-                     infer::ModelCache* cache) const {
+                     ModelCache* cache) const {
   Tape& t = ctx.tape;
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg.n_embd, N = B * T, S = cfg.streams();
   ctx.v_first = Tensor();
@@ -35,7 +35,7 @@ Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
   Tensor R =
       S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
   for (size_t i = 0; i < blocks.size(); ++i)
-    R = cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layers[i], pos0)
+    R = cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0)
               : blocks[i]->forward(ctx, R, btc);
   Tensor h = S > 1 ? ops::reshape(t, ops::stream_mix(t, R, Tensor::full({S, 1}, 1.f)), btc) : R;
   return rm_f->forward(ctx, h);
@@ -51,14 +51,14 @@ void check_ids(const IndexTensor& ids, int64_t vocab_size) {
 }
 }  // namespace
 
-Tensor Model::forward_cached(ForwardContext& ctx, const IndexTensor& ids, infer::ModelCache& cache,
+Tensor Model::forward_cached(ForwardContext& ctx, const IndexTensor& ids, ModelCache& cache,
                              bool last_only) const {
   check_ids(ids, cfg.vocab_size);
   TINYR2_CHECK(ids.shape[0] == 1, "cached decoding runs one sequence, got ids {}",
                shape_str(ids.shape));
   TINYR2_CHECK(!ctx.training, "cached decoding is for evaluation only");
-  TINYR2_CHECK(cache.layers.size() == blocks.size(), "cache of {} layers for {} blocks",
-               cache.layers.size(), blocks.size());
+  TINYR2_CHECK(cache.num_layers() == blocks.size(), "cache of {} layers for {} blocks",
+               cache.num_layers(), blocks.size());
   const int64_t T = ids.shape[1], pos0 = cache.length();
   if (T == 0) fail("cached forward of no tokens");
   if (pos0 + T > cfg.ctx_len)

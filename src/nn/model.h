@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "core/index_tensor.h"
-#include "infer/kv_cache.h"
 #include "nn/block.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
+#include "nn/model_cache.h"
 #include "nn/parameters.h"
 #include "nn/rmsnorm.h"
 
@@ -37,12 +37,15 @@ class Model {
                       const IndexTensor* targets = nullptr) const;
 
   // Decoding (SPEC §7, eval mode): ids (1,Tn) are the next Tn tokens of the sequence held in
-  // `cache`, at positions cache.length() … cache.length()+Tn−1 (at most ctx_len). Runs them in
-  // one batched pass — a prefill when the cache is empty, one decode step when Tn = 1 — appends
-  // them to the cache and returns their logits (1,Tn,V), or only the last token's (1,1,V)
-  // when last_only. The logits equal those of forward on the whole sequence.
-  Tensor forward_cached(ForwardContext& ctx, const IndexTensor& ids, infer::ModelCache& cache,
+  // `cache` (from new_cache()), at positions cache.length() … cache.length()+Tn−1 (at most
+  // ctx_len). Runs them in one batched pass — a prefill when the cache is empty, one decode step
+  // when Tn = 1 — appends them to the cache and returns their logits (1,Tn,V), or only the last
+  // token's (1,1,V) when last_only. The logits equal those of forward on the whole sequence.
+  Tensor forward_cached(ForwardContext& ctx, const IndexTensor& ids, ModelCache& cache,
                         bool last_only = false) const;
+
+  // An empty decode state for one sequence: one MixerState per block (nn/model_cache.h).
+  ModelCache new_cache() const { return ModelCache(*this); }
 
   // Model directory I/O.
   static std::unique_ptr<Model> load(const std::string& dir);
@@ -61,8 +64,7 @@ class Model {
  private:
   // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache
   // every block reads and extends its layer cache.
-  Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
-                infer::ModelCache* cache) const;
+  Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0, ModelCache* cache) const;
 };
 
 }  // namespace tinyr2::nn

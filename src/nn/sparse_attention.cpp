@@ -21,7 +21,8 @@ std::vector<int32_t> iota_positions(int64_t T) {
 
 SparseAttention::SparseAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg,
                                  BranchSet branches)
-    : compress_q_linear(p.add(prefix + "compress_q_linear.weight", {cfg.q_lora_rank, cfg.n_embd},
+    : SequenceMixer(p, prefix),
+      compress_q_linear(p.add(prefix + "compress_q_linear.weight", {cfg.q_lora_rank, cfg.n_embd},
                               Init::normal(static_cast<float>(cfg.init_std)))),
       decompress_q_nope(p.add(prefix + "decompress_q_nope.weight",
                               {cfg.n_head * cfg.qk_nope_head_dim, cfg.q_lora_rank},
@@ -215,11 +216,56 @@ Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
   return combine(ctx, pr.gate_logits, outs);
 }
 
-Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x,
-                                       infer::SparseAttentionCache& cache, int64_t pos0) const {
+void SparseAttentionState::clear() {
+  k_cmp.clear();
+  v_cmp.clear();
+  raw.clear();
+  raw_start = 0;
+  k_sel.clear();
+  v_sel.clear();
+  k_win.clear();
+  v_win.clear();
+}
+
+int64_t SparseAttentionState::bytes() const {
+  return k_cmp.bytes() + v_cmp.bytes() + raw.bytes() + k_sel.bytes() + v_sel.bytes() +
+         k_win.bytes() + v_win.bytes();
+}
+
+int64_t SparseAttentionState::allocated_bytes() const {
+  return k_cmp.allocated_bytes() + v_cmp.allocated_bytes() + raw.allocated_bytes() +
+         k_sel.allocated_bytes() + v_sel.allocated_bytes() + k_win.allocated_bytes() +
+         v_win.allocated_bytes();
+}
+
+std::unique_ptr<MixerState> SparseAttention::new_state() const {
+  const int64_t T = cfg_.ctx_len, H = cfg_.n_head, C = cfg_.n_embd;
+  const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim, Dv = cfg_.v_head_dim;
+  auto s = std::make_unique<SparseAttentionState>();
+  if (need_compressed_) {
+    const int64_t max_blocks =
+        T >= cfg_.block_size ? (T - cfg_.block_size) / cfg_.block_stride + 1 : 0;
+    s->k_cmp = RowBuffer({H, Dk}, max_blocks);
+    s->v_cmp = RowBuffer({H, Dv}, max_blocks);
+    s->raw = RowBuffer({C}, T);
+  }
+  if (branches_[1]) {
+    s->k_sel = RowBuffer({H, Dk}, T);
+    s->v_sel = RowBuffer({H, Dv}, T);
+  }
+  if (branches_[2]) {
+    s->k_win = RingBuffer({H, Dk}, cfg_.window_size);
+    s->v_win = RingBuffer({H, Dv}, cfg_.window_size);
+  }
+  return s;
+}
+
+Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, MixerState& state,
+                                       int64_t pos0) const {
   Tape& t = ctx.tape;
   TINYR2_CHECK(x.dim() == 3 && x.size(0) == 1, "cached Sparse attention: x {} must be (1,T,C)",
                shape_str(x.shape()));
+  SparseAttentionState& cache = state_as<SparseAttentionState>(state);
   const int64_t Tn = x.size(1), H = cfg_.n_head;
   const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
   const int64_t l = cfg_.block_size, d = cfg_.block_stride, w = cfg_.window_size;

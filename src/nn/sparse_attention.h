@@ -6,8 +6,13 @@
 // n·l′ tokens of the blocks chosen for t (block attention over contiguous key ranges, one
 // block set for all heads of a token), and the window touches the last w keys. No T×T
 // tensor exists.
+//
+// A SequenceMixer (nn/sequence_mixer.h), config name "Sparse", branches from attention_mode.
+// Its decode state (SparseAttentionState below) keeps per new token only what the branches
+// read: nb ≈ t/d compressed keys, the selection rows and the w window rows.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,26 +20,55 @@
 
 #include "autograd/ops_nsa.h"
 #include "core/index_tensor.h"
-#include "infer/kv_cache.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
 #include "nn/parameters.h"
 #include "nn/rmsnorm.h"
+#include "nn/sequence_mixer.h"
+#include "nn/state_buffers.h"
 
 namespace tinyr2::nn {
 
-class SparseAttention {
+// Sparse's decode state; buffers of inactive branches stay empty (default-constructed).
+//   k_cmp, v_cmp   (nb, H, nope+rope), (nb, H, v_head_dim): branch 1's keys and values of the
+//                  nb complete compressed blocks (also branch 2's scores); branch 1 or 2.
+//   raw            (·, C): the normalised input rows [raw_start, t) not yet consumed by a
+//                  compressed block — the tail the next block is built from (raw_start =
+//                  nb·d, so fewer than l rows once a block completes; with d < l blocks
+//                  overlap and the tail holds the l − d shared rows too); branch 1 or 2.
+//   k_sel, v_sel   (t, H, nope+rope), (t, H, v_head_dim): selection_k / selection_v of every
+//                  position, RoPE applied; branch 2.
+//   k_win, v_win   rings of the last w window keys / values: position p in slot p mod w;
+//                  branch 3.
+struct SparseAttentionState : MixerState {
+  RowBuffer k_cmp, v_cmp;
+  RowBuffer raw;
+  int64_t raw_start = 0;
+  RowBuffer k_sel, v_sel;
+  RingBuffer k_win, v_win;
+
+  void clear() override;
+  int64_t bytes() const override;
+  int64_t allocated_bytes() const override;
+};
+
+class SparseAttention : public SequenceMixer {
  public:
   SparseAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg,
                   BranchSet branches);
-  Tensor forward(ForwardContext& ctx, const Tensor& x) const;  // x (B,T,C) → (B,T,C)
-  // Decoding (SPEC §7): x_new (1,Tn,C) holds positions pos0 … pos0+Tn−1 of one sequence whose
-  // earlier positions are in `cache` (layout in infer/kv_cache.h); the cache is extended by
-  // the new positions. The same ops as forward on the same values: complete blocks are
+
+  const char* type_name() const override { return "Sparse"; }
+  Tensor forward(ForwardContext& ctx, const Tensor& x) const override;  // (B,T,C) → (B,T,C)
+  // The active branches' buffers for ctx_len positions.
+  std::unique_ptr<MixerState> new_state() const override;
+  // Decoding (SPEC §7): the same ops as forward on the same values: complete blocks are
   // compressed once, when their last token arrives; the selection branch scores the cached
   // compressed keys and attends over cached selection rows; the window reads the ring.
-  Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new,
-                        infer::SparseAttentionCache& cache, int64_t pos0) const;
+  Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
+                        int64_t pos0) const override;
+  // 0: no branch is a T×T product; the compression, selection and window attention are
+  // not counted (the projections are in 6·N).
+  double flops_per_token(int64_t) const override { return 0.0; }
 
   // MLA query path
   Tensor compress_q_linear, decompress_q_nope, decompress_q_rope;

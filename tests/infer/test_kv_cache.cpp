@@ -7,19 +7,21 @@
 
 #include <algorithm>
 #include <cmath>
-#include <variant>
 
 #include <fmt/core.h>
 
 #include "core/rng.h"
-#include "infer/kv_cache.h"
 #include "model_configs.h"
+#include "nn/full_attention.h"
 #include "nn/model.h"
+#include "nn/model_cache.h"
+#include "nn/sparse_attention.h"
 
 namespace tinyr2::infer {
 
 namespace {
 
+using nn::ModelCache;
 using testing::DecodeCase;
 
 std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint64_t seed) {
@@ -95,7 +97,7 @@ TEST_P(CachedDecoding, LogitsEqualTheFullForwardAtEveryPosition) {
   // Prefill of one token then one per step; a prompt of T/3 then a chunk of 17 (a batched
   // pass against a non-empty cache) then one per step; the whole sequence in one prefill.
   const std::vector<std::vector<int64_t>> schedules = {{1}, {T / 3, 17}, {T}};
-  ModelCache cache(cfg);
+  ModelCache cache = model.new_cache();
   for (const auto& schedule : schedules) {
     cache.clear();  // reuse: a cleared cache must behave like a new one
     const Tensor got = cached_logits(model, cache, ids, schedule);
@@ -110,9 +112,9 @@ TEST_P(CachedDecoding, LogitsEqualTheFullForwardAtEveryPosition) {
   // The Sparse caches stay sparse: the raw tail is shorter than a block, the window ring holds
   // w rows, the compressed cache one row per complete block.
   for (int64_t i = 0; i < cfg.n_layer; ++i) {
-    const auto* s = std::get_if<SparseAttentionCache>(&cache.layers[i]);
+    const auto* s = dynamic_cast<const nn::SparseAttentionState*>(&cache.layer(i));
     if (!s) {
-      EXPECT_EQ(std::get<FullAttentionCache>(cache.layers[i]).k.rows(), T);
+      EXPECT_EQ(dynamic_cast<const nn::FullAttentionState&>(cache.layer(i)).k.rows(), T);
       continue;
     }
     const nn::BranchSet br = cfg.branches(i);
@@ -140,7 +142,7 @@ TEST(CachedDecoding, RejectsPositionsPastCtxLen) {
   const nn::ModelConfig cfg = nn::ModelConfig::from_json(j);
   nn::Model model(cfg);
   model.init(1);
-  ModelCache cache(cfg);
+  ModelCache cache(model);
   Tape tape;
   NoGradGuard ng(tape);
   nn::ForwardContext ctx(tape);
@@ -150,37 +152,6 @@ TEST(CachedDecoding, RejectsPositionsPastCtxLen) {
   EXPECT_EQ(cache.length(), 16);  // a refused step leaves the cache as it was
   EXPECT_THROW(model.forward_cached(ctx, IndexTensor({1, 1}, {101}), cache),
                Error);  // not in vocab
-}
-
-TEST(RowBuffer, AppendsGrowsAndDropsRows) {
-  RowBuffer b({2, 3}, 100);
-  for (int i = 0; i < 40; ++i) b.append(Tensor::full({1, 1, 2, 3}, static_cast<float>(i)));
-  EXPECT_EQ(b.rows(), 40);
-  EXPECT_EQ(b.view().shape(), (Shape{1, 40, 2, 3}));
-  EXPECT_EQ(b.view(5, 7).data()[0], 5.f);
-  b.drop_front(30);
-  EXPECT_EQ(b.rows(), 10);
-  EXPECT_EQ(b.view().data()[0], 30.f);
-  EXPECT_EQ(b.matrix().data()[9 * 6 + 5], 39.f);
-  EXPECT_THROW(b.append(Tensor::zeros({91, 6})), Error);  // past max_rows
-}
-
-TEST(RingBuffer, KeepsTheLastRowsInSlotOrder) {
-  RingBuffer r({2}, 3);
-  for (int i = 0; i < 5; ++i) r.push(Tensor::full({1, 2}, static_cast<float>(i)));
-  EXPECT_EQ(r.total(), 5);
-  EXPECT_EQ(r.size(), 3);
-  const Tensor slots = r.slots();  // rows 3, 4 in slots 0, 1; row 2 in slot 2
-  EXPECT_EQ(slots.data()[0], 3.f);
-  EXPECT_EQ(slots.data()[2], 4.f);
-  EXPECT_EQ(slots.data()[4], 2.f);
-  const Tensor last = r.last(3);
-  EXPECT_EQ(last.data()[0], 2.f);
-  EXPECT_EQ(last.data()[2], 3.f);
-  EXPECT_EQ(last.data()[4], 4.f);
-  r.push(Tensor::from_vector({4, 2}, {10, 10, 11, 11, 12, 12, 13, 13}));  // more rows than slots
-  EXPECT_EQ(r.last(3).data()[0], 11.f);
-  EXPECT_EQ(r.last(3).data()[4], 13.f);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "infer/kv_cache.h"
+#include "nn/state_buffers.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
 
-namespace tinyr2::infer {
+namespace tinyr2::nn {
 
 namespace {
 
@@ -110,80 +110,4 @@ int64_t RingBuffer::allocated_bytes() const {
   return storage_.defined() ? storage_.numel() * static_cast<int64_t>(sizeof(float)) : 0;
 }
 
-// ---- ModelCache ---------------------------------------------------------------------------
-
-ModelCache::ModelCache(const nn::ModelConfig& cfg) {
-  const int64_t T = cfg.ctx_len, H = cfg.n_head, C = cfg.n_embd;
-  const int64_t Dk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim, Dv = cfg.v_head_dim;
-  for (int64_t i = 0; i < cfg.n_layer; ++i) {
-    if (cfg.attention_type(i) == nn::AttentionType::Full) {
-      layers.emplace_back(FullAttentionCache{RowBuffer({H, C / H}, T), RowBuffer({H, C / H}, T)});
-      continue;
-    }
-    const nn::BranchSet br = cfg.branches(i);
-    SparseAttentionCache s;
-    if (br[0] || br[1]) {
-      const int64_t max_blocks =
-          T >= cfg.block_size ? (T - cfg.block_size) / cfg.block_stride + 1 : 0;
-      s.k_cmp = RowBuffer({H, Dk}, max_blocks);
-      s.v_cmp = RowBuffer({H, Dv}, max_blocks);
-      s.raw = RowBuffer({C}, T);
-    }
-    if (br[1]) {
-      s.k_sel = RowBuffer({H, Dk}, T);
-      s.v_sel = RowBuffer({H, Dv}, T);
-    }
-    if (br[2]) {
-      s.k_win = RingBuffer({H, Dk}, cfg.window_size);
-      s.v_win = RingBuffer({H, Dv}, cfg.window_size);
-    }
-    layers.emplace_back(std::move(s));
-  }
-}
-
-void ModelCache::clear() {
-  length_ = 0;
-  for (LayerCache& layer : layers) {
-    if (auto* f = std::get_if<FullAttentionCache>(&layer)) {
-      f->k.clear();
-      f->v.clear();
-    } else {
-      auto& s = std::get<SparseAttentionCache>(layer);
-      s.k_cmp.clear();
-      s.v_cmp.clear();
-      s.raw.clear();
-      s.raw_start = 0;
-      s.k_sel.clear();
-      s.v_sel.clear();
-      s.k_win.clear();
-      s.v_win.clear();
-    }
-  }
-}
-
-namespace {
-template <typename F>
-int64_t sum_buffers(const std::vector<LayerCache>& layers, F bytes_of) {
-  int64_t total = 0;
-  for (const LayerCache& layer : layers) {
-    if (const auto* f = std::get_if<FullAttentionCache>(&layer)) {
-      total += bytes_of(f->k) + bytes_of(f->v);
-    } else {
-      const auto& s = std::get<SparseAttentionCache>(layer);
-      total += bytes_of(s.k_cmp) + bytes_of(s.v_cmp) + bytes_of(s.raw) + bytes_of(s.k_sel) +
-               bytes_of(s.v_sel) + bytes_of(s.k_win) + bytes_of(s.v_win);
-    }
-  }
-  return total;
-}
-}  // namespace
-
-int64_t ModelCache::bytes() const {
-  return sum_buffers(layers, [](const auto& b) { return b.bytes(); });
-}
-
-int64_t ModelCache::allocated_bytes() const {
-  return sum_buffers(layers, [](const auto& b) { return b.allocated_bytes(); });
-}
-
-}  // namespace tinyr2::infer
+}  // namespace tinyr2::nn
