@@ -3,9 +3,9 @@
 // arguments go to Google Benchmark (e.g. --benchmark_filter=attention).
 //
 // `tinyr2 bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro]`: tinyr2
-// against the PyTorch reference, plus tinyr2's micro-benchmarks (cli/bench_compare.h). Its
-// hidden helpers `bench train-step` and `bench decode` each measure one side in a child
-// process.
+// against the PyTorch reference, plus tinyr2's micro-benchmarks. It lives in its own library,
+// tinyr2_bench_compare (bench/compare/bench_compare.h); this file parses its flags. Its hidden
+// helpers `bench train-step` and `bench decode` each measure one side in a child process.
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,7 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/bench_compare.h"
+#include "bench/compare/bench_compare.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
@@ -44,9 +44,9 @@ int run_ops(const std::vector<std::string>& extra) {
 Command make_bench_command() {
   struct Options {
     CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr;
-    CompareOptions cmp;
-    TrainStepOptions ts;
-    DecodeOptions dec;
+    bench_compare::CompareOptions cmp;
+    bench_compare::TrainStepOptions ts;
+    bench_compare::DecodeOptions dec;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -63,7 +63,7 @@ Command make_bench_command() {
     o->ops->fallthrough(false);
     o->ops->footer("Arguments after `ops` go to Google Benchmark, e.g. --benchmark_filter=sgemm");
 
-    CompareOptions& k = o->cmp;
+    bench_compare::CompareOptions& k = o->cmp;
     CLI::App* cmp = o->compare = sub->add_subcommand(
         "compare",
         "tinyr2 vs the PyTorch reference (training and decode tokens/s, peak memory) and "
@@ -123,9 +123,9 @@ Command make_bench_command() {
   };
   c.execute = [o]() -> int {
     if (o->ops->parsed()) return run_ops(o->ops->remaining());
-    if (o->compare->parsed()) return run_bench_compare(o->cmp);
-    if (o->train_step->parsed()) return run_bench_train_step(o->ts);
-    if (o->decode->parsed()) return run_bench_decode(o->dec);
+    if (o->compare->parsed()) return bench_compare::run_bench_compare(o->cmp);
+    if (o->train_step->parsed()) return bench_compare::run_bench_train_step(o->ts);
+    if (o->decode->parsed()) return bench_compare::run_bench_decode(o->dec);
     return 2;
   };
   return c;

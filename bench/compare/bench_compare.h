@@ -1,4 +1,5 @@
-// `tinyr2 bench compare` and the hidden measurement subcommands it runs as child processes.
+// `tinyr2 bench compare` and the hidden measurement subcommands it runs as child processes
+// (the `tinyr2_bench_compare` library; src/cli/cmd_bench.cpp parses the flags).
 //
 //   tinyr2 [-t N] bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro] ...
 //       tinyr2 against the PyTorch reference on one config: training tokens/s, decode tokens/s
@@ -9,13 +10,17 @@
 //   tinyr2 [-t N] bench train-step --config F [--steps N] [--warmup W]      (hidden)
 //   tinyr2 [-t N] bench decode --config F [--prompt-tokens P] [--tokens N]  (hidden)
 //       One JSON line on stdout each, the twins of reference/bench.py's `train` / `decode`.
+//
+// Files: measure.cpp (the two children), inputs (config, interpreter, script, self),
+// child_process (run one side, read its JSON line), rounds (the alternating rounds),
+// report (the table and its notes), micro (the micro-benchmarks), output (formatting).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace tinyr2::cli {
+namespace tinyr2::bench_compare {
 
 struct TrainStepOptions {
   std::string config;
@@ -46,4 +51,4 @@ struct CompareOptions {
 };
 int run_bench_compare(const CompareOptions& o);
 
-}  // namespace tinyr2::cli
+}  // namespace tinyr2::bench_compare
