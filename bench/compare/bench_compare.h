@@ -42,7 +42,7 @@ struct CompareOptions {
   int64_t prompt_tokens = 16, decode_tokens = 64;
   bool skip_micro = false;
   std::string python;  // "" = the interpreter chosen at build time (TINYR2_TORCH_PYTHON)
-  // Micro-benchmark sizes (hidden flags; the tests shrink them).
+  // Micro-benchmark sizes (--micro-t, --moe-tokens, ...; the tests shrink them).
   std::vector<int64_t> micro_t = {512, 32768};  // the short and the long sequence
   int64_t moe_tokens = 2048;
   int64_t mfu_batch = 4, mfu_ctx = 512;
@@ -50,5 +50,8 @@ struct CompareOptions {
   double min_time = 2.0;  // seconds each micro-benchmark is timed for (at least)
 };
 int run_bench_compare(const CompareOptions& o);
+
+// The interpreter --python defaults to: TINYR2_TORCH_PYTHON, chosen at build time.
+std::string default_python();
 
 }  // namespace tinyr2::bench_compare

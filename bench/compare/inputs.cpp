@@ -55,6 +55,10 @@ void check_counts(const CompareOptions& o) {
 
 }  // namespace
 
+std::string default_python() {
+  return TINYR2_TORCH_PYTHON;
+}
+
 train::RunConfig load_config(const std::string& path) {
   if (path.empty()) fail("bench: give --config FILE");
   if (!fs::is_regular_file(path)) fail("{}: config file not found", path);
@@ -68,7 +72,7 @@ Inputs resolve_inputs(const CompareOptions& o) {
                                : o.config;
   in.rc = load_config(in.config);
   check_counts(o);
-  in.python = o.python.empty() ? std::string(TINYR2_TORCH_PYTHON) : o.python;
+  in.python = o.python.empty() ? default_python() : o.python;
   if (::access(in.python.c_str(), X_OK) != 0)
     fail(
         "{}: Python interpreter not found or not executable (give --python PATH to one with torch)",

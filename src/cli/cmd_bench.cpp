@@ -70,7 +70,8 @@ Command make_bench_command() {
         "micro-benchmarks; ends with `ratio NAME=VALUE` lines");
     cmp->fallthrough();
     cmp->add_option("--config", k.config,
-                    "model + train config (default: configs/default.json of the source tree)");
+                    "model + train config (default: configs/default.json of the source tree, "
+                    "else of the current directory)");
     cmp->add_option("--steps", k.steps, "timed training steps per side and round")
         ->capture_default_str();
     cmp->add_option("--warmup", k.warmup, "untimed training steps before them")
@@ -82,7 +83,9 @@ Command make_bench_command() {
     cmp->add_option("--prompt-tokens", k.prompt_tokens, "random prompt length for decode")
         ->capture_default_str();
     cmp->add_flag("--skip-micro", k.skip_micro, "only the tinyr2 vs PyTorch table");
-    cmp->add_option("--python", k.python, "Python interpreter with torch (default: set at build)");
+    cmp->add_option("--python", k.python,
+                    "Python interpreter with torch (default: " + bench_compare::default_python() +
+                        ", set at build time)");
     cmp->add_option("--micro-t", k.micro_t, "SHORT,LONG: attention layer sequence lengths")
         ->delimiter(',')
         ->capture_default_str();
@@ -95,13 +98,15 @@ Command make_bench_command() {
     cmp->add_option("--gemm-n", k.gemm_n, "sgemm sizes for the ceiling")
         ->delimiter(',')
         ->capture_default_str();
-    cmp->add_option("--min-time", k.min_time, "seconds each micro-benchmark runs for (at least)")
+    cmp->add_option("--min-time", k.min_time,
+                    "seconds each micro-benchmark is timed for, at least (each sgemm size: "
+                    "at most 1 s)")
         ->capture_default_str();
     cmp->footer(
         "Each side is measured in its own process (peak RSS per process), rounds alternate "
-        "which side runs first. -t N sets the threads of both (torch.set_num_threads). "
-        "--micro-t, --moe-tokens, --mfu-batch, --mfu-ctx, --gemm-n and --min-time shrink the "
-        "micro-benchmarks (tests).");
+        "which side runs first. -t N sets the threads of both (torch.set_num_threads) and of the "
+        "micro-benchmarks, which run in this process. --micro-t, --moe-tokens, --mfu-batch, "
+        "--mfu-ctx, --gemm-n and --min-time size the micro-benchmarks (the tests shrink them).");
 
     // Hidden (empty group): the child processes of `bench compare`.
     CLI::App* ts = o->train_step =
