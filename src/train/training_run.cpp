@@ -178,7 +178,7 @@ std::vector<data::Batch> eval_batches(const std::vector<data::Document>& docs,
 
 class TrainingRun {
  public:
-  TrainingRun(const TrainOptions& o, const RunConfig& rc, std::string out,
+  TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
               std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
               const data::Corpus& corpus, const data::Tokenizer& tok);
   TrainingRun(const TrainingRun&) = delete;
@@ -215,10 +215,10 @@ class TrainingRun {
   double elapsed_before_ = 0;  // training time of the run before this process
 };
 
-TrainingRun::TrainingRun(const TrainOptions& o, const RunConfig& rc, std::string out,
+TrainingRun::TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
                          std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
                          const data::Corpus& corpus, const data::Tokenizer& tok)
-    : faults_(o.faults),
+    : faults_(faults),
       rc_(rc),
       tc_(rc.train),
       out_(std::move(out)),
@@ -379,7 +379,7 @@ int run_training(const TrainOptions& o) {
     fail("no training documents (all {} went to validation)", corpus.val().size());
   report_data(out, sources, corpus, tok, rc);
 
-  TrainingRun run(o, rc, out, std::move(ckpt), sources, corpus, tok);
+  TrainingRun run(o.faults, rc, out, std::move(ckpt), sources, corpus, tok);
   run.report_model();
   run.open_run_directory();
   if (run.done()) {
