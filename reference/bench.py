@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch side of `tinyr2 bench compare` (src/cli/bench_compare.cpp): times the reference
+"""PyTorch side of `tinyr2 bench compare` (bench/compare/): times the reference
 model on the same work as `tinyr2 bench train-step` / `tinyr2 bench decode` and prints one
 JSON line. `tinyr2 bench compare` runs each measurement in its own process and reads the
 peak RSS of the process itself (wait4), so this script does not measure memory.

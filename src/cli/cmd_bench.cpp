@@ -3,9 +3,9 @@
 // arguments go to Google Benchmark (e.g. --benchmark_filter=attention).
 //
 // `tinyr2 bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro]`: tinyr2
-// against the PyTorch reference, plus tinyr2's micro-benchmarks (cli/bench_compare.h). Its
-// hidden helpers `bench train-step` and `bench decode` each measure one side in a child
-// process.
+// against the PyTorch reference, plus tinyr2's micro-benchmarks. It lives in its own library,
+// tinyr2_bench_compare (bench/compare/bench_compare.h); this file parses its flags. Its hidden
+// helpers `bench train-step` and `bench decode` each measure one side in a child process.
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,7 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/bench_compare.h"
+#include "bench/compare/bench_compare.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
@@ -44,9 +44,9 @@ int run_ops(const std::vector<std::string>& extra) {
 Command make_bench_command() {
   struct Options {
     CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr;
-    CompareOptions cmp;
-    TrainStepOptions ts;
-    DecodeOptions dec;
+    bench_compare::CompareOptions cmp;
+    bench_compare::TrainStepOptions ts;
+    bench_compare::DecodeOptions dec;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -63,14 +63,15 @@ Command make_bench_command() {
     o->ops->fallthrough(false);
     o->ops->footer("Arguments after `ops` go to Google Benchmark, e.g. --benchmark_filter=sgemm");
 
-    CompareOptions& k = o->cmp;
+    bench_compare::CompareOptions& k = o->cmp;
     CLI::App* cmp = o->compare = sub->add_subcommand(
         "compare",
         "tinyr2 vs the PyTorch reference (training and decode tokens/s, peak memory) and "
         "micro-benchmarks; ends with `ratio NAME=VALUE` lines");
     cmp->fallthrough();
     cmp->add_option("--config", k.config,
-                    "model + train config (default: configs/default.json of the source tree)");
+                    "model + train config (default: configs/default.json of the source tree, "
+                    "else of the current directory)");
     cmp->add_option("--steps", k.steps, "timed training steps per side and round")
         ->capture_default_str();
     cmp->add_option("--warmup", k.warmup, "untimed training steps before them")
@@ -82,7 +83,9 @@ Command make_bench_command() {
     cmp->add_option("--prompt-tokens", k.prompt_tokens, "random prompt length for decode")
         ->capture_default_str();
     cmp->add_flag("--skip-micro", k.skip_micro, "only the tinyr2 vs PyTorch table");
-    cmp->add_option("--python", k.python, "Python interpreter with torch (default: set at build)");
+    cmp->add_option("--python", k.python,
+                    "Python interpreter with torch (default: " + bench_compare::default_python() +
+                        ", set at build time)");
     cmp->add_option("--micro-t", k.micro_t, "SHORT,LONG: attention layer sequence lengths")
         ->delimiter(',')
         ->capture_default_str();
@@ -95,13 +98,15 @@ Command make_bench_command() {
     cmp->add_option("--gemm-n", k.gemm_n, "sgemm sizes for the ceiling")
         ->delimiter(',')
         ->capture_default_str();
-    cmp->add_option("--min-time", k.min_time, "seconds each micro-benchmark runs for (at least)")
+    cmp->add_option("--min-time", k.min_time,
+                    "seconds each micro-benchmark is timed for, at least (each sgemm size: "
+                    "at most 1 s)")
         ->capture_default_str();
     cmp->footer(
         "Each side is measured in its own process (peak RSS per process), rounds alternate "
-        "which side runs first. -t N sets the threads of both (torch.set_num_threads). "
-        "--micro-t, --moe-tokens, --mfu-batch, --mfu-ctx, --gemm-n and --min-time shrink the "
-        "micro-benchmarks (tests).");
+        "which side runs first. -t N sets the threads of both (torch.set_num_threads) and of the "
+        "micro-benchmarks, which run in this process. --micro-t, --moe-tokens, --mfu-batch, "
+        "--mfu-ctx, --gemm-n and --min-time size the micro-benchmarks (the tests shrink them).");
 
     // Hidden (empty group): the child processes of `bench compare`.
     CLI::App* ts = o->train_step =
@@ -123,9 +128,9 @@ Command make_bench_command() {
   };
   c.execute = [o]() -> int {
     if (o->ops->parsed()) return run_ops(o->ops->remaining());
-    if (o->compare->parsed()) return run_bench_compare(o->cmp);
-    if (o->train_step->parsed()) return run_bench_train_step(o->ts);
-    if (o->decode->parsed()) return run_bench_decode(o->dec);
+    if (o->compare->parsed()) return bench_compare::run_bench_compare(o->cmp);
+    if (o->train_step->parsed()) return bench_compare::run_bench_train_step(o->ts);
+    if (o->decode->parsed()) return bench_compare::run_bench_decode(o->dec);
     return 2;
   };
   return c;

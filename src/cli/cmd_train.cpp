@@ -5,7 +5,8 @@
 //     Trains from scratch into DIR (default runs/<config file stem>), or with --resume
 //     continues the run in DIR from its `latest` checkpoint, bit-exactly for the same thread
 //     count (--config then defaults to DIR/config.json and --data to the checkpoint's
-//     sources). See src/train/trainer.h for the loop and src/train/checkpoint.h for the files.
+//     sources). See src/train/training_run.h for the run, src/train/trainer.h for the loop and
+//     src/train/checkpoint.h for the files.
 //
 //   tinyr2 eval -m MODEL_DIR --data PATH [--data PATH]... [--batches N] [--batch-size B]
 //               [--glob PATTERN] [-s SEED]
@@ -15,12 +16,9 @@
 //     N batches of B windows are scored (N = 0: one whole pass over the text). N is capped to
 //     one pass, so no text is scored twice.
 //
-// Hidden test hooks of `train` (not in --help; used by tests/train):
-//   --stop-after N            after step N (and its eval/checkpoint) the process sends itself
-//                             SIGKILL: an abrupt death with no clean-up.
-//   --test-kill-in-checkpoint N   SIGKILL midway through writing step N's checkpoint (after
-//                             the model, before the optimizer state and the rename).
-//   --test-nan-from N         the loss of every step ≥ N is NaN (non-finite step handling).
+// Hidden test hooks of `train` (not in --help; used by tests/train), set into one
+// train::FaultInjection (src/train/fault_injection.h, which says what each does):
+//   --test-nan-from N, --stop-after N, --test-kill-in-checkpoint N.
 #include <cmath>
 #include <memory>
 
@@ -35,6 +33,7 @@
 #include "data/tokenizer.h"
 #include "nn/model.h"
 #include "train/trainer.h"
+#include "train/training_run.h"
 
 namespace tinyr2::cli {
 
@@ -59,9 +58,10 @@ Command make_train_command() {
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     s->add_flag("--resume", o->resume, "continue the run in --out from its latest checkpoint");
-    s->add_option("--stop-after", o->stop_after, "test hook")->group("");
-    s->add_option("--test-kill-in-checkpoint", o->kill_in_checkpoint, "test hook")->group("");
-    s->add_option("--test-nan-from", o->nan_from, "test hook")->group("");
+    s->add_option("--stop-after", o->faults.stop_after, "test hook")->group("");
+    s->add_option("--test-kill-in-checkpoint", o->faults.kill_in_checkpoint, "test hook")
+        ->group("");
+    s->add_option("--test-nan-from", o->faults.nan_from, "test hook")->group("");
     return s;
   };
   c.execute = [o]() -> int { return train::run_training(*o); };

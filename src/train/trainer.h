@@ -1,4 +1,4 @@
-// The training loop (SPEC §6) and the `tinyr2 train` run around it (SPEC §4, §5).
+// The training loop (SPEC §6); the `tinyr2 train` run around it is training_run.h.
 //
 // One optimizer step (Trainer::step), with e = steps done so far (0-based):
 //   1. grad_accum micro-batches: training-mode forward (gate noise and dropout draw from the
@@ -36,6 +36,7 @@
 #include "nn/model.h"
 #include "optim/adamw.h"
 #include "optim/muon.h"
+#include "train/fault_injection.h"
 #include "train/train_config.h"
 
 namespace tinyr2::train {
@@ -124,8 +125,9 @@ class Trainer {
   void restore(const std::map<std::string, Tensor>& optimizer_state, const std::string& source,
                int64_t steps_done, int64_t nonfinite_in_a_row, int64_t nonfinite_total);
 
-  // Test hook: from this step (1-based) on, the loss is replaced by NaN before backward.
-  int64_t poison_from = -1;
+  // Test hooks (fault_injection.h); step() reads faults.nan_from: from that step (1-based)
+  // on, the loss is replaced by NaN before backward.
+  FaultInjection faults;
 
  private:
   nn::Model& model_;
@@ -138,25 +140,5 @@ class Trainer {
   Rng rng_;
   int64_t step_ = 0, nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
 };
-
-// ---- the `tinyr2 train` run ----------------------------------------------------------------
-
-struct TrainOptions {
-  std::string config;             // config file; with --resume defaults to OUT/config.json
-  std::vector<std::string> data;  // sources; with --resume default to the checkpoint's
-  std::string glob;               // file-name filter for directory sources ("" = all)
-  std::string out;                // run directory (default runs/<config file stem>)
-  std::vector<std::string> sets;  // --set KEY=VALUE overrides
-  bool resume = false;
-
-  // Hidden test hooks (no effect when < 0):
-  int64_t stop_after = -1;          // SIGKILL itself right after step N (eval/checkpoint done)
-  int64_t kill_in_checkpoint = -1;  // SIGKILL itself midway through writing step N's checkpoint
-  int64_t nan_from = -1;            // the loss of steps ≥ N is NaN (non-finite handling)
-};
-
-// Runs (or resumes) training to max_iters, printing progress to stdout. Returns the exit
-// status (0); user errors throw tinyr2::Error (the CLI prints one line and exits 1).
-int run_training(const TrainOptions& options);
 
 }  // namespace tinyr2::train

@@ -63,18 +63,13 @@ const fs::path& model_dir() {
   return dir;
 }
 
-// Until cli/commands.cpp registers `generate`, these tests skip (the root help lists it once
-// it is registered).
-bool generate_registered() {
+TEST(GenerateCli, IsListedInTheRootHelp) {
   const Result r = run("--help");
-  return r.status == 0 && r.out.find("  generate ") != std::string::npos;
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("  generate "), std::string::npos) << r.out;
 }
 
-#define REQUIRE_GENERATE() \
-  if (!generate_registered()) GTEST_SKIP() << "`generate` is not registered in commands.cpp"
-
 TEST(GenerateCli, CachedAndUncachedGreedyOutputsAreIdentical) {
-  REQUIRE_GENERATE();
   const std::string base =
       fmt::format("generate -m {} -p \"def fibonacci(n):\" -n 100 --temp 0", model_dir().string());
   const Result cached = run(base);
@@ -90,7 +85,6 @@ TEST(GenerateCli, CachedAndUncachedGreedyOutputsAreIdentical) {
 }
 
 TEST(GenerateCli, ASeedReproducesASampledRun) {
-  REQUIRE_GENERATE();
   const std::string base = fmt::format(
       "generate -m {} -p \"Hello\" -n 30 --temp 1.2 --top-k 50 --top-p 0.9", model_dir().string());
   const Result a = run(base + " -s 11"), b = run(base + " -s 11"), c = run(base + " -s 12");
@@ -101,7 +95,6 @@ TEST(GenerateCli, ASeedReproducesASampledRun) {
 }
 
 TEST(GenerateCli, BadInputExitsWithOneLine) {
-  REQUIRE_GENERATE();
   const std::string m = model_dir().string();
   const std::vector<std::pair<std::string, std::string>> user_errors = {
       {fmt::format("generate -m {} -p hi", (scratch() / "missing").string()),

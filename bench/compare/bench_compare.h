@@ -1,4 +1,5 @@
-// `tinyr2 bench compare` and the hidden measurement subcommands it runs as child processes.
+// `tinyr2 bench compare` and the hidden measurement subcommands it runs as child processes
+// (the `tinyr2_bench_compare` library; src/cli/cmd_bench.cpp parses the flags).
 //
 //   tinyr2 [-t N] bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro] ...
 //       tinyr2 against the PyTorch reference on one config: training tokens/s, decode tokens/s
@@ -9,13 +10,17 @@
 //   tinyr2 [-t N] bench train-step --config F [--steps N] [--warmup W]      (hidden)
 //   tinyr2 [-t N] bench decode --config F [--prompt-tokens P] [--tokens N]  (hidden)
 //       One JSON line on stdout each, the twins of reference/bench.py's `train` / `decode`.
+//
+// Files: measure.cpp (the two children), inputs (config, interpreter, script, self),
+// child_process (run one side, read its JSON line), rounds (the alternating rounds),
+// report (the table and its notes), micro (the micro-benchmarks), output (formatting).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace tinyr2::cli {
+namespace tinyr2::bench_compare {
 
 struct TrainStepOptions {
   std::string config;
@@ -37,7 +42,7 @@ struct CompareOptions {
   int64_t prompt_tokens = 16, decode_tokens = 64;
   bool skip_micro = false;
   std::string python;  // "" = the interpreter chosen at build time (TINYR2_TORCH_PYTHON)
-  // Micro-benchmark sizes (hidden flags; the tests shrink them).
+  // Micro-benchmark sizes (--micro-t, --moe-tokens, ...; the tests shrink them).
   std::vector<int64_t> micro_t = {512, 32768};  // the short and the long sequence
   int64_t moe_tokens = 2048;
   int64_t mfu_batch = 4, mfu_ctx = 512;
@@ -46,4 +51,7 @@ struct CompareOptions {
 };
 int run_bench_compare(const CompareOptions& o);
 
-}  // namespace tinyr2::cli
+// The interpreter --python defaults to: TINYR2_TORCH_PYTHON, chosen at build time.
+std::string default_python();
+
+}  // namespace tinyr2::bench_compare

@@ -1,0 +1,29 @@
+// `tinyr2 bench compare`: inputs, header, the end-to-end rounds and their table, the
+// micro-benchmarks, the ratio lines (see bench_compare.h).
+#include "bench/compare/bench_compare.h"
+
+#include "bench/compare/child_process.h"
+#include "bench/compare/inputs.h"
+#include "bench/compare/micro.h"
+#include "bench/compare/report.h"
+#include "bench/compare/rounds.h"
+#include "bench/timing.h"
+#include "core/threads.h"
+
+namespace tinyr2::bench_compare {
+
+int run_bench_compare(const CompareOptions& o) {
+  const bench::Clock::time_point t_start = bench::Clock::now();
+  const Inputs in = resolve_inputs(o);  // everything checked before the first child starts
+  const int threads = threads::num_threads();
+  const Scratch scratch;
+  print_header(in, o, threads);
+
+  const RoundResults res = run_rounds(measure_commands(in, o, threads), o, scratch);
+  Ratios ratios = print_table(res, in, o);
+  for (auto& r : run_micro_benchmarks(o, threads)) ratios.push_back(std::move(r));
+  print_ratios(ratios, bench::seconds_since(t_start));
+  return 0;
+}
+
+}  // namespace tinyr2::bench_compare

@@ -1,0 +1,106 @@
+// The hidden child subcommands of `bench compare`, `bench train-step` and `bench decode`:
+// each measures tinyr2's side of one measure and prints one JSON line (the twins of
+// reference/bench.py's `train` and `decode`).
+#include <algorithm>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/compare/bench_compare.h"
+#include "bench/compare/inputs.h"
+#include "bench/compare/output.h"
+#include "bench/timing.h"
+#include "bench/workloads.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "infer/generator.h"
+#include "nn/model.h"
+
+namespace tinyr2::bench_compare {
+
+namespace {
+
+// Greedy, never stopping early (a random model may well choose <|endoftext|>).
+infer::GenerationOptions greedy(int64_t n, bool cache) {
+  infer::GenerationOptions g;
+  g.max_new_tokens = n;
+  g.sampling.temperature = 0;
+  g.use_cache = cache;
+  g.eot = -1;
+  return g;
+}
+
+std::vector<int32_t> random_prompt(const train::RunConfig& rc, int64_t n) {
+  Rng rng(static_cast<uint64_t>(rc.train.seed) + 5);
+  std::vector<int32_t> prompt(static_cast<size_t>(n));
+  for (auto& id : prompt)
+    id = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(rc.model.vocab_size)));
+  return prompt;
+}
+
+}  // namespace
+
+int run_bench_train_step(const TrainStepOptions& o) {
+  if (o.steps < 1 || o.warmup < 0) fail("bench train-step: --steps must be >= 1, --warmup >= 0");
+  const train::RunConfig rc = load_config(o.config);
+  bench::TrainStepWorkload w(rc);
+  const int64_t rss_before = peak_rss_kb();
+  for (int64_t i = 0; i < o.warmup; ++i) w.run();
+  std::vector<double> step_ms;
+  double loss_first = 0, loss_last = 0;
+  const bench::Clock::time_point t0 = bench::Clock::now();
+  for (int64_t i = 0; i < o.steps; ++i) {
+    const bench::Clock::time_point ts = bench::Clock::now();
+    const train::StepResult r = w.run();
+    step_ms.push_back(bench::seconds_since(ts) * 1e3);
+    if (i == 0) loss_first = r.loss;
+    loss_last = r.loss;
+  }
+  const double seconds = bench::seconds_since(t0);
+  const int64_t tokens = w.tokens_per_step();
+  const nlohmann::json j = {{"engine", "tinyr2"},
+                            {"threads", threads::num_threads()},
+                            {"steps", o.steps},
+                            {"warmup", o.warmup},
+                            {"tokens_per_step", tokens},
+                            {"seconds", seconds},
+                            {"tokens_per_s", static_cast<double>(tokens * o.steps) / seconds},
+                            {"step_ms", step_ms},
+                            {"loss_first", loss_first},
+                            {"loss_last", loss_last},
+                            {"params", w.model().num_params()},
+                            {"rss_before_train_kb", rss_before}};
+  say(j.dump());
+  return 0;
+}
+
+int run_bench_decode(const DecodeOptions& o) {
+  if (o.tokens < 2 || o.prompt_tokens < 1)
+    fail("bench decode: --tokens must be >= 2, --prompt-tokens >= 1");
+  const train::RunConfig rc = load_config(o.config);
+  nn::Model model(rc.model);
+  model.init(static_cast<uint64_t>(rc.train.seed));
+  const std::vector<int32_t> prompt = random_prompt(rc, o.prompt_tokens);
+  nlohmann::json j = {{"engine", "tinyr2"},
+                      {"threads", threads::num_threads()},
+                      {"prompt_tokens", o.prompt_tokens}};
+  for (const bool cache : {true, false}) {
+    infer::Generator(model, greedy(std::min<int64_t>(o.tokens, 8), cache)).generate(prompt);
+    infer::Generator gen(model, greedy(o.tokens, cache));
+    const std::vector<int32_t> out = gen.generate(prompt);
+    const infer::GenerationStats& s = gen.stats();
+    const double tps = s.decode_seconds > 0 ? s.decode_steps / s.decode_seconds : 0.0;
+    const std::string p = cache ? "" : "nocache_";
+    j[p + "tokens"] = out.size();
+    j[p + "prefill_ms"] = s.prefill_seconds * 1e3;
+    j[p + "decode_steps"] = s.decode_steps;
+    j[p + "decode_seconds"] = s.decode_seconds;
+    j[p + "decode_tokens_per_s"] = tps;
+  }
+  j["kv_cache"] = true;
+  say(j.dump());
+  return 0;
+}
+
+}  // namespace tinyr2::bench_compare

@@ -1,0 +1,143 @@
+#include "bench/compare/micro.h"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "bench/compare/output.h"
+#include "bench/timing.h"
+#include "bench/workloads.h"
+
+namespace tinyr2::bench_compare {
+
+namespace {
+
+void row(const std::string& name, double seconds, const std::string& r) {
+  say(fmt::format("{:<62} {:>12} {:>16}", name, duration(seconds), r));
+}
+
+// One attention layer, FULL vs NSA, forward + backward at B=1, T=t; returns FULL time / NSA
+// time.
+double attention_ratio(int64_t t, double min_time) {
+  progress(fmt::format("micro: attention layer FULL vs NSA at T={} ...", t));
+  bench::AttentionLayerWorkload full(bench::AttentionKind::Full, t);
+  bench::AttentionLayerWorkload nsa(bench::AttentionKind::Nsa, t);
+  const auto tm = bench::time_interleaved({[&] { full.run(); }, [&] { nsa.run(); }}, min_time, 3);
+  const double tt = static_cast<double>(t);
+  row(fmt::format("attention layer fwd+bwd, FULL, B=1 T={}", t), tm[0].median_s,
+      human(tt / tm[0].median_s) + " tok/s");
+  row(fmt::format("attention layer fwd+bwd, NSA,  B=1 T={}", t), tm[1].median_s,
+      human(tt / tm[1].median_s) + " tok/s");
+  const double ratio = tm[0].median_s / tm[1].median_s;
+  say(fmt::format("  FULL time / NSA time at T={}: {:.2f}x", t, ratio));
+  return ratio;
+}
+
+// One DSMoE layer at 8, 32, 64 experts, num_exp 2; returns 64-expert time / 8-expert time.
+double moe_ratio(int64_t tokens, double min_time) {
+  progress("micro: DSMoE layer with 8, 32, 64 experts ...");
+  const int64_t counts[3] = {8, 32, 64};
+  std::vector<std::unique_ptr<bench::MoELayerWorkload>> w;
+  std::vector<std::function<void()>> fns;
+  for (int64_t e : counts) {
+    w.push_back(std::make_unique<bench::MoELayerWorkload>(e, 2, tokens, 256));
+    bench::MoELayerWorkload* p = w.back().get();
+    fns.push_back([p] { p->run(); });
+  }
+  const auto tm = bench::time_interleaved(fns, min_time, 3);
+  for (size_t i = 0; i < 3; ++i)
+    row(fmt::format("DSMoE layer fwd+bwd, {} experts, num_exp 2, {} tokens, C=256", counts[i],
+                    tokens),
+        tm[i].median_s, human(static_cast<double>(tokens) / tm[i].median_s) + " tok/s");
+  const double ratio = tm[2].median_s / tm[0].median_s;
+  say(fmt::format("  64-expert time / 8-expert time: {:.2f}x", ratio));
+  return ratio;
+}
+
+// The best sgemm GFLOP/s over o.gemm_n (the MFU's ceiling), printed as a row.
+double sgemm_ceiling(const CompareOptions& o) {
+  progress("micro: sgemm ceiling ...");
+  double ceiling = 0;
+  int64_t best_n = 0;
+  for (int64_t n : o.gemm_n) {
+    const double g = bench::sgemm_gflops(n, std::min(o.min_time, 1.0));
+    if (g > ceiling) ceiling = g, best_n = n;
+  }
+  row(fmt::format("sgemm ceiling (best of n = {})", fmt::join(o.gemm_n, ", ")),
+      2.0 * static_cast<double>(best_n) * best_n * best_n / (ceiling * 1e9),
+      fmt::format("{:.1f} GFLOP/s", ceiling));
+  return ceiling;
+}
+
+// The MFU of the dense512 training step against `ceiling` (GFLOP/s), with its arithmetic.
+double dense512_mfu(const CompareOptions& o, double ceiling) {
+  progress("micro: dense n_embd 512 training step ...");
+  bench::TrainStepWorkload w(bench::dense512_config(o.mfu_batch, o.mfu_ctx));
+  // Steady state: the first steps also allocate the optimizer state and grow the heap to
+  // its working size (page faults: steps 1-4 take up to 1.5x longer than later ones), so
+  // three untimed steps first (two here, one in time_interleaved), then the median.
+  for (int i = 0; i < 2; ++i) w.run();
+  const auto tm = bench::time_interleaved({[&] { w.run(); }}, o.min_time, 5)[0];
+  const bench::ModelFlops f = bench::training_flops(w.model(), w.model().cfg.ctx_len);
+  const double flops = f.per_token * static_cast<double>(w.tokens_per_step());
+  const double achieved = flops / tm.median_s / 1e9;
+  const double mfu = achieved / ceiling;
+  row(fmt::format("dense512 training step, batch {} × {} (median of {})", o.mfu_batch, o.mfu_ctx,
+                  tm.calls),
+      tm.median_s, fmt::format("{:.1f} GFLOP/s", achieved));
+  say(fmt::format(
+      "  dense512: n_embd 512, n_head 8, n_layer 4, ctx_len {}, every layer FULL attention "
+      "+ MLP, hc false, vocab 50257; step = forward + backward + clip + Muon/AdamW",
+      o.mfu_ctx));
+  say(
+      fmt::format("  model FLOPs per token = 6·N + 12·n_layer·T·C/2 with N = non-embedding active "
+                  "parameters + V·C (tied head) = {}: 6·{} + {} = {} FLOP",
+                  human(static_cast<double>(f.n_active)), f.n_active, human(f.attention_per_token),
+                  human(f.per_token)));
+  say(fmt::format("  MFU = {:.1f} GFLOP/s / {:.1f} GFLOP/s (sgemm ceiling) = {:.1f}%", achieved,
+                  ceiling, 100 * mfu));
+  const double muon = bench::muon_flops_per_step(w.trainer().groups());
+  say(fmt::format(
+      "  not counted: Muon's Newton–Schulz, {} FLOP per step ({:.0f}% on top of the step's {} "
+      "model FLOP)",
+      human(muon), 100 * muon / flops, human(flops)));
+  return mfu;
+}
+
+void print_reduced_sizes_note(const CompareOptions& o) {
+  if (o.micro_t[0] == 512 && o.micro_t[1] == 32768 && o.moe_tokens == 2048 && o.mfu_batch == 4 &&
+      o.mfu_ctx == 512)
+    return;
+  say(
+      fmt::format("note: reduced micro-benchmark sizes: nsa_vs_full_512 is measured at T={}, "
+                  "nsa_vs_full_32k at T={}, moe at {} tokens, mfu_dense512 at batch {} × {}",
+                  o.micro_t[0], o.micro_t[1], o.moe_tokens, o.mfu_batch, o.mfu_ctx));
+}
+
+}  // namespace
+
+Ratios run_micro_benchmarks(const CompareOptions& o, int threads) {
+  say("");
+  if (o.skip_micro) {
+    say("micro-benchmarks skipped (--skip-micro)");
+    return {};
+  }
+  say(fmt::format(
+      "micro-benchmarks (tinyr2, {} threads; median time per call over >= {:g} s and >= 3 "
+      "calls after a warm-up call; compared workloads run interleaved)",
+      threads, o.min_time));
+  say(fmt::format("{:<62} {:>12} {:>16}", "benchmark", "time", "rate"));
+  const double nsa_short = attention_ratio(o.micro_t[0], o.min_time);
+  const double nsa_long = attention_ratio(o.micro_t[1], o.min_time);
+  const double moe = moe_ratio(o.moe_tokens, o.min_time);
+  const double mfu = dense512_mfu(o, sgemm_ceiling(o));
+  print_reduced_sizes_note(o);
+  return {{"nsa_vs_full_32k", nsa_long},
+          {"nsa_vs_full_512", nsa_short},
+          {"moe_64_vs_8", moe},
+          {"mfu_dense512", mfu}};
+}
+
+}  // namespace tinyr2::bench_compare

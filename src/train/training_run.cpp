@@ -1,0 +1,396 @@
+// `tinyr2 train` (training_run.h): setup, resume, one step, eval, checkpoint, finish; each
+// phase is one function below, run_training strings them together.
+#include "train/training_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "data/corpus.h"
+#include "data/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+namespace tinyr2::train {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// 12345678 → "12.3M"; small numbers as they are.
+std::string human(double n) {
+  if (n >= 1e9) return fmt::format("{:.2f}G", n / 1e9);
+  if (n >= 1e6) return fmt::format("{:.2f}M", n / 1e6);
+  if (n >= 1e4) return fmt::format("{:.1f}k", n / 1e3);
+  return fmt::format("{}", static_cast<int64_t>(n));
+}
+
+void say(const std::string& line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+int64_t total_bytes(const std::vector<data::Document>& docs) {
+  int64_t b = 0;
+  for (const auto& d : docs) b += d.size;
+  return b;
+}
+
+// The first model key whose value differs, or "" if none.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  for (auto it = a.begin(); it != a.end(); ++it)
+    if (!b.contains(it.key()) || b.at(it.key()) != it.value())
+      return fmt::format("\"{}\" is {} in the config but {} in the checkpoint", it.key(),
+                         it.value().dump(),
+                         b.contains(it.key()) ? b.at(it.key()).dump() : "absent");
+  return "";
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    if (!f) fail("{}: write error", tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+// ---- setup: configuration, run directory, data ----
+
+std::string run_directory(const TrainOptions& o) {
+  if (!o.out.empty()) return o.out;
+  if (o.config.empty()) fail("train: give --config FILE (and --out DIR to name the run directory)");
+  return (fs::path("runs") / fs::path(o.config).stem()).string();
+}
+
+std::string config_file(const TrainOptions& o, const std::string& out) {
+  if (!o.config.empty()) return o.config;
+  if (!o.resume) fail("train: give --config FILE");
+  const std::string path = (fs::path(out) / "config.json").string();
+  if (!fs::exists(path)) fail("{}: no run to resume ({} does not exist)", out, path);
+  return path;
+}
+
+// With --resume the latest checkpoint of `out` (its model config must be rc's); without,
+// none, and `out` must not hold a run already.
+std::optional<Checkpoint> open_checkpoint(const TrainOptions& o, const RunConfig& rc,
+                                          const std::string& out) {
+  if (!o.resume) {
+    if (fs::exists(fs::path(out) / "latest") || fs::exists(fs::path(out) / "metrics.jsonl"))
+      fail(
+          "{}: already holds a training run; add --resume to continue it, or choose another "
+          "--out",
+          out);
+    return std::nullopt;
+  }
+  Checkpoint ckpt = load_latest_checkpoint(out);
+  const std::string diff = first_difference(rc.model.to_json(), ckpt.model->cfg.to_json());
+  if (!diff.empty())
+    fail("--resume {}: the model config differs from the checkpoint's: {}", ckpt.dir, diff);
+  return ckpt;
+}
+
+std::vector<std::string> data_sources(const TrainOptions& o,
+                                      const std::optional<Checkpoint>& ckpt) {
+  std::vector<std::string> sources = o.data;
+  if (sources.empty() && ckpt) sources = ckpt->state.data_sources;
+  if (sources.empty())
+    fail("train: no training data; give --data PATH (a directory, a text file or a .jsonl file)");
+  return sources;
+}
+
+void check_vocab(const RunConfig& rc, const data::Tokenizer& tok) {
+  if (rc.model.vocab_size != tok.vocab_size())
+    fail(
+        "vocab_size = {} does not match the GPT-2 tokenizer's {}: training on text needs "
+        "vocab_size {}",
+        rc.model.vocab_size, tok.vocab_size(), tok.vocab_size());
+}
+
+// "data: tokens ..." (exact below 64 MiB of training text, estimated from val above).
+void report_token_counts(const data::Corpus& corpus, const data::Tokenizer& tok,
+                         int64_t step_tokens) {
+  const auto t0 = Clock::now();
+  const int64_t train_bytes = total_bytes(corpus.train()), val_bytes = total_bytes(corpus.val());
+  const int64_t val_tokens = count_tokens(corpus.val(), tok);
+  constexpr int64_t kCountLimit = int64_t{64} << 20;  // count exactly below 64 MiB of text
+  std::string train_tokens;
+  double train_tok = 0;
+  if (train_bytes <= kCountLimit) {
+    train_tok = static_cast<double>(count_tokens(corpus.train(), tok));
+    train_tokens = human(train_tok);
+  } else {
+    const double per_byte = val_bytes > 0 ? static_cast<double>(val_tokens) / val_bytes : 0.3;
+    train_tok = per_byte * static_cast<double>(train_bytes);
+    train_tokens = "~" + human(train_tok) + " (estimated)";
+  }
+  say(fmt::format(
+      "data: tokens {} train, {} val ({} + {} bytes; counted in {:.1f} s); one epoch ≈ {} steps",
+      train_tokens, human(static_cast<double>(val_tokens)), human(static_cast<double>(train_bytes)),
+      human(static_cast<double>(val_bytes)), seconds_since(t0),
+      static_cast<int64_t>(std::ceil(train_tok / static_cast<double>(step_tokens)))));
+}
+
+void report_data(const std::string& out, const std::vector<std::string>& sources,
+                 const data::Corpus& corpus, const data::Tokenizer& tok, const RunConfig& rc) {
+  say(fmt::format("tinyr2 train: {} threads, run directory {}", threads::num_threads(), out));
+  for (const auto& s : sources) say(fmt::format("data: {}", s));
+  say(fmt::format("data: {}", corpus.summary()));
+  report_token_counts(corpus, tok, rc.train.batch_size * rc.model.ctx_len * rc.train.grad_accum);
+  if (corpus.val().empty())
+    say("warning: no validation documents (val_fraction 0?): val loss is not computed, best/ is "
+        "not written");
+}
+
+std::unique_ptr<nn::Model> make_model(const RunConfig& rc, std::optional<Checkpoint>& ckpt) {
+  if (ckpt) return std::move(ckpt->model);
+  auto model = std::make_unique<nn::Model>(rc.model);
+  model->init(static_cast<uint64_t>(rc.train.seed));
+  return model;
+}
+
+std::vector<data::Batch> eval_batches(const std::vector<data::Document>& docs,
+                                      const data::Tokenizer& tok, const RunConfig& rc,
+                                      uint64_t seed) {
+  if (docs.empty()) return {};
+  return data::fixed_batches(docs, tok, rc.train.batch_size, rc.model.ctx_len, seed,
+                             rc.train.eval_iters);
+}
+
+// ---- the run: model, batches, trainer, state ----
+
+class TrainingRun {
+ public:
+  TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
+              std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
+              const data::Corpus& corpus, const data::Tokenizer& tok);
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+
+  void report_model() const;
+  void open_run_directory();
+  int64_t steps_done() const { return trainer_.steps_done(); }
+  bool done() const { return steps_done() >= tc_.max_iters; }
+  void start_clock();
+  void step();
+  void finish(Clock::time_point t_start) const;
+
+ private:
+  void resume(const std::vector<std::string>& sources);
+  StepResult train_step();
+  void check_nonfinite(const StepResult& r) const;
+  void evaluate(int64_t k);
+  void save_checkpoint(int64_t k);
+
+  const FaultInjection faults_;
+  const RunConfig& rc_;
+  const TrainConfig& tc_;
+  const std::string out_;
+  std::optional<Checkpoint> ckpt_;  // resumed from (its model moved into model_)
+  std::unique_ptr<nn::Model> model_;
+  TokenBufferSource source_;
+  const std::vector<data::Batch> train_eval_, val_eval_;
+  Trainer trainer_;
+  TrainerState state_;
+  std::optional<MetricsLog> metrics_;  // opened with the run directory
+  std::string title_, last_checkpoint_;
+  Clock::time_point t_train_;
+  double elapsed_before_ = 0;  // training time of the run before this process
+};
+
+TrainingRun::TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
+                         std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
+                         const data::Corpus& corpus, const data::Tokenizer& tok)
+    : faults_(faults),
+      rc_(rc),
+      tc_(rc.train),
+      out_(std::move(out)),
+      ckpt_(std::move(ckpt)),
+      model_(make_model(rc, ckpt_)),
+      source_(data::TokenBuffer(corpus.train(), tok, tc_.batch_size, rc.model.ctx_len,
+                                static_cast<uint64_t>(tc_.seed) + 1)),
+      train_eval_(eval_batches(corpus.train(), tok, rc, static_cast<uint64_t>(tc_.seed) + 2)),
+      val_eval_(eval_batches(corpus.val(), tok, rc, static_cast<uint64_t>(tc_.seed) + 3)),
+      trainer_(*model_, tc_, source_) {
+  trainer_.faults = faults_;
+  state_.data_sources = sources;
+  state_.rng_seed = trainer_.rng().seed();
+  if (ckpt_) resume(sources);
+}
+
+// Trainer, RNG, data position and counters from the checkpoint: bit-exact continuation.
+void TrainingRun::resume(const std::vector<std::string>& sources) {
+  state_ = ckpt_->state;
+  state_.data_sources = sources;
+  source_.restore(state_.data_position);
+  trainer_.rng().set_state(state_.rng_seed, state_.rng_offset);
+  trainer_.restore(ckpt_->optimizer_state, ckpt_->dir + "/optimizer.safetensors", state_.step,
+                   state_.nonfinite_in_a_row, state_.nonfinite_total);
+}
+
+void TrainingRun::report_model() const {
+  const ParamGroups& g = trainer_.groups();
+  int64_t muon_n = 0, adamw_n = 0;
+  for (const auto& [n, p] : g.muon) muon_n += p.numel();
+  for (const auto& [n, p] : g.adamw) adamw_n += p.numel();
+  say(fmt::format(
+      "model: {} parameters ({} active per token); Muon {} in {} tensors, AdamW {} in {} tensors",
+      human(static_cast<double>(model_->num_params())),
+      human(static_cast<double>(model_->active_params_per_token())),
+      human(static_cast<double>(muon_n)), g.muon.size(), human(static_cast<double>(adamw_n)),
+      g.adamw.size()));
+  const int64_t B = tc_.batch_size, T = rc_.model.ctx_len, ga = tc_.grad_accum;
+  say(
+      fmt::format("train: {} steps × {} micro-batch(es) × {} × {} tokens = {} tokens/step; lr {} → "
+                  "{} (warmup {}), "
+                  "muon_lr {}; eval every {} steps, checkpoint every {}",
+                  tc_.max_iters, ga, B, T, B * T * ga, tc_.lr, tc_.min_lr, tc_.warmup_iters,
+                  tc_.muon_lr, tc_.eval_interval, tc_.checkpoint_interval));
+}
+
+// OUT/config.json and the metrics log (kept up to the checkpoint's step on resume).
+void TrainingRun::open_run_directory() {
+  fs::create_directories(out_);
+  write_text((fs::path(out_) / "config.json").string(), rc_.to_json().dump(2) + "\n");
+  metrics_.emplace(out_, ckpt_ ? state_.step : -1);
+  if (ckpt_) say(fmt::format("resumed from {} (step {})", ckpt_->dir, state_.step));
+}
+
+void TrainingRun::start_clock() {
+  title_ = fmt::format("tinyr2 — {}", fs::path(out_).filename().string());
+  last_checkpoint_ = ckpt_ ? ckpt_->dir : "";
+  t_train_ = Clock::now();
+  elapsed_before_ = state_.elapsed_s;
+}
+
+// One optimizer step, then its eval and checkpoint when due, then the stop hook.
+void TrainingRun::step() {
+  const StepResult r = train_step();
+  const int64_t k = r.step;
+  const bool last = k == tc_.max_iters;
+  if (k % tc_.eval_interval == 0 || last) evaluate(k);
+  if (k % tc_.checkpoint_interval == 0 || last) save_checkpoint(k);
+  faults_.stop_if_due(k);
+}
+
+StepResult TrainingRun::train_step() {
+  const auto t0 = Clock::now();
+  const StepResult r = trainer_.step();
+  const double ms = seconds_since(t0) * 1e3;
+  const double tps = static_cast<double>(r.tokens) / (ms / 1e3);
+  state_.tokens_seen += r.tokens;
+  metrics_->append(TrainRecord{r.step, r.loss, r.ce, r.bal, r.lr, r.grad_norm, ms, tps});
+  say(
+      fmt::format("step {}/{} | loss {:.4f} | ce {:.4f} | bal {:.4f} | norm {:.3f} | lr {:.2e} | "
+                  "ms {:.0f} | tok/s {:.0f}",
+                  r.step, tc_.max_iters, r.loss, r.ce, r.bal, r.grad_norm, r.lr, ms, tps));
+  if (r.skipped) check_nonfinite(r);
+  return r;
+}
+
+// A skipped step: a warning; the third in a row stops the run (SPEC §6).
+void TrainingRun::check_nonfinite(const StepResult& r) const {
+  say(
+      fmt::format("warning: step {} skipped: non-finite {} (loss {}, grad norm {}); {} in a "
+                  "row, {} in total",
+                  r.step, std::isfinite(r.loss) ? "gradient norm" : "loss", r.loss, r.grad_norm,
+                  trainer_.nonfinite_in_a_row(), trainer_.nonfinite_total()));
+  if (trainer_.nonfinite_in_a_row() >= 3)
+    fail(
+        "training stopped at step {}: 3 non-finite steps in a row (loss {}, grad norm {}); "
+        "last good checkpoint: {}",
+        r.step, r.loss, r.grad_norm, last_checkpoint_.empty() ? "none" : last_checkpoint_);
+}
+
+// Train and val loss, loss.svg, and best/ when the val loss is the lowest so far.
+void TrainingRun::evaluate(int64_t k) {
+  const auto te = Clock::now();
+  const double train_loss = mean_eval_loss(*model_, train_eval_);
+  const double val_loss = mean_eval_loss(*model_, val_eval_);
+  metrics_->append(EvalRecord{k, train_loss, val_loss});
+  metrics_->write_svg(title_);
+  std::string note;
+  if (std::isfinite(val_loss) && val_loss < state_.best_val_loss) {
+    state_.best_val_loss = val_loss;
+    write_model_dir((fs::path(out_) / "best").string(), *model_);
+    note = " (new best, saved to best/)";
+  }
+  say(fmt::format("eval step {}: train loss {:.4f} | val loss {:.4f} (ppl {:.1f}){} | {:.1f} s", k,
+                  train_loss, val_loss, std::exp(val_loss), note, seconds_since(te)));
+}
+
+void TrainingRun::save_checkpoint(int64_t k) {
+  state_.step = k;
+  state_.rng_seed = trainer_.rng().seed();
+  state_.rng_offset = trainer_.rng().offset();
+  state_.data_position = source_.position();
+  state_.nonfinite_in_a_row = trainer_.nonfinite_in_a_row();
+  state_.nonfinite_total = trainer_.nonfinite_total();
+  state_.elapsed_s = elapsed_before_ + seconds_since(t_train_);
+  write_checkpoint(out_, *model_, trainer_.optimizer_state(), state_, tc_.keep_checkpoints,
+                   faults_.checkpoint_hook(k));
+  last_checkpoint_ = (fs::path(out_) / "checkpoints" / checkpoint_name(k)).string();
+  say(fmt::format("checkpoint: {}", last_checkpoint_));
+}
+
+void TrainingRun::finish(Clock::time_point t_start) const {
+  const double total = seconds_since(t_start);
+  say(fmt::format(
+      "done: {} steps, {} tokens in {:.1f} s ({:.0f} tok/s training); best val loss {:.4f}; "
+      "final model {}{}",
+      tc_.max_iters, human(static_cast<double>(state_.tokens_seen)), total,
+      static_cast<double>(state_.tokens_seen) /
+          std::max(1e-9, elapsed_before_ + seconds_since(t_train_)),
+      state_.best_val_loss, last_checkpoint_,
+      std::isfinite(state_.best_val_loss) ? ", best model " + (fs::path(out_) / "best").string()
+                                          : ""));
+}
+
+}  // namespace
+
+int run_training(const TrainOptions& o) {
+  const auto t_start = Clock::now();
+  const std::string out = run_directory(o);
+  const RunConfig rc = load_run_config(config_file(o, out), o.sets);
+  std::optional<Checkpoint> ckpt = open_checkpoint(o, rc, out);
+
+  const std::vector<std::string> sources = data_sources(o, ckpt);
+  const data::Tokenizer tok = data::Tokenizer::load();
+  check_vocab(rc, tok);
+  const data::Corpus corpus = data::Corpus::scan(sources, {o.glob, rc.train.val_fraction});
+  if (corpus.train().empty())
+    fail("no training documents (all {} went to validation)", corpus.val().size());
+  report_data(out, sources, corpus, tok, rc);
+
+  TrainingRun run(o.faults, rc, out, std::move(ckpt), sources, corpus, tok);
+  run.report_model();
+  run.open_run_directory();
+  if (run.done()) {
+    say(fmt::format("nothing to do: {} of {} steps already done", run.steps_done(),
+                    rc.train.max_iters));
+    return 0;
+  }
+  run.start_clock();
+  while (!run.done()) run.step();
+  run.finish(t_start);
+  return 0;
+}
+
+}  // namespace tinyr2::train
