@@ -1,5 +1,5 @@
 // Benchmark workloads shared by the Google Benchmark binary (bench/*.cpp, build/tinyr2-bench)
-// and `tinyr2 bench compare` (src/cli/bench_compare.cpp): each is set up once, then run()
+// and `tinyr2 bench compare` (bench/compare/): each is set up once, then run()
 // does one timed unit of work. Nothing here prints or decides how long to measure; see
 // bench/timing.h for that.
 //
