@@ -9,8 +9,11 @@
 //
 // An op takes the backend of its inputs' device and calls through it, once per launch:
 //
-//   const kernels::Backend& k = kernels::backend(x.device());
-//   k.rmsnorm_forward(x.data(), w.data(), y.data(), rstd.data(), R, C, eps);
+//   const kernels::Backend& kern = kernels::backend(x.device());
+//   kern.rmsnorm_forward(x.data(), w.data(), y.data(), rstd.data(), R, C, eps);
+//
+// Which backward entries accumulate (+=) and which write their gradient buffer is part of
+// each kernel's contract (docs/ops.md, "Gradient buffers"); a backend keeps it.
 //
 // An entry a backend lacks is null: supports(kernel) / supports_op(op) report it, and calling
 // it throws an Error naming the kernel and the backend (never a crash).
@@ -289,6 +292,7 @@ struct Backend {
   Entry<void(const float* w, const int32_t* idx, float dloss, float* dw, int64_t N, int64_t E,
              int64_t K, float c)>
       moe_balance_loss_backward;
+  // The dispatch plan (host data) from the routing choice idx (N, K).
   Entry<MoeDispatch(const int32_t* idx, int64_t N, int64_t K, int64_t E)> moe_dispatch;
   Entry<void(const MoeDispatch& d, const float* x, const float* g, const float* mask,
              const std::vector<const float*>& w_fc, const std::vector<const float*>& w_proj,
@@ -300,6 +304,7 @@ struct Backend {
              float* dg, const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
              const std::vector<float>& beta_fc, const std::vector<float>& beta_proj)>
       moe_experts_backward;
+  // The expert-bias update after a step (counts: host data, per expert).
   Entry<void(float* bias, const int64_t* counts, int64_t E, float rate)> moe_update_bias;
   // ---- Optimizers (cpu/newton_schulz.h, optim.h)
   Entry<void(const float* G, float* out, int64_t rows, int64_t cols, int steps,
