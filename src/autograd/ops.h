@@ -1,4 +1,5 @@
-// Every differentiable op, for code that builds models (nn/). Kernels live in kernels/cpu.
+// Every differentiable op, for code that builds models (nn/). Ops launch their kernels through
+// the backend of their inputs' device (kernels/backend.h); the CPU kernels live in kernels/cpu.
 #pragma once
 
 #include "autograd/ops_attention.h"

@@ -3,12 +3,9 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/index_attention.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 namespace {
 
@@ -37,6 +34,7 @@ float* grad_or_null(const Tensor& t) {
 Tensor range_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                        const std::vector<int32_t>& lo, const std::vector<int32_t>& hi,
                        Tensor* lse) {
+  const kernels::Backend& kern = kernels::backend(q.device());
   const AttnDims d = check_qkv("range_attention", q, k, v);
   TINYR2_CHECK(static_cast<int64_t>(lo.size()) == d.Tq && static_cast<int64_t>(hi.size()) == d.Tq,
                "range_attention: lo has {} and hi {} entries for q {} (Tq = {})", lo.size(),
@@ -48,13 +46,13 @@ Tensor range_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
   Tensor out = Tensor::empty({d.B, d.Tq, d.H, d.Dv});
   const bool grad = tape.needs_grad({&q, &k, &v});
   Tensor lse_t = grad || lse ? Tensor::empty({d.B, d.Tq, d.H}) : Tensor();
-  cpu::range_attention_forward(q.data(), k.data(), v.data(), out.data(),
+  kern.range_attention_forward(q.data(), k.data(), v.data(), out.data(),
                                lse_t.defined() ? lse_t.data() : nullptr, d.B, d.Tq, d.Tk, d.H, d.Dk,
                                d.Dv, scale, lo.data(), hi.data());
   if (lse) *lse = grad ? lse_t.clone() : lse_t;  // the tape keeps its own copy
   if (grad) {
-    tape.record({out}, [q, k, v, out, lse_t, d, scale, lo, hi] {
-      cpu::range_attention_backward(q.data(), k.data(), v.data(), out.data(), lse_t.data(),
+    tape.record({out}, [&kern, q, k, v, out, lse_t, d, scale, lo, hi] {
+      kern.range_attention_backward(q.data(), k.data(), v.data(), out.data(), lse_t.data(),
                                     out.grad().data(), grad_or_null(q), grad_or_null(k),
                                     grad_or_null(v), d.B, d.Tq, d.Tk, d.H, d.Dk, d.Dv, scale,
                                     lo.data(), hi.data());
@@ -87,6 +85,7 @@ Tensor causal_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tens
 
 Tensor index_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
                        const IndexTensor& idx, float scale) {
+  const kernels::Backend& kern = kernels::backend(q.device());
   const AttnDims d = check_qkv("index_attention", q, k, v);
   TINYR2_CHECK(idx.shape.size() == 3 && idx.shape[0] == d.B && idx.shape[1] == d.Tq,
                "index_attention: idx {} must be (B,Tq,n) for q {}", shape_str(idx.shape),
@@ -99,12 +98,12 @@ Tensor index_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
   Tensor out = Tensor::empty({d.B, d.Tq, d.H, d.Dv});
   const bool grad = tape.needs_grad({&q, &k, &v});
   Tensor lse_t = grad ? Tensor::empty({d.B, d.Tq, d.H}) : Tensor();
-  cpu::index_attention_forward(q.data(), k.data(), v.data(), idx.data.data(), out.data(),
+  kern.index_attention_forward(q.data(), k.data(), v.data(), idx.data.data(), out.data(),
                                grad ? lse_t.data() : nullptr, d.B, d.Tq, d.Tk, d.H, d.Dk, d.Dv, n,
                                scale);
   if (grad) {
-    tape.record({out}, [q, k, v, idx, out, lse_t, d, n, scale] {
-      cpu::index_attention_backward(q.data(), k.data(), v.data(), idx.data.data(), out.data(),
+    tape.record({out}, [&kern, q, k, v, idx, out, lse_t, d, n, scale] {
+      kern.index_attention_backward(q.data(), k.data(), v.data(), idx.data.data(), out.data(),
                                     lse_t.data(), out.grad().data(), grad_or_null(q),
                                     grad_or_null(k), grad_or_null(v), d.B, d.Tq, d.Tk, d.H, d.Dk,
                                     d.Dv, n, scale);

@@ -3,11 +3,9 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/cpu/elementwise.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const size_t n = std::max(a.size(), b.size());
@@ -24,14 +22,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 namespace {
 
-Tensor binary(Tape& tape, cpu::BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+Tensor binary(Tape& tape, kernels::BinaryOp op, const char* name, const Tensor& a,
+              const Tensor& b) {
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const cpu::BroadcastPlan plan = cpu::make_broadcast_plan(a.shape(), b.shape(), out_shape);
+  const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(a.shape(), b.shape(), out_shape);
+  const kernels::Backend& kern = kernels::backend(a.device());
   Tensor out = Tensor::empty(out_shape);
-  cpu::binary_forward(op, plan, a.data(), b.data(), out.data());
+  kern.binary_forward(op, plan, a.data(), b.data(), out.data());
   if (tape.needs_grad({&a, &b})) {
-    tape.record({out}, [op, plan, a, b, out] {
-      cpu::binary_backward(op, plan, a.data(), b.data(), out.grad().data(),
+    tape.record({out}, [&kern, op, plan, a, b, out] {
+      kern.binary_backward(op, plan, a.data(), b.data(), out.grad().data(),
                            a.requires_grad() ? a.grad_accumulator() : nullptr,
                            b.requires_grad() ? b.grad_accumulator() : nullptr);
     });
@@ -39,22 +39,25 @@ Tensor binary(Tape& tape, cpu::BinaryOp op, const char* name, const Tensor& a, c
   return out;
 }
 
-using UnaryForward = void (*)(const float* x, float* y, int64_t n);
-using UnaryBackward = void (*)(const float* saved, const float* g, float* dx, int64_t n);
+// The backend entries of a unary op (kernels/cpu/elementwise.h): y = f(x) and dx += g · f'.
+using UnaryForward = kernels::Entry<void(const float* x, float* y, int64_t n)> kernels::Backend::*;
+using UnaryBackward = kernels::Entry<void(const float* saved, const float* g, float* dx, int64_t n)>
+    kernels::Backend::*;
 
 // y = f(x); the backward reads the saved input x, or the output y when save_output.
 Tensor unary(Tape& tape, const Tensor& x, UnaryForward forward, UnaryBackward backward,
              bool save_output) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   Tensor out = Tensor::empty(x.shape());
-  forward(x.data(), out.data(), x.numel());
+  (kern.*forward)(x.data(), out.data(), x.numel());
   if (tape.needs_grad({&x})) {
     if (save_output) {
-      tape.record({out}, [x, out, backward] {
-        backward(out.data(), out.grad().data(), x.grad_accumulator(), x.numel());
+      tape.record({out}, [&kern, x, out, backward] {
+        (kern.*backward)(out.data(), out.grad().data(), x.grad_accumulator(), x.numel());
       });
     } else {
-      tape.record({out}, [x, out, backward] {
-        backward(x.data(), out.grad().data(), x.grad_accumulator(), x.numel());
+      tape.record({out}, [&kern, x, out, backward] {
+        (kern.*backward)(x.data(), out.grad().data(), x.grad_accumulator(), x.numel());
       });
     }
   }
@@ -64,61 +67,64 @@ Tensor unary(Tape& tape, const Tensor& x, UnaryForward forward, UnaryBackward ba
 }  // namespace
 
 Tensor add(Tape& tape, const Tensor& a, const Tensor& b) {
-  return binary(tape, cpu::BinaryOp::Add, "add", a, b);
+  return binary(tape, kernels::BinaryOp::Add, "add", a, b);
 }
 
 Tensor sub(Tape& tape, const Tensor& a, const Tensor& b) {
-  return binary(tape, cpu::BinaryOp::Sub, "sub", a, b);
+  return binary(tape, kernels::BinaryOp::Sub, "sub", a, b);
 }
 
 Tensor mul(Tape& tape, const Tensor& a, const Tensor& b) {
-  return binary(tape, cpu::BinaryOp::Mul, "mul", a, b);
+  return binary(tape, kernels::BinaryOp::Mul, "mul", a, b);
 }
 
 Tensor scale(Tape& tape, const Tensor& x, float s) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   Tensor out = Tensor::empty(x.shape());
-  cpu::scale_forward(x.data(), s, out.data(), x.numel());
+  kern.scale_forward(x.data(), s, out.data(), x.numel());
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, s] {  // dx += s · g
-      cpu::axpy(x.numel(), s, out.grad().data(), x.grad_accumulator());
+    tape.record({out}, [&kern, x, out, s] {  // dx += s · g
+      kern.axpy(x.numel(), s, out.grad().data(), x.grad_accumulator());
     });
   }
   return out;
 }
 
 Tensor add_scalar(Tape& tape, const Tensor& x, float s) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   Tensor out = Tensor::empty(x.shape());
-  cpu::add_scalar_forward(x.data(), s, out.data(), x.numel());
+  kern.add_scalar_forward(x.data(), s, out.data(), x.numel());
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out] {  // dx += g
-      cpu::axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
+    tape.record({out}, [&kern, x, out] {  // dx += g
+      kern.axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
     });
   }
   return out;
 }
 
 Tensor relu2(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::relu2_forward, cpu::relu2_backward, false);
+  return unary(tape, x, &kernels::Backend::relu2_forward, &kernels::Backend::relu2_backward, false);
 }
 
 Tensor gelu(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::gelu_forward, cpu::gelu_backward, false);
+  return unary(tape, x, &kernels::Backend::gelu_forward, &kernels::Backend::gelu_backward, false);
 }
 
 Tensor silu(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::silu_forward, cpu::silu_backward, false);
+  return unary(tape, x, &kernels::Backend::silu_forward, &kernels::Backend::silu_backward, false);
 }
 
 Tensor sigmoid(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::sigmoid_forward, cpu::sigmoid_backward, true);
+  return unary(tape, x, &kernels::Backend::sigmoid_forward, &kernels::Backend::sigmoid_backward,
+               true);
 }
 
 Tensor tanh(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::tanh_forward, cpu::tanh_backward, true);
+  return unary(tape, x, &kernels::Backend::tanh_forward, &kernels::Backend::tanh_backward, true);
 }
 
 Tensor exp(Tape& tape, const Tensor& x) {
-  return unary(tape, x, cpu::exp_forward, cpu::exp_backward, true);
+  return unary(tape, x, &kernels::Backend::exp_forward, &kernels::Backend::exp_backward, true);
 }
 
 }  // namespace tinyr2::ops

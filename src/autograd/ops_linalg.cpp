@@ -3,13 +3,12 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
 
-namespace cpu = kernels::cpu;
-
 Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const kernels::Backend& kern = kernels::backend(a.device());
   TINYR2_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul of shapes {} and {}", shape_str(a.shape()),
                shape_str(b.shape()));
   const int64_t M = trans_a ? a.size(-1) : a.size(-2);
@@ -33,16 +32,16 @@ Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool trans_a, bool t
   const int64_t sa = M * K, sb = b_batched ? K * N : 0, sc = M * N;
   // An untransposed a with a shared b is one big (batch·M, K) product.
   if (!b_batched && !trans_a) {
-    cpu::gemm(false, trans_b, batch * M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, out.data(),
+    kern.gemm(false, trans_b, batch * M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, out.data(),
               N);
   } else {
-    cpu::gemm_batched(batch, trans_a, trans_b, M, N, K, 1.f, a.data(), lda, sa, b.data(), ldb, sb,
+    kern.gemm_batched(batch, trans_a, trans_b, M, N, K, 1.f, a.data(), lda, sa, b.data(), ldb, sb,
                       0.f, out.data(), N, sc);
   }
 
   if (tape.needs_grad({&a, &b})) {
-    tape.record({out}, [a, b, out, trans_a, trans_b, batch, M, N, K, b_batched, lda, ldb, sa, sb,
-                        sc]() mutable {
+    tape.record({out}, [&kern, a, b, out, trans_a, trans_b, batch, M, N, K, b_batched, lda, ldb, sa,
+                        sb, sc]() mutable {
       const float* g = out.grad().data();
       if (a.requires_grad()) {
         // dA = dC · op(B)ᵀ  (or its transpose when a was transposed)
@@ -50,12 +49,12 @@ Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool trans_a, bool t
         float* ga = a.grad_accumulator(beta);
         if (!trans_a) {
           if (!b_batched)
-            cpu::gemm(false, !trans_b, batch * M, K, N, 1.f, g, N, b.data(), ldb, beta, ga, lda);
+            kern.gemm(false, !trans_b, batch * M, K, N, 1.f, g, N, b.data(), ldb, beta, ga, lda);
           else
-            cpu::gemm_batched(batch, false, !trans_b, M, K, N, 1.f, g, N, sc, b.data(), ldb, sb,
+            kern.gemm_batched(batch, false, !trans_b, M, K, N, 1.f, g, N, sc, b.data(), ldb, sb,
                               beta, ga, lda, sa);
         } else {  // A stored (K, M): dA = op(B) · dCᵀ
-          cpu::gemm_batched(batch, trans_b, true, K, M, N, 1.f, b.data(), ldb, sb, g, N, sc, beta,
+          kern.gemm_batched(batch, trans_b, true, K, M, N, 1.f, b.data(), ldb, sb, g, N, sc, beta,
                             ga, lda, sa);
         }
       }
@@ -64,24 +63,24 @@ Tensor matmul(Tape& tape, const Tensor& a, const Tensor& b, bool trans_a, bool t
         float* gb = b.grad_accumulator(beta);
         if (b_batched) {
           if (!trans_b)  // dB (K,N) = op(A)ᵀ · dC
-            cpu::gemm_batched(batch, !trans_a, false, K, N, M, 1.f, a.data(), lda, sa, g, N, sc,
+            kern.gemm_batched(batch, !trans_a, false, K, N, M, 1.f, a.data(), lda, sa, g, N, sc,
                               beta, gb, ldb, sb);
           else  // B stored (N,K): dB = dCᵀ · op(A)
-            cpu::gemm_batched(batch, true, trans_a, N, K, M, 1.f, g, N, sc, a.data(), lda, sa, beta,
+            kern.gemm_batched(batch, true, trans_a, N, K, M, 1.f, g, N, sc, a.data(), lda, sa, beta,
                               gb, ldb, sb);
         } else if (!trans_a) {  // shared B: one product over all batch rows
           if (!trans_b)
-            cpu::gemm(true, false, K, N, batch * M, 1.f, a.data(), lda, g, N, beta, gb, ldb);
+            kern.gemm(true, false, K, N, batch * M, 1.f, a.data(), lda, g, N, beta, gb, ldb);
           else
-            cpu::gemm(true, false, N, K, batch * M, 1.f, g, N, a.data(), lda, beta, gb, ldb);
+            kern.gemm(true, false, N, K, batch * M, 1.f, g, N, a.data(), lda, beta, gb, ldb);
         } else {  // shared B with transposed A: accumulate one batch at a time
           if (batch == 0 && beta == 0.f) std::fill(gb, gb + b.numel(), 0.f);
           for (int64_t i = 0; i < batch; ++i, beta = 1.f) {
             if (!trans_b)
-              cpu::gemm(false, false, K, N, M, 1.f, a.data() + i * sa, lda, g + i * sc, N, beta, gb,
+              kern.gemm(false, false, K, N, M, 1.f, a.data() + i * sa, lda, g + i * sc, N, beta, gb,
                         ldb);
             else
-              cpu::gemm(true, true, N, K, M, 1.f, g + i * sc, N, a.data() + i * sa, lda, beta, gb,
+              kern.gemm(true, true, N, K, M, 1.f, g + i * sc, N, a.data() + i * sa, lda, beta, gb,
                         ldb);
           }
         }

@@ -3,12 +3,9 @@
 #include <memory>
 
 #include "core/error.h"
-#include "kernels/cpu/moe.h"
-#include "kernels/cpu/moe_experts.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 namespace {
 void check_idx(const IndexTensor& idx, int64_t N, int64_t E) {
@@ -20,14 +17,15 @@ void check_idx(const IndexTensor& idx, int64_t N, int64_t E) {
 }  // namespace
 
 Tensor moe_route_weights(Tape& tape, const Tensor& p, const IndexTensor& idx, bool normalize) {
+  const kernels::Backend& kern = kernels::backend(p.device());
   TINYR2_CHECK(p.dim() == 2, "moe_route_weights: p must be (N,E), got {}", shape_str(p.shape()));
   const int64_t N = p.size(0), E = p.size(1), K = idx.size(1);
   check_idx(idx, N, E);
   Tensor w = Tensor::empty({N, K});
-  cpu::moe_route_weights_forward(p.data(), idx.data.data(), w.data(), N, E, K, normalize);
+  kern.moe_route_weights_forward(p.data(), idx.data.data(), w.data(), N, E, K, normalize);
   if (tape.needs_grad({&p})) {
-    tape.record({w}, [p, idx, w, N, E, K, normalize] {
-      cpu::moe_route_weights_backward(p.data(), idx.data.data(), w.grad().data(),
+    tape.record({w}, [&kern, p, idx, w, N, E, K, normalize] {
+      kern.moe_route_weights_backward(p.data(), idx.data.data(), w.grad().data(),
                                       p.grad_accumulator(), N, E, K, normalize);
     });
   }
@@ -35,16 +33,17 @@ Tensor moe_route_weights(Tape& tape, const Tensor& p, const IndexTensor& idx, bo
 }
 
 Tensor moe_balance_loss(Tape& tape, const Tensor& w, const IndexTensor& idx, int64_t E, float c) {
+  const kernels::Backend& kern = kernels::backend(w.device());
   TINYR2_CHECK(w.dim() == 2, "moe_balance_loss: w must be (N,K), got {}", shape_str(w.shape()));
   const int64_t N = w.size(0), K = w.size(1);
   check_idx(idx, N, E);
   TINYR2_CHECK(idx.size(1) == K, "moe_balance_loss: idx {} vs w {}", shape_str(idx.shape),
                shape_str(w.shape()));
   Tensor loss =
-      Tensor::scalar(cpu::moe_balance_loss_forward(w.data(), idx.data.data(), N, E, K, c));
+      Tensor::scalar(kern.moe_balance_loss_forward(w.data(), idx.data.data(), N, E, K, c));
   if (tape.needs_grad({&w})) {
-    tape.record({loss}, [w, idx, loss, N, E, K, c] {
-      cpu::moe_balance_loss_backward(w.data(), idx.data.data(), loss.grad().item(),
+    tape.record({loss}, [&kern, w, idx, loss, N, E, K, c] {
+      kern.moe_balance_loss_backward(w.data(), idx.data.data(), loss.grad().item(),
                                      w.grad_accumulator(), N, E, K, c);
     });
   }
@@ -54,6 +53,7 @@ Tensor moe_balance_loss(Tape& tape, const Tensor& w, const IndexTensor& idx, int
 Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTensor& idx,
                    const std::vector<Tensor>& w_fc, const std::vector<Tensor>& w_proj,
                    const Tensor& mask) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   TINYR2_CHECK(x.dim() == 2 && g.dim() == 2 && g.size(0) == x.size(0),
                "moe_experts: x {} must be (N,C) and g {} (N,K)", shape_str(x.shape()),
                shape_str(g.shape()));
@@ -72,7 +72,8 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
                "moe_experts: mask {} for {} rows of {}",
                shape_str(mask.defined() ? mask.shape() : Shape{}), N * K, C);
 
-  auto d = std::make_shared<const cpu::MoeDispatch>(cpu::moe_dispatch(idx.data.data(), N, K, E));
+  auto d =
+      std::make_shared<const kernels::MoeDispatch>(kern.moe_dispatch(idx.data.data(), N, K, E));
   std::vector<const float*> fc(static_cast<size_t>(E), nullptr),
       proj(static_cast<size_t>(E), nullptr);
   for (int64_t e = 0; e < E; ++e)
@@ -83,7 +84,7 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
   const int64_t M = N * K;
   Tensor xg = Tensor::empty({M, C}), z = Tensor::empty({M, H}), y = Tensor::empty({M, C});
   Tensor out = Tensor::empty({N, C});
-  cpu::moe_experts_forward(*d, x.data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj,
+  kern.moe_experts_forward(*d, x.data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj,
                            C, H, xg.data(), z.data(), y.data(), out.data());
 
   std::vector<Tensor> inputs = {x, g};
@@ -93,7 +94,7 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
       inputs.push_back(w_proj[e]);
     }
   if (tape.needs_grad(inputs)) {
-    tape.record({out}, [x, g, mask, w_fc, w_proj, d, xg, z, y, out, fc, proj, C, H, E] {
+    tape.record({out}, [&kern, x, g, mask, w_fc, w_proj, d, xg, z, y, out, fc, proj, C, H, E] {
       std::vector<float*> dfc(static_cast<size_t>(E), nullptr),
           dproj(static_cast<size_t>(E), nullptr);
       // A new gradient is written whole by the kernel (beta 0): no zero fill.
@@ -104,7 +105,7 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
           if (w_fc[e].requires_grad()) dfc[e] = w_fc[e].grad_accumulator(beta_fc[e]);
           if (w_proj[e].requires_grad()) dproj[e] = w_proj[e].grad_accumulator(beta_proj[e]);
         }
-      cpu::moe_experts_backward(
+      kern.moe_experts_backward(
           *d, out.grad().data(), g.data(), mask.defined() ? mask.data() : nullptr, fc, proj, C, H,
           xg.data(), z.data(), y.data(), x.requires_grad() ? x.grad_accumulator() : nullptr,
           g.requires_grad() ? g.grad_accumulator() : nullptr, dfc, dproj, beta_fc, beta_proj);

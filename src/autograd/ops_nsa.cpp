@@ -3,17 +3,9 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/nsa_block_attention.h"
-#include "kernels/cpu/nsa_compression.h"
-#include "kernels/cpu/nsa_fused.h"
-#include "kernels/cpu/rope.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 namespace {
 
@@ -26,6 +18,7 @@ float* grad_or_null(const Tensor& t) {
 Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
                        const IndexTensor& blocks, int64_t block_size, float scale,
                        int64_t q_offset) {
+  const kernels::Backend& kern = kernels::backend(q.device());
   TINYR2_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
                "block_attention: q {}, k {}, v {} must be (B,T,H,D)", shape_str(q.shape()),
                shape_str(k.shape()), shape_str(v.shape()));
@@ -51,24 +44,25 @@ Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
   Tensor out = Tensor::empty({B, Tq, H, Dv});
   const bool grad = tape.needs_grad({&q, &k, &v});
   Tensor lse = grad ? Tensor::empty({B, Tq, H}) : Tensor();
-  cpu::block_attention_forward(q.data(), k.data(), v.data(), blocks.data.data(), out.data(),
+  kern.block_attention_forward(q.data(), k.data(), v.data(), blocks.data.data(), out.data(),
                                grad ? lse.data() : nullptr, B, Tq, Tk, H, Dk, Dv, n, block_size,
                                q_offset, scale);
   if (grad) {
-    tape.record(
-        {out}, [q, k, v, blocks, out, lse, B, Tq, Tk, H, Dk, Dv, n, block_size, q_offset, scale] {
-          cpu::block_attention_backward(q.data(), k.data(), v.data(), blocks.data.data(),
-                                        out.data(), lse.data(), out.grad().data(), grad_or_null(q),
-                                        grad_or_null(k), grad_or_null(v), B, Tq, Tk, H, Dk, Dv, n,
-                                        block_size, q_offset, scale);
-        });
+    tape.record({out}, [&kern, q, k, v, blocks, out, lse, B, Tq, Tk, H, Dk, Dv, n, block_size,
+                        q_offset, scale] {
+      kern.block_attention_backward(q.data(), k.data(), v.data(), blocks.data.data(), out.data(),
+                                    lse.data(), out.grad().data(), grad_or_null(q), grad_or_null(k),
+                                    grad_or_null(v), B, Tq, Tk, H, Dk, Dv, n, block_size, q_offset,
+                                    scale);
+    });
   }
   return out;
 }
 
 Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
-                            float scale, const NsaSelectParams& p, int64_t q_pos0,
-                            bool with_output, IndexTensor* blocks) {
+                            float scale, const NsaSelectParams& p, int64_t q_pos0, bool with_output,
+                            IndexTensor* blocks) {
+  const kernels::Backend& kern = kernels::backend(q.device());
   TINYR2_CHECK(q.dim() == 4, "compressed_attention: q {} must be (B,T,H,Dk)", shape_str(q.shape()));
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3);
   const int64_t nb = k.defined() ? k.size(1) : 0;
@@ -89,17 +83,17 @@ Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const 
                           std::vector<int32_t>(static_cast<size_t>(B * T * p.num_blocks)));
   Tensor out = with_output ? Tensor::empty({B, T, H, Dv}) : Tensor();
   Tensor lse = Tensor::empty({B, T, H});
-  cpu::nsa_compression_forward(q.data(), nb > 0 ? k.data() : nullptr, nb > 0 ? v.data() : nullptr,
+  kern.nsa_compression_forward(q.data(), nb > 0 ? k.data() : nullptr, nb > 0 ? v.data() : nullptr,
                                with_output ? out.data() : nullptr, lse.data(),
                                blocks ? blocks->data.data() : nullptr, B, T, nb, H, Dk, Dv, scale,
                                p, q_pos0);
   if (with_output && nb > 0 && tape.needs_grad({&q, &k, &v})) {
     std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t)
-      hi[t] = static_cast<int32_t>(cpu::nsa_visible_blocks(q_pos0 + t, nb, p));
-    tape.record({out}, [q, k, v, out, lse, B, T, nb, H, Dk, Dv, scale, lo = std::move(lo),
+      hi[t] = static_cast<int32_t>(kernels::nsa_visible_blocks(q_pos0 + t, nb, p));
+    tape.record({out}, [&kern, q, k, v, out, lse, B, T, nb, H, Dk, Dv, scale, lo = std::move(lo),
                         hi = std::move(hi)] {
-      cpu::range_attention_backward(
+      kern.range_attention_backward(
           q.data(), k.data(), v.data(), out.data(), lse.data(), out.grad().data(), grad_or_null(q),
           grad_or_null(k), grad_or_null(v), B, T, nb, H, Dk, Dv, scale, lo.data(), hi.data());
     });
@@ -115,18 +109,21 @@ std::shared_ptr<const RopeTable> make_rope_table(const std::vector<int32_t>& pos
   table->dim = dim;
   table->cos.resize(static_cast<size_t>(table->T * dim / 2));
   table->sin.resize(table->cos.size());
-  cpu::rope_table(positions.data(), table->T, dim, theta, table->cos.data(), table->sin.data());
+  // The table is host memory (std::vector): the CPU backend fills it.
+  kernels::backend(Device::CPU)
+      .rope_table(positions.data(), table->T, dim, theta, table->cos.data(), table->sin.data());
   return table;
 }
 
 std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
                                    const std::vector<StackedOutput>& outputs,
                                    std::shared_ptr<const RopeTable> rope) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   TINYR2_CHECK(x.dim() >= 2 && !outputs.empty(),
                "stacked_linear: input {} must be (..., T, C), with outputs", shape_str(x.shape()));
   const int64_t C = x.size(-1), T = x.size(-2), M = x.numel() / C;
   // The stacked weight: every output's rows, in order; output o is the column block blocks[o].
-  std::vector<cpu::ColumnBlock> blocks;
+  std::vector<kernels::ColumnBlock> blocks;
   int64_t N = 0;
   for (const StackedOutput& o : outputs) {
     int64_t width = 0;
@@ -158,7 +155,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
 
   Shape lead(x.shape().begin(), x.shape().end() - 1);
   std::vector<Tensor> outs;
-  for (const cpu::ColumnBlock& b : blocks) {
+  for (const kernels::ColumnBlock& b : blocks) {
     Shape s = lead;
     s.push_back(b.width);
     outs.push_back(Tensor::empty(s));
@@ -167,19 +164,19 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
   const float* sin_tab = rope ? rope->sin.data() : nullptr;
   const bool direct = outputs.size() == 1 && blocks[0].rope_dim == 0;  // no copy needed
   if (direct) {
-    cpu::gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, outs[0].data(), N);
+    kern.gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, outs[0].data(), N);
   } else {
     Tensor y = Tensor::empty({M, N});
-    cpu::gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, y.data(), N);
+    kern.gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, y.data(), N);
     for (size_t o = 0; o < blocks.size(); ++o)
-      cpu::copy_out_columns(y.data(), M, N, blocks[o], cos_tab, sin_tab, T, outs[o].data());
+      kern.copy_out_columns(y.data(), M, N, blocks[o], cos_tab, sin_tab, T, outs[o].data());
   }
 
   std::vector<Tensor> inputs = {x};
   for (const StackedOutput& o : outputs)
     for (const WeightRows& p : o.parts) inputs.push_back(p.weight);
   if (tape.needs_grad(inputs)) {
-    tape.record(outs, [x, w_cat, outs, outputs, blocks, rope, M, N, C, T, direct] {
+    tape.record(outs, [&kern, x, w_cat, outs, outputs, blocks, rope, M, N, C, T, direct] {
       // dY (M, N): every output's gradient rotated back into its block (0 if it got none).
       Tensor dy;
       if (direct && outs[0].grad().defined()) {
@@ -189,7 +186,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
         for (size_t o = 0; o < blocks.size(); ++o) {
           const Tensor& g = outs[o].grad();
           if (g.defined()) {
-            cpu::copy_in_columns(g.data(), M, N, blocks[o], rope ? rope->cos.data() : nullptr,
+            kern.copy_in_columns(g.data(), M, N, blocks[o], rope ? rope->cos.data() : nullptr,
                                  rope ? rope->sin.data() : nullptr, T, dy.data());
           } else {
             for (int64_t m = 0; m < M; ++m)
@@ -201,14 +198,14 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
       if (x.requires_grad()) {  // dx += dY · W
         float beta = 1.f;
         float* gx = x.grad_accumulator(beta);
-        cpu::gemm(false, false, M, C, N, 1.f, dy.data(), N, w_cat.data(), C, beta, gx, C);
+        kern.gemm(false, false, M, C, N, 1.f, dy.data(), N, w_cat.data(), C, beta, gx, C);
       }
       bool any_weight = false;
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) any_weight = any_weight || p.weight.requires_grad();
       if (!any_weight) return;
       Tensor dw = Tensor::empty({N, C});  // dW = dYᵀ · X, then back into each weight's rows
-      cpu::gemm(true, false, N, C, M, 1.f, dy.data(), N, x.data(), C, 0.f, dw.data(), C);
+      kern.gemm(true, false, N, C, M, 1.f, dy.data(), N, x.data(), C, 0.f, dw.data(), C);
       int64_t r = 0;
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) {
@@ -221,7 +218,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
             if (beta == 0.f)
               std::copy(s, s + n, g);
             else
-              cpu::axpy(n, 1.f, s, g);
+              kern.axpy(n, 1.f, s, g);
           }
           r += p.end - p.begin;
         }
@@ -231,6 +228,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
 }
 
 Tensor gated_sum(Tape& tape, const std::vector<Tensor>& outs, const Tensor& gates) {
+  const kernels::Backend& kern = kernels::backend(gates.device());
   TINYR2_CHECK(!outs.empty() && outs[0].dim() == 4, "gated_sum: branch outputs must be (B,T,H,Dv)");
   const int64_t B = outs[0].size(0), T = outs[0].size(1), H = outs[0].size(2), Dv = outs[0].size(3);
   const int64_t n = static_cast<int64_t>(outs.size());
@@ -245,18 +243,18 @@ Tensor gated_sum(Tape& tape, const std::vector<Tensor>& outs, const Tensor& gate
   std::vector<const float*> ptrs;
   for (const Tensor& o : outs) ptrs.push_back(o.data());
   Tensor y = Tensor::empty({B, T, H, Dv});
-  cpu::gated_sum_forward(ptrs.data(), gates.data(), y.data(), M, H, Dv, G, n);
+  kern.gated_sum_forward(ptrs.data(), gates.data(), y.data(), M, H, Dv, G, n);
   std::vector<Tensor> inputs = outs;
   inputs.push_back(gates);
   if (tape.needs_grad(inputs)) {
-    tape.record({y}, [outs, gates, y, M, H, Dv, G, n] {
+    tape.record({y}, [&kern, outs, gates, y, M, H, Dv, G, n] {
       std::vector<const float*> o;
       std::vector<float*> d;
       for (const Tensor& t : outs) {
         o.push_back(t.data());
         d.push_back(grad_or_null(t));
       }
-      cpu::gated_sum_backward(o.data(), gates.data(), y.grad().data(), d.data(),
+      kern.gated_sum_backward(o.data(), gates.data(), y.grad().data(), d.data(),
                               grad_or_null(gates), M, H, Dv, G, n);
     });
   }

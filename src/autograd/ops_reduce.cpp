@@ -1,21 +1,20 @@
 #include "autograd/ops_reduce.h"
 
 #include "core/error.h"
-#include "kernels/cpu/reduce.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 namespace {
 
 // scale · Σ x → shape ().
 Tensor sum_all(Tape& tape, const Tensor& x, double scale) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   Tensor out = Tensor::empty({});
-  out.data()[0] = static_cast<float>(cpu::sum_all_forward(x.data(), x.numel(), scale));
+  out.data()[0] = static_cast<float>(kern.sum_all_forward(x.data(), x.numel(), scale));
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, scale] {  // dx += scale · g
-      cpu::sum_all_backward(out.grad().data()[0], x.grad_accumulator(), x.numel(), scale);
+    tape.record({out}, [&kern, x, out, scale] {  // dx += scale · g
+      kern.sum_all_backward(out.grad().data()[0], x.grad_accumulator(), x.numel(), scale);
     });
   }
   return out;
@@ -23,6 +22,7 @@ Tensor sum_all(Tape& tape, const Tensor& x, double scale) {
 
 // scale · Σ over dim, x viewed as (outer, n, inner).
 Tensor sum_over(Tape& tape, const char* op, const Tensor& x, int64_t dim, bool keepdim, bool mean) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   const int64_t nd = x.dim();
   TINYR2_CHECK(dim >= -nd && dim < nd, "{}: dim {} out of range for shape {}", op, dim,
                shape_str(x.shape()));
@@ -38,10 +38,10 @@ Tensor sum_over(Tape& tape, const char* op, const Tensor& x, int64_t dim, bool k
   else
     shape.erase(shape.begin() + dim);
   Tensor out = Tensor::empty(shape);
-  cpu::sum_dim_forward(x.data(), out.data(), outer, n, inner, scale);
+  kern.sum_dim_forward(x.data(), out.data(), outer, n, inner, scale);
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, outer, n, inner, scale] {  // dx[o,k,i] += scale · g[o,i]
-      cpu::sum_dim_backward(out.grad().data(), x.grad_accumulator(), outer, n, inner, scale);
+    tape.record({out}, [&kern, x, out, outer, n, inner, scale] {  // dx[o,k,i] += scale · g[o,i]
+      kern.sum_dim_backward(out.grad().data(), x.grad_accumulator(), outer, n, inner, scale);
     });
   }
   return out;

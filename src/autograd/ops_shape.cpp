@@ -3,11 +3,9 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "kernels/cpu/elementwise.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::ops {
-
-namespace cpu = kernels::cpu;
 
 namespace {
 
@@ -28,21 +26,23 @@ int64_t product(const Shape& s, size_t begin, size_t end) {
 // consecutive columns of each output row. concat and stack are this.
 Tensor join(Tape& tape, const std::vector<Tensor>& xs, const Shape& out_shape, int64_t outer,
             const std::vector<int64_t>& lens) {
+  TINYR2_CHECK(!xs.empty(), "join of no tensors");
+  const kernels::Backend& kern = kernels::backend(xs[0].device());
   Tensor out = Tensor::empty(out_shape);
   const int64_t out_ld = std::accumulate(lens.begin(), lens.end(), int64_t{0});
   std::vector<int64_t> offsets(xs.size());
   int64_t off = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     offsets[i] = off;
-    cpu::copy_rows(xs[i].data(), lens[i], out.data() + off, out_ld, outer, lens[i], false);
+    kern.copy_rows(xs[i].data(), lens[i], out.data() + off, out_ld, outer, lens[i], false);
     off += lens[i];
   }
   if (tape.needs_grad(xs)) {
-    tape.record({out}, [xs, out, outer, lens, offsets, out_ld] {
+    tape.record({out}, [&kern, xs, out, outer, lens, offsets, out_ld] {
       const float* g = out.grad().data();
       for (size_t i = 0; i < xs.size(); ++i)
         if (xs[i].requires_grad())
-          cpu::copy_rows(g + offsets[i], out_ld, xs[i].grad_accumulator(), lens[i], outer, lens[i],
+          kern.copy_rows(g + offsets[i], out_ld, xs[i].grad_accumulator(), lens[i], outer, lens[i],
                          true);
     });
   }
@@ -52,6 +52,7 @@ Tensor join(Tape& tape, const std::vector<Tensor>& xs, const Shape& out_shape, i
 }  // namespace
 
 Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   int64_t known = 1, unknown = 0;
   for (int64_t d : shape) {
     TINYR2_CHECK(d >= -1, "reshape of {} to {}: bad size {}", shape_str(x.shape()),
@@ -66,17 +67,18 @@ Tensor reshape(Tape& tape, const Tensor& x, const Shape& shape) {
                shape_str(shape));
   Tensor out = x.view(shape);
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out] {  // dx += g (same elements, same order)
-      if (!x.grad().defined())     // the first gradient: hand out's buffer over, no copy
+    tape.record({out}, [&kern, x, out] {  // dx += g (same elements, same order)
+      if (!x.grad().defined())            // the first gradient: hand out's buffer over, no copy
         x.mutable_grad() = out.grad().view(x.shape());
       else
-        cpu::axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
+        kern.axpy(x.numel(), 1.f, out.grad().data(), x.grad_accumulator());
     });
   }
   return out;
 }
 
 Tensor permute(Tape& tape, const Tensor& x, const std::vector<int64_t>& dims) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   const int64_t n = x.dim();
   TINYR2_CHECK(static_cast<int64_t>(dims.size()) == n, "permute of {} by {}: need {} dims",
                shape_str(x.shape()), shape_str(dims), n);
@@ -90,10 +92,10 @@ Tensor permute(Tape& tape, const Tensor& x, const std::vector<int64_t>& dims) {
     out_shape[j] = x.size(perm[j]);
   }
   Tensor out = Tensor::empty(out_shape);
-  cpu::permute_copy(x.data(), x.shape(), perm, out.data(), false);
+  kern.permute_copy(x.data(), x.shape(), perm, out.data(), false);
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, inverse] {  // dx += permute(g, inverse)
-      cpu::permute_copy(out.grad().data(), out.shape(), inverse, x.grad_accumulator(), true);
+    tape.record({out}, [&kern, x, out, inverse] {  // dx += permute(g, inverse)
+      kern.permute_copy(out.grad().data(), out.shape(), inverse, x.grad_accumulator(), true);
     });
   }
   return out;
@@ -145,6 +147,7 @@ Tensor stack(Tape& tape, const std::vector<Tensor>& xs, int64_t dim) {
 
 std::vector<Tensor> split(Tape& tape, const Tensor& x, const std::vector<int64_t>& sizes,
                           int64_t dim) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   const int64_t n = x.dim();
   dim = normalize_dim("split", dim, n, x.shape());
   int64_t total = 0;
@@ -164,19 +167,19 @@ std::vector<Tensor> split(Tape& tape, const Tensor& x, const std::vector<int64_t
     Shape shape = x.shape();
     shape[dim] = s;
     Tensor o = Tensor::empty(shape);
-    cpu::copy_rows(x.data() + off, x_ld, o.data(), s * inner, outer, s * inner, false);
+    kern.copy_rows(x.data() + off, x_ld, o.data(), s * inner, outer, s * inner, false);
     outs.push_back(o);
     offsets.push_back(off);
     off += s * inner;
   }
   if (tape.needs_grad({&x})) {
-    tape.record(outs, [x, outs, offsets, outer, x_ld] {
+    tape.record(outs, [&kern, x, outs, offsets, outer, x_ld] {
       float* dx = x.grad_accumulator();
       for (size_t i = 0; i < outs.size(); ++i) {
         const Tensor& g = outs[i].grad();
         if (!g.defined()) continue;  // this piece was not used: zero contribution
         const int64_t len = outer ? g.numel() / outer : 0;
-        cpu::copy_rows(g.data(), len, dx + offsets[i], x_ld, outer, len, true);
+        kern.copy_rows(g.data(), len, dx + offsets[i], x_ld, outer, len, true);
       }
     });
   }
@@ -184,6 +187,7 @@ std::vector<Tensor> split(Tape& tape, const Tensor& x, const std::vector<int64_t
 }
 
 Tensor slice(Tape& tape, const Tensor& x, int64_t dim, int64_t begin, int64_t end) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   const int64_t n = x.dim();
   dim = normalize_dim("slice", dim, n, x.shape());
   const int64_t size = x.size(dim);
@@ -195,16 +199,17 @@ Tensor slice(Tape& tape, const Tensor& x, int64_t dim, int64_t begin, int64_t en
   Shape shape = x.shape();
   shape[dim] = e - b;
   Tensor out = Tensor::empty(shape);
-  cpu::copy_rows(x.data() + off, x_ld, out.data(), len, outer, len, false);
+  kern.copy_rows(x.data() + off, x_ld, out.data(), len, outer, len, false);
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, outer, x_ld, len, off] {  // dx[range] += g
-      cpu::copy_rows(out.grad().data(), len, x.grad_accumulator() + off, x_ld, outer, len, true);
+    tape.record({out}, [&kern, x, out, outer, x_ld, len, off] {  // dx[range] += g
+      kern.copy_rows(out.grad().data(), len, x.grad_accumulator() + off, x_ld, outer, len, true);
     });
   }
   return out;
 }
 
 Tensor expand(Tape& tape, const Tensor& x, const Shape& shape) {
+  const kernels::Backend& kern = kernels::backend(x.device());
   const size_t n = shape.size(), m = x.shape().size();
   TINYR2_CHECK(n >= m, "expand of {} to {}: fewer dims", shape_str(x.shape()), shape_str(shape));
   Shape out_shape(n);
@@ -221,12 +226,12 @@ Tensor expand(Tape& tape, const Tensor& x, const Shape& shape) {
                  shape_str(shape), d);
     out_shape[d] = shape[d] == -1 ? xd : shape[d];
   }
-  const cpu::BroadcastPlan plan = cpu::make_broadcast_plan(x.shape(), out_shape, out_shape);
+  const kernels::BroadcastPlan plan = kernels::make_broadcast_plan(x.shape(), out_shape, out_shape);
   Tensor out = Tensor::empty(out_shape);
-  cpu::expand_forward(plan, x.data(), out.data());
+  kern.expand_forward(plan, x.data(), out.data());
   if (tape.needs_grad({&x})) {
-    tape.record({out}, [x, out, plan] {
-      cpu::expand_backward(plan, out.grad().data(), x.grad_accumulator());
+    tape.record({out}, [&kern, x, out, plan] {
+      kern.expand_backward(plan, out.grad().data(), x.grad_accumulator());
     });
   }
   return out;

@@ -4,7 +4,7 @@
 
 #include "bench/timing.h"
 #include "core/error.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/backend.h"
 #include "nn/full_attention.h"
 #include "nn/moe.h"
 #include "nn/sparse_attention.h"
@@ -173,8 +173,9 @@ double muon_flops_per_step(const train::ParamGroups& groups, int64_t ns_steps) {
 double sgemm_gflops(int64_t n, double min_seconds) {
   Tensor a = random_normal({n, n}, 1), b = random_normal({n, n}, 2), c = Tensor::zeros({n, n});
   const Timing t = time_interleaved({[&] {
-                                      kernels::cpu::gemm(false, false, n, n, n, 1.f, a.data(), n,
-                                                         b.data(), n, 0.f, c.data(), n);
+                                      kernels::backend(Device::CPU)
+                                          .gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(),
+                                                n, 0.f, c.data(), n);
                                     }},
                                     min_seconds, 3)[0];
   return 2.0 * static_cast<double>(n) * n * n / t.median_s / 1e9;

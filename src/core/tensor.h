@@ -19,7 +19,8 @@ namespace tinyr2 {
 using Shape = std::vector<int64_t>;
 
 // Where a tensor's bytes live. Only the CPU exists today; a CUDA backend adds a value here
-// and its own kernels behind the same op functions (see kernels/README.md).
+// and its own kernels behind the same op functions: the ops call kernels through
+// kernels::backend(device) (src/kernels/backend.h; docs/ops.md, "Adding a backend").
 enum class Device { CPU };
 
 int64_t shape_numel(const Shape& shape);

@@ -2,6 +2,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::nn {
 
@@ -84,14 +85,8 @@ void DSMoE::reset_counts() {
 void DSMoE::update_bias(const std::vector<int64_t>& counts) {
   TINYR2_CHECK(static_cast<int64_t>(counts.size()) == E_ - 1,
                "update_bias: {} counts for {} experts", counts.size(), E_ - 1);
-  double mean = 0;
-  for (int64_t c : counts) mean += static_cast<double>(c);
-  mean /= static_cast<double>(counts.size());
-  float* b = expert_bias.data();
-  for (size_t i = 0; i < counts.size(); ++i) {
-    const double d = mean - static_cast<double>(counts[i]);
-    b[i] += bias_rate_ * static_cast<float>((d > 0) - (d < 0));
-  }
+  kernels::backend(expert_bias.device())
+      .moe_update_bias(expert_bias.data(), counts.data(), E_ - 1, bias_rate_);
 }
 
 }  // namespace tinyr2::nn

@@ -4,11 +4,11 @@
 #include <set>
 
 #include "core/error.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::optim {
 
 namespace {
-constexpr int64_t kParallelWork = 1 << 15;  // below this, elementwise loops stay serial
 const std::string kPrefix = "adamw.";
 }  // namespace
 
@@ -32,10 +32,12 @@ AdamW::AdamW(NamedParams params, AdamWConfig config) : params_(std::move(params)
 }
 
 void AdamW::step(double lr) {
-  const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
-  const float one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
-  const float one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
-  const float eps = static_cast<float>(config_.eps);
+  kernels::AdamWStep scalars;
+  scalars.b1 = static_cast<float>(config_.beta1);
+  scalars.b2 = static_cast<float>(config_.beta2);
+  scalars.one_minus_b1 = static_cast<float>(1.0 - config_.beta1);
+  scalars.one_minus_b2 = static_cast<float>(1.0 - config_.beta2);
+  scalars.eps = static_cast<float>(config_.eps);
   for (size_t k = 0; k < params_.size(); ++k) {
     const std::string& name = params_[k].first;
     Tensor param = params_[k].second;  // a handle: updated in place
@@ -47,22 +49,12 @@ void AdamW::step(double lr) {
     const double t = s.step.item() + 1.0;
     s.step.fill(static_cast<float>(t));
 
-    const float decay =
-        adamw_decays(param) ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.f;
-    const float step_size = static_cast<float>(lr / (1.0 - std::pow(config_.beta1, t)));
-    const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(config_.beta2, t)));
-
-    const int64_t n = param.numel();
-    const float* g = grad.data();
-    float* p = param.data();
-    float* m = s.exp_avg.data();
-    float* v = s.exp_avg_sq.data();
-#pragma omp parallel for schedule(static) if (n > kParallelWork)
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = b1 * m[i] + one_minus_b1 * g[i];
-      v[i] = b2 * v[i] + one_minus_b2 * g[i] * g[i];
-      p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
-    }
+    scalars.decay = adamw_decays(param) ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.f;
+    scalars.step_size = static_cast<float>(lr / (1.0 - std::pow(config_.beta1, t)));
+    scalars.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(config_.beta2, t)));
+    kernels::backend(param.device())
+        .adamw_update(param.data(), grad.data(), s.exp_avg.data(), s.exp_avg_sq.data(),
+                      param.numel(), scalars);
   }
 }
 

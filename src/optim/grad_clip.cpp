@@ -2,19 +2,15 @@
 
 #include <cmath>
 
-#include "kernels/cpu/newton_schulz.h"  // sum_squares
+#include "kernels/backend.h"
 
 namespace tinyr2::optim {
-
-namespace {
-constexpr int64_t kParallelWork = 1 << 15;  // below this, the scaling loop stays serial
-}  // namespace
 
 double grad_norm(const std::vector<Tensor>& params) {
   double total = 0.0;
   for (const Tensor& p : params) {
     const Tensor& g = p.grad();
-    if (g.defined()) total += kernels::cpu::sum_squares(g.data(), g.numel());
+    if (g.defined()) total += kernels::backend(g.device()).sum_squares(g.data(), g.numel());
   }
   return std::sqrt(total);
 }
@@ -26,10 +22,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   for (const Tensor& p : params) {
     Tensor& g = p.mutable_grad();
     if (!g.defined()) continue;
-    float* x = g.data();
-    const int64_t n = g.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelWork)
-    for (int64_t i = 0; i < n; ++i) x[i] *= scale;
+    kernels::backend(g.device()).scale_in_place(g.data(), g.numel(), scale);
   }
   return norm;
 }

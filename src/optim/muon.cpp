@@ -5,12 +5,11 @@
 #include <set>
 
 #include "core/error.h"
-#include "kernels/cpu/newton_schulz.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::optim {
 
 namespace {
-constexpr int64_t kParallelWork = 1 << 15;  // below this, elementwise loops stay serial
 const std::string kPrefix = "muon.";
 const std::string kMomentum = ".momentum_buffer";
 }  // namespace
@@ -25,7 +24,8 @@ std::pair<int64_t, int64_t> muon_matrix_shape(const Tensor& p) {
 Tensor newton_schulz(const Tensor& g, int steps) {
   const auto [rows, cols] = muon_matrix_shape(g);
   Tensor out = Tensor::empty(g.shape());
-  kernels::cpu::newton_schulz(g.data(), out.data(), rows, cols, steps);
+  kernels::backend(g.device())
+      .newton_schulz(g.data(), out.data(), rows, cols, steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
   return out;
 }
 
@@ -54,30 +54,23 @@ void Muon::step(double lr) {
     if (!grad.defined()) continue;
     TINYR2_CHECK(grad.shape() == param.shape(), "Muon parameter {}: grad shape {} != {}", name,
                  shape_str(grad.shape()), shape_str(param.shape()));
+    const kernels::Backend& kern = kernels::backend(param.device());
     const int64_t n = param.numel();
-    const float* g = grad.data();
-    float* m = momentum_[k].data();
     Tensor update = Tensor::empty(param.shape());
     float* u = update.data();
 
     // m ← β m + (1 − β) g;  u = (1 − β) g + β m
-#pragma omp parallel for schedule(static) if (n > kParallelWork)
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = beta * m[i] + one_minus_beta * g[i];
-      u[i] = one_minus_beta * g[i] + beta * m[i];
-    }
+    kern.muon_momentum(grad.data(), momentum_[k].data(), u, n, beta, one_minus_beta);
 
     // X = NS5(u / (‖u‖_F + 1e-7)), in place.
     const auto [rows, cols] = muon_matrix_shape(param);
-    kernels::cpu::newton_schulz(u, u, rows, cols, config_.ns_steps);
+    kern.newton_schulz(u, u, rows, cols, config_.ns_steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
 
     // p ← p (1 − lr wd) − lr sqrt(max(1, rows/cols)) X
     const double scale = std::sqrt(std::max(1.0, static_cast<double>(rows) / cols));
     const float decay = static_cast<float>(1.0 - lr * config_.weight_decay);
     const float alpha = static_cast<float>(lr * scale);
-    float* p = param.data();
-#pragma omp parallel for schedule(static) if (n > kParallelWork)
-    for (int64_t i = 0; i < n; ++i) p[i] = p[i] * decay - alpha * u[i];
+    kern.scaled_update(param.data(), u, n, decay, alpha);
   }
 }
 

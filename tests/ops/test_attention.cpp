@@ -12,7 +12,9 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 
 using testing::random_tensor;
 
@@ -30,10 +32,12 @@ std::vector<float> token_row(const Tensor& x, int64_t b, int64_t t) {
 TEST(OpParity, CausalAttention) {
   for (auto& c : load_op_cases("causal_attention")) {
     if (c.name.rfind("causal_attention", 0) != 0) continue;  // window cases: next test
-    Tape tape;
-    check_case(c, tape,
-               {ops::causal_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
-                                      c.attr<int64_t>("window"), c.attr<int64_t>("q_offset"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::causal_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
+                                 c.attr<int64_t>("window"), c.attr<int64_t>("q_offset"))});
+    });
   }
 }
 
@@ -42,58 +46,62 @@ TEST(OpParity, WindowAttention) {
   for (auto& c : load_op_cases("causal_attention")) {
     if (c.name.rfind("window_attention", 0) != 0) continue;
     ++n;
-    Tape tape;
-    check_case(c, tape,
-               {ops::causal_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
-                                      c.attr<int64_t>("window"), c.attr<int64_t>("q_offset"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::causal_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
+                                 c.attr<int64_t>("window"), c.attr<int64_t>("q_offset"))});
+    });
   }
   EXPECT_GT(n, 0) << "no window_attention cases";
 }
 
 TEST(OpParity, RangeAttention) {
   for (auto& c : load_op_cases("range_attention")) {
-    Tape tape;
-    const auto lo = c.attr<std::vector<int32_t>>("lo"), hi = c.attr<std::vector<int32_t>>("hi");
-    Tensor lse;
-    const bool with_lse = c.attr<bool>("with_lse");
-    Tensor y = ops::range_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
-                                    lo, hi, with_lse ? &lse : nullptr);
-    // Empty ranges: output exactly 0, lse exactly -inf (the oracle writes 0 there).
-    const int64_t B = y.size(0), T = y.size(1), H = y.size(2);
-    int empty = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      if (lo[t] < hi[t]) continue;
-      ++empty;
-      for (int64_t b = 0; b < B; ++b) {
-        for (float x : token_row(y, b, t)) ASSERT_EQ(x, 0.f) << c.name << " t=" << t;
-        if (!with_lse) continue;
-        for (int64_t h = 0; h < H; ++h) {
-          float& l = lse.data()[(b * T + t) * H + h];
-          ASSERT_TRUE(std::isinf(l) && l < 0) << c.name << " lse at empty t=" << t << " is " << l;
-          l = 0.f;
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      const auto lo = c.attr<std::vector<int32_t>>("lo"), hi = c.attr<std::vector<int32_t>>("hi");
+      Tensor lse;
+      const bool with_lse = c.attr<bool>("with_lse");
+      Tensor y = ops::range_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
+                                      lo, hi, with_lse ? &lse : nullptr);
+      // Empty ranges: output exactly 0, lse exactly -inf (the oracle writes 0 there).
+      const int64_t B = y.size(0), T = y.size(1), H = y.size(2);
+      int empty = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        if (lo[t] < hi[t]) continue;
+        ++empty;
+        for (int64_t b = 0; b < B; ++b) {
+          for (float x : token_row(y, b, t)) ASSERT_EQ(x, 0.f) << c.name << " t=" << t;
+          if (!with_lse) continue;
+          for (int64_t h = 0; h < H; ++h) {
+            float& l = lse.data()[(b * T + t) * H + h];
+            ASSERT_TRUE(std::isinf(l) && l < 0) << c.name << " lse at empty t=" << t << " is " << l;
+            l = 0.f;
+          }
         }
       }
-    }
-    EXPECT_GT(empty, 0) << c.name << ": the cases are meant to include empty ranges";
-    if (with_lse) {
-      EXPECT_FALSE(lse.requires_grad());
-      check_case(c, tape, {y, lse});
-    } else {
-      check_case(c, tape, {y});
-    }
+      EXPECT_GT(empty, 0) << c.name << ": the cases are meant to include empty ranges";
+      if (with_lse) {
+        EXPECT_FALSE(lse.requires_grad());
+        check_case(c, tape, {y, lse});
+      } else {
+        check_case(c, tape, {y});
+      }
+    });
   }
 }
 
 TEST(OpParity, IndexAttention) {
   for (auto& c : load_op_cases("index_attention")) {
-    Tape tape;
-    Tensor y = ops::index_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.index("idx"),
-                                    c.attr<float>("scale"));
-    // Query (0,1) has only padding: exactly 0.
-    if (y.size(1) > 1) {
-      for (float x : token_row(y, 0, 1)) ASSERT_EQ(x, 0.f) << c.name;
-    }
-    check_case(c, tape, {y});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      Tensor y = ops::index_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.index("idx"),
+                                      c.attr<float>("scale"));
+      // Query (0,1) has only padding: exactly 0.
+      if (y.size(1) > 1) {
+        for (float x : token_row(y, 0, 1)) ASSERT_EQ(x, 0.f) << c.name;
+      }
+      check_case(c, tape, {y});
+    });
   }
 }
 

@@ -16,82 +16,89 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 
 TEST(OpParity, Add) {
   for (auto& c : load_op_cases("add")) {
-    Tape tape;
-    check_case(c, tape, {ops::add(tape, c.in("a"), c.in("b"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::add(tape, c.in("a"), c.in("b"))});
+    });
   }
 }
 
 TEST(OpParity, Sub) {
   for (auto& c : load_op_cases("sub")) {
-    Tape tape;
-    check_case(c, tape, {ops::sub(tape, c.in("a"), c.in("b"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::sub(tape, c.in("a"), c.in("b"))});
+    });
   }
 }
 
 TEST(OpParity, Mul) {
   for (auto& c : load_op_cases("mul")) {
-    Tape tape;
-    check_case(c, tape, {ops::mul(tape, c.in("a"), c.in("b"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::mul(tape, c.in("a"), c.in("b"))});
+    });
   }
 }
 
 TEST(OpParity, Scale) {
   for (auto& c : load_op_cases("scale")) {
-    Tape tape;
-    check_case(c, tape, {ops::scale(tape, c.in("x"), c.attr<float>("s"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::scale(tape, c.in("x"), c.attr<float>("s"))});
+    });
   }
 }
 
 TEST(OpParity, AddScalar) {
   for (auto& c : load_op_cases("add_scalar")) {
-    Tape tape;
-    check_case(c, tape, {ops::add_scalar(tape, c.in("x"), c.attr<float>("s"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::add_scalar(tape, c.in("x"), c.attr<float>("s"))});
+    });
   }
 }
 
 TEST(OpParity, Relu2) {
   for (auto& c : load_op_cases("relu2")) {
-    Tape tape;
-    check_case(c, tape, {ops::relu2(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::relu2(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, Gelu) {
   for (auto& c : load_op_cases("gelu")) {
-    Tape tape;
-    check_case(c, tape, {ops::gelu(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::gelu(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, Silu) {
   for (auto& c : load_op_cases("silu")) {
-    Tape tape;
-    check_case(c, tape, {ops::silu(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::silu(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, Sigmoid) {
   for (auto& c : load_op_cases("sigmoid")) {
-    Tape tape;
-    check_case(c, tape, {ops::sigmoid(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::sigmoid(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, Tanh) {
   for (auto& c : load_op_cases("tanh")) {
-    Tape tape;
-    check_case(c, tape, {ops::tanh(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::tanh(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, Exp) {
   for (auto& c : load_op_cases("exp")) {
-    Tape tape;
-    check_case(c, tape, {ops::exp(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::exp(tape, c.in("x"))}); });
   }
 }
 

@@ -9,29 +9,36 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 
 TEST(OpParity, StreamMix) {
   for (auto& c : load_op_cases("stream_mix")) {
-    Tape tape;
-    check_case(c, tape, {ops::stream_mix(tape, c.in("R"), c.in("M"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::stream_mix(tape, c.in("R"), c.in("M"))});
+    });
   }
 }
 
 TEST(OpParity, Sinkhorn) {
   for (auto& c : load_op_cases("sinkhorn")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::sinkhorn(tape, c.in("logits"), c.attr<double>("tau"), c.attr<int64_t>("iters"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::sinkhorn(tape, c.in("logits"), c.attr<double>("tau"), c.attr<int64_t>("iters"))});
+    });
   }
 }
 
 TEST(OpParity, Orthostochastic) {
   for (auto& c : load_op_cases("orthostochastic")) {
-    Tape tape;
-    check_case(c, tape, {ops::orthostochastic(tape, c.in("logits"), c.attr<int64_t>("steps"),
-                                              c.attr<double>("eps"),
-                                              c.attr<std::array<double, 3>>("coeffs"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::orthostochastic(tape, c.in("logits"), c.attr<int64_t>("steps"),
+                                c.attr<double>("eps"), c.attr<std::array<double, 3>>("coeffs"))});
+    });
   }
 }
 
@@ -45,8 +52,8 @@ TEST(Sinkhorn, ColumnsSumToOneAndInitIsIdentity) {
   for (int64_t i = 0; i < S; ++i)
     for (int64_t j = 0; j < S; ++j) EXPECT_NEAR(H.data()[i * S + j], i == j ? 1.f : 0.f, 1e-6);
   // Random logits: columns sum to 1 (the last normalisation is over columns).
-  Tensor r = Tensor::from_vector({S, S}, {0.3f, -1.f, 2.f, 0.1f, 0.7f, 0.2f, -0.5f, 1.1f,
-                                          -2.f, 0.4f, 0.9f, 0.f, 1.5f, -0.3f, 0.2f, -0.8f});
+  Tensor r = Tensor::from_vector({S, S}, {0.3f, -1.f, 2.f, 0.1f, 0.7f, 0.2f, -0.5f, 1.1f, -2.f,
+                                          0.4f, 0.9f, 0.f, 1.5f, -0.3f, 0.2f, -0.8f});
   Tensor H2 = ops::sinkhorn(tape, r, 0.5, 10);
   for (int64_t j = 0; j < S; ++j) {
     double col = 0;

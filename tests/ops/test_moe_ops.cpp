@@ -14,7 +14,9 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 using testing::random_tensor;
 
 namespace {
@@ -34,19 +36,21 @@ void make_experts(int64_t E, int64_t C, int64_t H, uint64_t seed, std::vector<Te
 
 TEST(OpParity, MoeRouteWeights) {
   for (auto& c : load_op_cases("moe_route_weights")) {
-    Tape tape;
-    check_case(
-        c, tape,
-        {ops::moe_route_weights(tape, c.in("p"), c.index("idx"), c.attr<bool>("normalize"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::moe_route_weights(tape, c.in("p"), c.index("idx"), c.attr<bool>("normalize"))});
+    });
   }
 }
 
 TEST(OpParity, MoeBalanceLoss) {
   for (auto& c : load_op_cases("moe_balance_loss")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::moe_balance_loss(tape, c.in("w"), c.index("idx"), c.attr<int64_t>("E"),
-                                      c.attr<float>("c"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::moe_balance_loss(tape, c.in("w"), c.index("idx"), c.attr<int64_t>("E"),
+                                        c.attr<float>("c"))});
+    });
   }
 }
 
@@ -56,15 +60,17 @@ TEST(OpParity, MoeExperts) {
   for (int nt : {1, 2}) {
     threads::ScopedNumThreads threads_for_this_test(nt);
     for (auto& c : load_op_cases("moe_experts")) {
-      const auto E = c.attr<int64_t>("E");
-      std::vector<Tensor> fc, proj;
-      for (int64_t e = 0; e < E; ++e) {
-        fc.push_back(c.in("fc" + std::to_string(e)));
-        proj.push_back(c.in("proj" + std::to_string(e)));
-      }
-      Tape tape;
-      SCOPED_TRACE(c.name + " on " + std::to_string(nt) + " threads");
-      check_case(c, tape, {ops::moe_experts(tape, c.in("x"), c.in("g"), c.index("idx"), fc, proj)});
+      for_each_backend(c, [&](OpCase& c, Tape& tape) {
+        const auto E = c.attr<int64_t>("E");
+        std::vector<Tensor> fc, proj;
+        for (int64_t e = 0; e < E; ++e) {
+          fc.push_back(c.in("fc" + std::to_string(e)));
+          proj.push_back(c.in("proj" + std::to_string(e)));
+        }
+        SCOPED_TRACE(c.name + " on " + std::to_string(nt) + " threads");
+        check_case(c, tape,
+                   {ops::moe_experts(tape, c.in("x"), c.in("g"), c.index("idx"), fc, proj)});
+      });
     }
   }
 }

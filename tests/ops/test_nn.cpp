@@ -16,7 +16,9 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 
 namespace {
 Tensor as_float(const IndexTensor& t) {
@@ -37,40 +39,44 @@ std::string error_of(F&& f) {
 
 TEST(OpParity, RmsNorm) {
   for (auto& c : load_op_cases("rmsnorm")) {
-    Tape tape;
-    check_case(c, tape, {ops::rmsnorm(tape, c.in("x"), c.in("w"), c.attr<float>("eps"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::rmsnorm(tape, c.in("x"), c.in("w"), c.attr<float>("eps"))});
+    });
   }
 }
 
 TEST(OpParity, Softmax) {
   for (auto& c : load_op_cases("softmax")) {
-    Tape tape;
-    check_case(c, tape, {ops::softmax(tape, c.in("x"))});
+    for_each_backend(
+        c, [&](OpCase& c, Tape& tape) { check_case(c, tape, {ops::softmax(tape, c.in("x"))}); });
   }
 }
 
 TEST(OpParity, LogSoftmax) {
   for (auto& c : load_op_cases("log_softmax")) {
-    Tape tape;
-    check_case(c, tape, {ops::log_softmax(tape, c.in("x"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::log_softmax(tape, c.in("x"))});
+    });
   }
 }
 
 TEST(OpParity, CrossEntropy) {
   for (auto& c : load_op_cases("cross_entropy")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::cross_entropy(tape, c.in("logits"), c.index("targets"),
-                                   c.attr<int>("ignore_index"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::cross_entropy(tape, c.in("logits"), c.index("targets"),
+                                     c.attr<int>("ignore_index"))});
+    });
   }
 }
 
 TEST(OpParity, LinearCrossEntropy) {
   for (auto& c : load_op_cases("linear_cross_entropy")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::linear_cross_entropy(tape, c.in("x"), c.in("w"), c.index("targets"),
-                                          c.attr<int>("ignore_index"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::linear_cross_entropy(tape, c.in("x"), c.in("w"), c.index("targets"),
+                                            c.attr<int>("ignore_index"))});
+    });
   }
 }
 
@@ -141,42 +147,47 @@ TEST(OpParity, LinearCrossEntropyEdges) {
 
 TEST(OpParity, Rope) {
   for (auto& c : load_op_cases("rope")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::rope(tape, c.in("x"), c.attr<std::vector<int32_t>>("positions"),
-                          c.attr<float>("theta"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::rope(tape, c.in("x"), c.attr<std::vector<int32_t>>("positions"),
+                            c.attr<float>("theta"))});
+    });
   }
 }
 
 TEST(OpParity, Embedding) {
   for (auto& c : load_op_cases("embedding")) {
-    Tape tape;
-    check_case(c, tape, {ops::embedding(tape, c.in("weight"), c.index("ids"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::embedding(tape, c.in("weight"), c.index("ids"))});
+    });
   }
 }
 
 TEST(OpParity, GatherRows) {
   for (auto& c : load_op_cases("gather_rows")) {
-    Tape tape;
-    check_case(c, tape, {ops::gather_rows(tape, c.in("x"), c.index("idx"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::gather_rows(tape, c.in("x"), c.index("idx"))});
+    });
   }
 }
 
 TEST(OpParity, ScatterAddRows) {
   for (auto& c : load_op_cases("scatter_add_rows")) {
-    Tape tape;
-    check_case(
-        c, tape,
-        {ops::scatter_add_rows(tape, c.in("src"), c.index("idx"), c.attr<int64_t>("num_rows"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(
+          c, tape,
+          {ops::scatter_add_rows(tape, c.in("src"), c.index("idx"), c.attr<int64_t>("num_rows"))});
+    });
   }
 }
 
 TEST(OpParity, Topk) {
   for (auto& c : load_op_cases("topk")) {
-    Tape tape;
-    auto [values, indices] = ops::topk(tape, c.in("x"), c.attr<int64_t>("k"));
-    EXPECT_FALSE(values.requires_grad()) << c.name;
-    check_case(c, tape, {values, as_float(indices)}, 0.0);  // exact
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      auto [values, indices] = ops::topk(tape, c.in("x"), c.attr<int64_t>("k"));
+      EXPECT_FALSE(values.requires_grad()) << c.name;
+      check_case(c, tape, {values, as_float(indices)}, 0.0);  // exact
+    });
   }
 }
 

@@ -17,7 +17,9 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 using testing::relative_error;
 
 using testing::random_tensor;
@@ -75,57 +77,61 @@ IndexTensor token_lists(const IndexTensor& blocks, int64_t bs, int64_t Tk, int64
 
 TEST(OpParity, BlockAttention) {
   for (auto& c : load_op_cases("block_attention")) {
-    Tape tape;
-    Tensor y = ops::block_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.index("blocks"),
-                                    c.attr<int64_t>("block_size"), c.attr<float>("scale"),
-                                    c.attr<int64_t>("q_offset"));
-    const int64_t row = y.size(2) * y.size(3);  // query (0,0) has only padding: exactly 0
-    for (int64_t i = 0; i < row; ++i) ASSERT_EQ(y.data()[i], 0.f) << c.name;
-    check_case(c, tape, {y});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      Tensor y = ops::block_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.index("blocks"),
+                                      c.attr<int64_t>("block_size"), c.attr<float>("scale"),
+                                      c.attr<int64_t>("q_offset"));
+      const int64_t row = y.size(2) * y.size(3);  // query (0,0) has only padding: exactly 0
+      for (int64_t i = 0; i < row; ++i) ASSERT_EQ(y.data()[i], 0.f) << c.name;
+      check_case(c, tape, {y});
+    });
   }
 }
 
 TEST(OpParity, CompressedAttention) {
   for (auto& c : load_op_cases("compressed_attention")) {
-    Tape tape;
-    IndexTensor blocks;
-    Tensor y =
-        ops::compressed_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
-                                  select_params(c), c.attr<int64_t>("q_pos0"), true, &blocks);
-    check_case(c, tape, {y, as_float(blocks)});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      IndexTensor blocks;
+      Tensor y =
+          ops::compressed_attention(tape, c.in("q"), c.in("k"), c.in("v"), c.attr<float>("scale"),
+                                    select_params(c), c.attr<int64_t>("q_pos0"), true, &blocks);
+      check_case(c, tape, {y, as_float(blocks)});
+    });
   }
 }
 
 TEST(OpParity, StackedLinear) {
   for (auto& c : load_op_cases("stacked_linear")) {
-    std::vector<ops::StackedOutput> outputs;
-    for (const auto& o : c.attrs.at("outputs")) {
-      ops::StackedOutput out{{}, o[1].get<int64_t>(), o[2].get<int64_t>()};
-      for (const auto& p : o[0])
-        out.parts.push_back(
-            {c.in(p[0].get<std::string>()), p[1].get<int64_t>(), p[2].get<int64_t>()});
-      outputs.push_back(out);
-    }
-    std::shared_ptr<const ops::RopeTable> table;
-    for (const auto& o : outputs)
-      if (o.rope_heads > 0)
-        table = ops::make_rope_table(c.attr<std::vector<int32_t>>("positions"), o.rope_dim,
-                                     c.attr<float>("theta"));
-    Tape tape;
-    check_case(c, tape, ops::stacked_linear(tape, c.in("x"), outputs, table));
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      std::vector<ops::StackedOutput> outputs;
+      for (const auto& o : c.attrs.at("outputs")) {
+        ops::StackedOutput out{{}, o[1].get<int64_t>(), o[2].get<int64_t>()};
+        for (const auto& p : o[0])
+          out.parts.push_back(
+              {c.in(p[0].get<std::string>()), p[1].get<int64_t>(), p[2].get<int64_t>()});
+        outputs.push_back(out);
+      }
+      std::shared_ptr<const ops::RopeTable> table;
+      for (const auto& o : outputs)
+        if (o.rope_heads > 0)
+          table = ops::make_rope_table(c.attr<std::vector<int32_t>>("positions"), o.rope_dim,
+                                       c.attr<float>("theta"));
+      check_case(c, tape, ops::stacked_linear(tape, c.in("x"), outputs, table));
+    });
   }
 }
 
 TEST(OpParity, GatedSum) {
   for (auto& c : load_op_cases("gated_sum")) {
-    std::vector<Tensor> outs;
-    for (int64_t i = 0; i < c.attr<int64_t>("n"); ++i) {
-      std::string name = "o";  // (not "o" + …: g++ 12 warns falsely on that, -Wrestrict)
-      name += std::to_string(i);
-      outs.push_back(c.in(name));
-    }
-    Tape tape;
-    check_case(c, tape, {ops::gated_sum(tape, outs, c.in("g"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      std::vector<Tensor> outs;
+      for (int64_t i = 0; i < c.attr<int64_t>("n"); ++i) {
+        std::string name = "o";  // (not "o" + …: g++ 12 warns falsely on that, -Wrestrict)
+        name += std::to_string(i);
+        outs.push_back(c.in(name));
+      }
+      check_case(c, tape, {ops::gated_sum(tape, outs, c.in("g"))});
+    });
   }
 }
 

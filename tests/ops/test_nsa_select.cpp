@@ -13,13 +13,15 @@
 namespace tinyr2::kernels::cpu {
 
 TEST(NsaSelect, OverlapWeightsMatchABruteForceCount) {
-  for (auto [l, d, ls] : {std::tuple{32, 16, 64}, {16, 16, 32}, {16, 8, 32}, {8, 4, 4}, {32, 8, 16}}) {
+  for (auto [l, d, ls] :
+       {std::tuple{32, 16, 64}, {16, 16, 32}, {16, 8, 32}, {8, 4, 4}, {32, 8, 16}}) {
     const NsaSelectParams p{l, d, ls, 4, 1, 1};
     for (int64_t i = 0; i < 20; ++i)
       for (int64_t j = 0; j < 12; ++j) {
         int shared = 0;
         for (int64_t u = i * d; u < i * d + l; ++u) shared += (u >= j * ls && u < (j + 1) * ls);
-        EXPECT_DOUBLE_EQ(nsa_overlap_weight(i, j, p), double(shared) / d) << l << " " << d << " " << ls;
+        EXPECT_DOUBLE_EQ(nsa_overlap_weight(i, j, p), double(shared) / d)
+            << l << " " << d << " " << ls;
       }
   }
   // SPEC example: l = 32, d = 16, l′ = 64 gives 1, 2, 2, 2, 1 for blocks i = 3..7 and j = 1.
@@ -60,7 +62,8 @@ struct SelectionRun {
           lse[(b * T + t) * H + h] = sc.empty() ? 0.f : float(m + std::log(s));
         }
     idx.assign(B * T * p.num_blocks * p.select_block_size, 0);
-    nsa_select(q.data(), k.data(), lse.data(), idx.data(), B, T, nb(), H, Dk, 1.f / std::sqrt(float(Dk)), p);
+    nsa_select(q.data(), k.data(), lse.data(), idx.data(), B, T, nb(), H, Dk,
+               1.f / std::sqrt(float(Dk)), p);
   }
   std::set<int64_t> blocks_of(int64_t b, int64_t t) const {
     std::set<int64_t> out;
@@ -110,7 +113,8 @@ TEST(NsaSelect, ChoosesTheHighestScoringBlocks) {
         for (int64_t i = 0; i < s.nb() && i * s.p.block_stride + s.p.block_size - 1 <= t; ++i) {
           double dot = 0;
           for (int64_t c = 0; c < s.Dk; ++c)
-            dot += s.q[((b * s.T + t) * s.H + h) * s.Dk + c] * s.k[((b * s.nb() + i) * s.H + h) * s.Dk + c];
+            dot += s.q[((b * s.T + t) * s.H + h) * s.Dk + c] *
+                   s.k[((b * s.nb() + i) * s.H + h) * s.Dk + c];
           const double prob = std::exp(dot * scale - s.lse[(b * s.T + t) * s.H + h]);
           for (int64_t u = i * s.p.block_stride; u < i * s.p.block_stride + s.p.block_size; ++u)
             if (u / ls < J) score[u / ls] += prob / s.p.block_stride;
@@ -118,7 +122,8 @@ TEST(NsaSelect, ChoosesTheHighestScoringBlocks) {
       std::set<int64_t> expected = {0, J - 1};
       std::vector<int64_t> rest;
       for (int64_t j = 1; j < J - 1; ++j) rest.push_back(j);
-      std::stable_sort(rest.begin(), rest.end(), [&](int64_t a, int64_t c) { return score[a] > score[c]; });
+      std::stable_sort(rest.begin(), rest.end(),
+                       [&](int64_t a, int64_t c) { return score[a] > score[c]; });
       for (int64_t j : rest)
         if (static_cast<int64_t>(expected.size()) < s.p.num_blocks) expected.insert(j);
       EXPECT_EQ(s.blocks_of(b, t), expected) << "b=" << b << " t=" << t;

@@ -10,7 +10,9 @@
 
 namespace tinyr2 {
 using testing::check_case;
+using testing::for_each_backend;
 using testing::load_op_cases;
+using testing::OpCase;
 
 namespace {
 std::vector<Tensor> numbered_inputs(testing::OpCase& c) {
@@ -22,64 +24,72 @@ std::vector<Tensor> numbered_inputs(testing::OpCase& c) {
 
 TEST(OpParity, Reshape) {
   for (auto& c : load_op_cases("reshape")) {
-    Tape tape;
-    Tensor y = ops::reshape(tape, c.in("x"), c.attr<Shape>("shape"));
-    EXPECT_TRUE(y.shares_storage(c.in("x"))) << c.name << ": reshape must be a view";
-    check_case(c, tape, {y});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      Tensor y = ops::reshape(tape, c.in("x"), c.attr<Shape>("shape"));
+      EXPECT_TRUE(y.shares_storage(c.in("x"))) << c.name << ": reshape must be a view";
+      check_case(c, tape, {y});
+    });
   }
 }
 
 TEST(OpParity, Transpose) {
   for (auto& c : load_op_cases("transpose")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::transpose(tape, c.in("x"), c.attr<int64_t>("d0"), c.attr<int64_t>("d1"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::transpose(tape, c.in("x"), c.attr<int64_t>("d0"), c.attr<int64_t>("d1"))});
+    });
   }
 }
 
 TEST(OpParity, Permute) {
   for (auto& c : load_op_cases("permute")) {
-    Tape tape;
-    check_case(c, tape, {ops::permute(tape, c.in("x"), c.attr<std::vector<int64_t>>("dims"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::permute(tape, c.in("x"), c.attr<std::vector<int64_t>>("dims"))});
+    });
   }
 }
 
 TEST(OpParity, Concat) {
   for (auto& c : load_op_cases("concat")) {
-    Tape tape;
-    check_case(c, tape, {ops::concat(tape, numbered_inputs(c), c.attr<int64_t>("dim"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::concat(tape, numbered_inputs(c), c.attr<int64_t>("dim"))});
+    });
   }
 }
 
 TEST(OpParity, Stack) {
   for (auto& c : load_op_cases("stack")) {
-    Tape tape;
-    check_case(c, tape, {ops::stack(tape, numbered_inputs(c), c.attr<int64_t>("dim"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::stack(tape, numbered_inputs(c), c.attr<int64_t>("dim"))});
+    });
   }
 }
 
 TEST(OpParity, Split) {
   for (auto& c : load_op_cases("split")) {
-    Tape tape;
-    check_case(
-        c, tape,
-        ops::split(tape, c.in("x"), c.attr<std::vector<int64_t>>("sizes"), c.attr<int64_t>("dim")));
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 ops::split(tape, c.in("x"), c.attr<std::vector<int64_t>>("sizes"),
+                            c.attr<int64_t>("dim")));
+    });
   }
 }
 
 TEST(OpParity, Slice) {
   for (auto& c : load_op_cases("slice")) {
-    Tape tape;
-    check_case(c, tape,
-               {ops::slice(tape, c.in("x"), c.attr<int64_t>("dim"), c.attr<int64_t>("begin"),
-                           c.attr<int64_t>("end"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::slice(tape, c.in("x"), c.attr<int64_t>("dim"), c.attr<int64_t>("begin"),
+                             c.attr<int64_t>("end"))});
+    });
   }
 }
 
 TEST(OpParity, Expand) {
   for (auto& c : load_op_cases("expand")) {
-    Tape tape;
-    check_case(c, tape, {ops::expand(tape, c.in("x"), c.attr<Shape>("shape"))});
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape, {ops::expand(tape, c.in("x"), c.attr<Shape>("shape"))});
+    });
   }
 }
 

@@ -8,8 +8,23 @@
 #include <filesystem>
 
 #include "io/safetensors.h"
+#include "kernels/backend.h"
 
 namespace tinyr2::testing {
+
+namespace {
+
+// A copy of t on `device`. Only the CPU holds tensors today; a device backend brings its
+// transfer (and this is where the harness calls it).
+Tensor copy_to(const Tensor& t, Device device) {
+  if (!t.defined()) return t;
+  if (device != Device::CPU || t.device() != Device::CPU)
+    throw std::runtime_error("no tensor copy from " + kernels::device_name(t.device()) + " to " +
+                             kernels::device_name(device));
+  return t.clone();
+}
+
+}  // namespace
 
 Tensor& OpCase::in(const std::string& k) {
   auto it = inputs.find(k);
@@ -39,8 +54,10 @@ std::vector<OpCase> load_op_cases(const std::string& op) {
     c.name = f.stem().string();
     c.attrs = nlohmann::json::parse(d.metadata["attrs"]);
     for (auto& [k, t] : d.tensors) {
-      if (k.rfind("input.", 0) == 0) c.inputs[k.substr(6)] = t;
-      else if (k.rfind("grad.", 0) == 0) c.grads[k.substr(5)] = t;
+      if (k.rfind("input.", 0) == 0)
+        c.inputs[k.substr(6)] = t;
+      else if (k.rfind("grad.", 0) == 0)
+        c.grads[k.substr(5)] = t;
     }
     for (size_t i = 0;; ++i) {
       const std::string key = "output." + std::to_string(i);
@@ -87,8 +104,16 @@ double relative_error(const Tensor& a, const Tensor& e) {
 void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs, double out_tol,
                 double grad_tol) {
   ASSERT_EQ(outputs.size(), c.outputs.size()) << c.name;
-  for (size_t i = 0; i < outputs.size(); ++i)
-    EXPECT_LE(relative_error(outputs[i], c.outputs[i]), out_tol) << c.name << " output " << i;
+  const std::string where = c.name + " on " + kernels::device_name(c.device);
+  c.actual_outputs.clear();
+  c.actual_grads.clear();
+  c.out_tol = out_tol;
+  c.grad_tol = grad_tol;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    c.actual_outputs.push_back(copy_to(outputs[i], Device::CPU));
+    EXPECT_LE(relative_error(c.actual_outputs[i], c.outputs[i]), out_tol)
+        << where << " output " << i;
+  }
   if (c.grads.empty()) return;
   // Seed every output with its upstream gradient, then run the tape once.
   Tensor root;
@@ -101,13 +126,61 @@ void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs, doubl
   }
   // backward() needs a root; the seeds above are already in place, so seed it with zeros.
   for (size_t i = 0; i < outputs.size(); ++i)
-    if (c.grad_outputs[i].defined()) { root = outputs[i]; break; }
+    if (c.grad_outputs[i].defined()) {
+      root = outputs[i];
+      break;
+    }
   ASSERT_TRUE(root.defined());
   tape.backward(root, Tensor::zeros(root.shape()));
   for (auto& [k, expected] : c.grads) {
     const Tensor& g = c.in(k).grad();
-    ASSERT_TRUE(g.defined()) << c.name << ": no gradient reached input " << k;
-    EXPECT_LE(relative_error(g, expected), grad_tol) << c.name << " grad of " << k;
+    ASSERT_TRUE(g.defined()) << where << ": no gradient reached input " << k;
+    c.actual_grads[k] = copy_to(g, Device::CPU);
+    EXPECT_LE(relative_error(c.actual_grads[k], expected), grad_tol) << where << " grad of " << k;
+  }
+}
+
+OpCase on_device(const OpCase& c, Device device) {
+  OpCase d;
+  d.name = c.name;
+  d.idx = c.idx;
+  d.outputs = c.outputs;
+  d.grad_outputs = c.grad_outputs;
+  d.grads = c.grads;
+  d.attrs = c.attrs;
+  d.device = device;
+  for (const auto& [k, t] : c.inputs) {
+    Tensor copy = copy_to(t, device);
+    if (t.requires_grad()) copy.set_requires_grad(true);
+    d.inputs[k] = copy;
+  }
+  return d;
+}
+
+void for_each_backend(const OpCase& c, const std::function<void(OpCase& c, Tape& tape)>& run) {
+  const std::vector<Device> devices = kernels::devices();
+  ASSERT_FALSE(devices.empty()) << "no kernel backend in this build";
+  std::vector<OpCase> ran;
+  for (Device device : devices) {
+    ran.push_back(on_device(c, device));
+    Tape tape;
+    run(ran.back(), tape);
+  }
+  // Backends against each other: each within the check tolerances of the first.
+  const OpCase& first = ran.front();
+  for (size_t b = 1; b < ran.size(); ++b) {
+    const OpCase& other = ran[b];
+    const std::string pair = c.name + ": " + kernels::device_name(other.device) + " vs " +
+                             kernels::device_name(first.device);
+    ASSERT_EQ(other.actual_outputs.size(), first.actual_outputs.size()) << pair;
+    for (size_t i = 0; i < first.actual_outputs.size(); ++i)
+      EXPECT_LE(relative_error(other.actual_outputs[i], first.actual_outputs[i]), first.out_tol)
+          << pair << " output " << i;
+    for (const auto& [k, g] : first.actual_grads) {
+      auto it = other.actual_grads.find(k);
+      ASSERT_TRUE(it != other.actual_grads.end()) << pair << ": no gradient of " << k;
+      EXPECT_LE(relative_error(it->second, g), first.grad_tol) << pair << " grad of " << k;
+    }
   }
 }
 

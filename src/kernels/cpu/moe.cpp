@@ -74,4 +74,14 @@ void moe_balance_loss_backward(const float* w, const int32_t* idx, float dloss, 
     for (int64_t k = 0; k < K; ++k) dw[n * K + k] += static_cast<float>(c * dcol[idx[n * K + k]]);
 }
 
+void moe_update_bias(float* bias, const int64_t* counts, int64_t E, float rate) {
+  double mean = 0;
+  for (int64_t e = 0; e < E; ++e) mean += static_cast<double>(counts[e]);
+  mean /= static_cast<double>(E);
+  for (int64_t e = 0; e < E; ++e) {
+    const double d = mean - static_cast<double>(counts[e]);
+    bias[e] += rate * static_cast<float>((d > 0) - (d < 0));
+  }
+}
+
 }  // namespace tinyr2::kernels::cpu

@@ -29,18 +29,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/params.h"
+
 namespace tinyr2::kernels::cpu {
 
-struct MoeDispatch {
-  int64_t N = 0, K = 0, E = 0;   // tokens, slots per token, routed experts
-  std::vector<int64_t> offsets;  // E + 1
-  std::vector<int32_t> token;    // M: the token of row i
-  std::vector<int32_t> slot;     // M: the slot (n·K + j) of row i
-  std::vector<int32_t> pos;      // M: the row of slot s
-
-  int64_t rows() const { return N * K; }
-  int64_t rows_of(int64_t e) const { return offsets[e + 1] - offsets[e]; }
-};
+using kernels::MoeDispatch;  // kernels/params.h
 
 // Counting sort of the slots of idx (N, K) by expert; within an expert rows keep token
 // order. Every idx entry must be in [0, E).

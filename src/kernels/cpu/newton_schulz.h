@@ -20,11 +20,11 @@
 
 #include <cstdint>
 
+#include "kernels/params.h"
+
 namespace tinyr2::kernels::cpu {
 
-struct NewtonSchulzCoeffs {
-  float a = 3.4445f, b = -4.7750f, c = 2.0315f;
-};
+using kernels::NewtonSchulzCoeffs;  // kernels/params.h
 
 // out[rows, cols] = NS_steps(G / (‖G‖_F + eps)). G and out may be the same buffer.
 void newton_schulz(const float* G, float* out, int64_t rows, int64_t cols, int steps,

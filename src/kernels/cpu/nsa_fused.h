@@ -28,12 +28,11 @@
 
 #include <cstdint>
 
+#include "kernels/params.h"
+
 namespace tinyr2::kernels::cpu {
 
-struct ColumnBlock {
-  int64_t col, width;               // columns [col, col + width) of the stacked matrix
-  int64_t heads = 0, rope_dim = 0;  // RoPE on the last rope_dim entries of each head slice
-};
+using kernels::ColumnBlock;  // kernels/params.h
 
 // out (M, width) = the block of y (M, N), rotated as above; cos_tab/sin_tab (T, rope_dim/2)
 // are read only when the block has RoPE.

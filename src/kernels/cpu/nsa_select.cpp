@@ -59,10 +59,6 @@ void choose_blocks(const float* s, int64_t J, const NsaSelectParams& p, std::vec
 
 }  // namespace nsa_select_detail
 
-int64_t nsa_visible_blocks(int64_t pos, int64_t nb, const NsaSelectParams& p) {
-  return pos >= p.block_size - 1 ? std::min(nb, (pos - p.block_size + 1) / p.block_stride + 1) : 0;
-}
-
 double nsa_overlap_weight(int64_t i, int64_t j, const NsaSelectParams& p) {
   const int64_t lo = std::max(i * p.block_stride, j * p.select_block_size);
   const int64_t hi = std::min(i * p.block_stride + p.block_size, (j + 1) * p.select_block_size);

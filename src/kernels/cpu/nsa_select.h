@@ -32,8 +32,7 @@ using kernels::NsaSelectParams;
 // w(i,j) as defined above (tokens shared by compressed block i and selection block j, / d).
 double nsa_overlap_weight(int64_t i, int64_t j, const NsaSelectParams& p);
 
-// Blocks visible to the query at position pos: i·d + l − 1 ≤ pos, at most nb.
-int64_t nsa_visible_blocks(int64_t pos, int64_t nb, const NsaSelectParams& p);
+using kernels::nsa_visible_blocks;  // kernels/nsa_params.h
 
 // The pieces of selection shared with the fused compression kernel (nsa_compression.h).
 namespace nsa_select_detail {
