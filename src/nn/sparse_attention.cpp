@@ -343,4 +343,22 @@ Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, Mix
   return combine(ctx, pr.gate_logits, outs);
 }
 
+double SparseAttention::flops_per_token(int64_t T) const {
+  const double H = static_cast<double>(cfg_.n_head),
+               Dk = static_cast<double>(cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim),
+               vd = static_cast<double>(cfg_.v_head_dim);
+  const int64_t l = cfg_.block_size, d = cfg_.block_stride,
+                selected = cfg_.num_select_blocks() * cfg_.select_block_size;
+  double keys_trained = 0, blocks_scored_only = 0;  // summed over t
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t visible_blocks = t + 1 >= l ? (t + 1 - l) / d + 1 : 0;
+    if (branches_[0]) keys_trained += static_cast<double>(visible_blocks);
+    if (branches_[1] && !branches_[0]) blocks_scored_only += static_cast<double>(visible_blocks);
+    if (branches_[1]) keys_trained += static_cast<double>(std::min(selected, t + 1));
+    if (branches_[2]) keys_trained += static_cast<double>(std::min(cfg_.window_size, t + 1));
+  }
+  const double total = 6.0 * H * (Dk + vd) * keys_trained + 2.0 * H * Dk * blocks_scored_only;
+  return T > 0 ? total / static_cast<double>(T) : 0.0;
+}
+
 }  // namespace tinyr2::nn

@@ -66,9 +66,12 @@ class SparseAttention : public SequenceMixer {
   // compressed keys and attends over cached selection rows; the window reads the ring.
   Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
                         int64_t pos0) const override;
-  // 0: no branch is a T×T product; the compression, selection and window attention are
-  // not counted (the projections are in 6·N).
-  double flops_per_token(int64_t) const override { return 0.0; }
+  // The attention products of the active branches, averaged over positions t < T (the
+  // projections are in 6·N): per head and key, 2·(Dk + vd) forward and twice that backward,
+  // over the ⌊(t−l)/d⌋+1 compressed blocks visible to t (branch 1), at most min(n·l′, t+1)
+  // selected tokens (branch 2; its block scores are branch 1's, or a forward-only 2·Dk per
+  // block without it) and min(w, t+1) window keys (branch 3).
+  double flops_per_token(int64_t T) const override;
 
   // MLA query path
   Tensor compress_q_linear, decompress_q_nope, decompress_q_rope;

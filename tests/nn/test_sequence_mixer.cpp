@@ -227,13 +227,33 @@ TEST(MixerFactory, AStateOfAnotherLayerOrPositionIsRefused) {
   EXPECT_THROW(a->forward_cached(ctx, x, *full_state, 1), Error);  // holds 0 positions, not 1
 }
 
-TEST(MixerFlops, FullCountsItsCausalProductsAndSparseNone) {
+TEST(MixerFlops, FullCountsItsCausalProducts) {
   // 2·2·T·C per token forward (QKᵀ, PV), ×3 with backward, halved by the mask.
   const ModelConfig full = config_of(R"({"attention_types": ["FULL"]})");
-  const ModelConfig sparse = config_of(R"({"attention_types": ["Sparse"]})");
   Parameters p;
   EXPECT_EQ(make_sequence_mixer(p, "a.", full, 0)->flops_per_token(512), 6.0 * 512 * 32);
-  EXPECT_EQ(make_sequence_mixer(p, "b.", sparse, 0)->flops_per_token(512), 0.0);
+}
+
+TEST(MixerFlops, SparseCountsTheKeysEachBranchReads) {
+  // kBase: H 2, Dk 8+8, vd 8, l 8, d 4, l′ 8, n 24/8 = 3 blocks (24 tokens), w 12; T = 100.
+  // Per key and head 2·(Dk+vd) forward, ×3 with backward: 6·2·24 = 288 per key. Key counts
+  // summed over t = 0…99, by hand:
+  //   window    Σ min(12, t+1) = (1+…+11) + 89·12 = 1134
+  //   blocks    t ≥ 7 sees ⌊(t−7)/4⌋+1: 4·(1+…+23) + 24 = 1128
+  //   selection Σ min(24, t+1) = (1+…+24) + 76·24 = 2124; without branch 1 its block scores
+  //             cost 2·H·Dk = 64 per block, forward only.
+  Parameters p;
+  const auto flops = [&](const char* mode, const char* extra = "") {
+    const ModelConfig cfg = config_of(
+        fmt::format(R"({{"attention_types": ["Sparse"], "attention_mode": {}{}}})", mode, extra));
+    return make_sequence_mixer(p, fmt::format("m{}.", p.count()), cfg, 0)->flops_per_token(100);
+  };
+  EXPECT_DOUBLE_EQ(flops("[0,0,1]"), 288.0 * 1134 / 100);
+  EXPECT_DOUBLE_EQ(flops("[1,0,0]"), 288.0 * 1128 / 100);
+  EXPECT_DOUBLE_EQ(flops("[0,1,0]"), (288.0 * 2124 + 64.0 * 1128) / 100);
+  EXPECT_DOUBLE_EQ(flops("[1,1,1]"), 288.0 * (1128 + 2124 + 1134) / 100);
+  // A window as long as the sequence is causal attention over (Dk, vd): 3·H·(T+1)·(Dk+vd).
+  EXPECT_DOUBLE_EQ(flops("[0,0,1]", R"(, "window_size": 128)"), 3.0 * 2 * 101 * 24);
 }
 
 }  // namespace
