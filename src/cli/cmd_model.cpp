@@ -6,8 +6,8 @@
 #include <memory>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -33,7 +33,8 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& sourc
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != tok.size() || v < 0 || v > INT32_MAX) fail("{}: \"{}\" is not a token id", source, tok);
+    if (used != tok.size() || v < 0 || v > INT32_MAX)
+      fail("{}: \"{}\" is not a token id", source, tok);
     ids.push_back(static_cast<int32_t>(v));
   }
   if (ids.empty()) fail("{}: no token ids", source);
@@ -75,16 +76,19 @@ Command make_logits_command() {
   auto o = std::make_shared<Opt>();
   Command c;
   c.setup = [o](CLI::App& app) {
-    auto* s = app.add_subcommand("logits", "write the logits (T,V) of a token sequence, every position, eval mode");
+    auto* s = app.add_subcommand(
+        "logits", "write the logits (T,V) of a token sequence, every position, eval mode");
     s->add_option("-m,--model", o->model, "model directory")->required();
     auto* ids = s->add_option("--ids", o->ids, "comma-separated token ids, e.g. 1,2,3");
-    auto* file = s->add_option("--ids-file", o->ids_file, "text file of token ids (whitespace or commas)");
+    auto* file =
+        s->add_option("--ids-file", o->ids_file, "text file of token ids (whitespace or commas)");
     ids->excludes(file);
     s->add_option("--out", o->out, "output .safetensors (tensor \"logits\", F32)")->required();
     return s;
   };
   c.execute = [o]() -> int {
-    if (o->ids.empty() == o->ids_file.empty()) fail("logits: give exactly one of --ids and --ids-file");
+    if (o->ids.empty() == o->ids_file.empty())
+      fail("logits: give exactly one of --ids and --ids-file");
     std::vector<int32_t> ids;
     if (!o->ids.empty()) {
       ids = parse_ids(o->ids, "--ids");

@@ -1,6 +1,6 @@
 // `tinyr2 version`: version, threads and the BLAS in use.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cblas.h>
 

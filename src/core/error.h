@@ -22,9 +22,9 @@ template <typename... Args>
 
 }  // namespace tinyr2
 
-#define TINYR2_CHECK(cond, ...)                                                        \
-  do {                                                                                 \
-    if (!(cond))                                                                       \
-      throw ::tinyr2::Error(::fmt::format("{}:{}: check failed: {}: {}", __FILE__,     \
-                                          __LINE__, #cond, ::fmt::format(__VA_ARGS__))); \
+#define TINYR2_CHECK(cond, ...)                                                              \
+  do {                                                                                       \
+    if (!(cond))                                                                             \
+      throw ::tinyr2::Error(::fmt::format("{}:{}: check failed: {}: {}", __FILE__, __LINE__, \
+                                          #cond, ::fmt::format(__VA_ARGS__)));               \
   } while (0)

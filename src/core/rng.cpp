@@ -57,7 +57,9 @@ void Rng::normal(float* out, int64_t n, float mean, float stddev) {
   offset_ += static_cast<uint64_t>(blocks);
 }
 
-float Rng::next_uniform() { return u32_to_unit(philox4x32(offset_++, 0, seed_)[0]); }
+float Rng::next_uniform() {
+  return u32_to_unit(philox4x32(offset_++, 0, seed_)[0]);
+}
 
 uint64_t Rng::next_below(uint64_t n) {
   const auto r = philox4x32(offset_++, 0, seed_);

@@ -27,7 +27,7 @@ class Rng {
   void normal(float* out, int64_t n, float mean = 0.f, float stddev = 1.f);
 
   // Single draws (consume one block each).
-  float next_uniform();        // in [0, 1)
+  float next_uniform();             // in [0, 1)
   uint64_t next_below(uint64_t n);  // uniform integer in [0, n)
 
  private:
@@ -36,6 +36,8 @@ class Rng {
 };
 
 // Maps a 32-bit word to a float in [0, 1) using its top 24 bits.
-inline float u32_to_unit(uint32_t x) { return static_cast<float>(x >> 8) * (1.0f / 16777216.0f); }
+inline float u32_to_unit(uint32_t x) {
+  return static_cast<float>(x >> 8) * (1.0f / 16777216.0f);
+}
 
 }  // namespace tinyr2

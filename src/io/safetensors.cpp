@@ -27,10 +27,10 @@ struct DTypeInfo {
 };
 
 const DTypeInfo* find_dtype(const std::string& name) {
-  static constexpr DTypeInfo kTypes[] = {
-      {"F32", 4, true}, {"BF16", 2, true}, {"F16", 2, true}, {"I64", 8, false},
-      {"I32", 4, false}, {"I16", 2, false}, {"I8", 1, false}, {"U64", 8, false},
-      {"U32", 4, false}, {"U16", 2, false}, {"U8", 1, false}, {"BOOL", 1, false}};
+  static constexpr DTypeInfo kTypes[] = {{"F32", 4, true},  {"BF16", 2, true}, {"F16", 2, true},
+                                         {"I64", 8, false}, {"I32", 4, false}, {"I16", 2, false},
+                                         {"I8", 1, false},  {"U64", 8, false}, {"U32", 4, false},
+                                         {"U16", 2, false}, {"U8", 1, false},  {"BOOL", 1, false}};
   for (const auto& t : kTypes)
     if (name == t.name) return &t;
   return nullptr;
@@ -81,14 +81,16 @@ struct Entry {
 }  // namespace
 
 SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::string& file) {
-  if (bytes.size() < 8) fail("{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", file, bytes.size());
+  if (bytes.size() < 8)
+    fail("{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", file,
+         bytes.size());
   const uint64_t header_len = load_le<uint64_t>(bytes.data());
   if (header_len > kMaxHeaderBytes)
     fail("{}: safetensors header length {} exceeds the limit of {} bytes", file, header_len,
          kMaxHeaderBytes);
   if (header_len > bytes.size() - 8)
-    fail("{}: safetensors header length {} runs past the end of the {}-byte file", file,
-         header_len, bytes.size());
+    fail("{}: safetensors header length {} runs past the end of the {}-byte file", file, header_len,
+         bytes.size());
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + header_len);
@@ -120,7 +122,9 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
     Shape shape;
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned()) fail("{}: tensor \"{}\": shape {} is not a list of non-negative integers", file, name, v["shape"].dump());
+      if (!d.is_number_unsigned())
+        fail("{}: tensor \"{}\": shape {} is not a list of non-negative integers", file, name,
+             v["shape"].dump());
       const uint64_t n = d.get<uint64_t>();
       if (n > (1ull << 40) || (n && numel > (1ull << 40) / n))
         fail("{}: tensor \"{}\": shape {} is too large", file, name, v["shape"].dump());
@@ -132,7 +136,8 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
         !off[1].is_number_unsigned())
       fail("{}: tensor \"{}\": data_offsets must be two non-negative integers", file, name);
     const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-    if (end < begin) fail("{}: tensor \"{}\": data_offsets [{}, {}] are reversed", file, name, begin, end);
+    if (end < begin)
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] are reversed", file, name, begin, end);
     if (end - begin != numel * dt->bytes)
       fail("{}: tensor \"{}\": {} bytes for shape {} of {} (expected {})", file, name, end - begin,
            shape_str(shape), dt->name, numel * dt->bytes);
@@ -141,16 +146,20 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
 
   // The entries must tile the data section: sorted by offset, no gap, no overlap.
   const uint64_t data_size = bytes.size() - 8 - header_len;
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+  });
   uint64_t expected = 0;
   for (const Entry& e : entries) {
     if (e.begin < expected)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] overlap the previous tensor", file, e.name, e.begin, e.end);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] overlap the previous tensor", file, e.name,
+           e.begin, e.end);
     if (e.begin > expected)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] leave a gap after byte {}", file, e.name, e.begin, e.end, expected);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] leave a gap after byte {}", file, e.name,
+           e.begin, e.end, expected);
     if (e.end > data_size)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] run past the {}-byte data section", file, e.name, e.begin, e.end, data_size);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] run past the {}-byte data section", file,
+           e.name, e.begin, e.end, data_size);
     expected = e.end;
   }
   if (expected != data_size)
@@ -178,14 +187,22 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
       for (int64_t i = 0; i < n; ++i) {
         const char* q = p + i * e.dtype->bytes;
         int64_t v = 0;
-        if (dn == "I64") v = load_le<int64_t>(q);
-        else if (dn == "I32") v = load_le<int32_t>(q);
-        else if (dn == "I16") v = load_le<int16_t>(q);
-        else if (dn == "I8") v = load_le<int8_t>(q);
-        else if (dn == "U64") v = static_cast<int64_t>(load_le<uint64_t>(q));
-        else if (dn == "U32") v = load_le<uint32_t>(q);
-        else if (dn == "U16") v = load_le<uint16_t>(q);
-        else v = load_le<uint8_t>(q);  // U8, BOOL
+        if (dn == "I64")
+          v = load_le<int64_t>(q);
+        else if (dn == "I32")
+          v = load_le<int32_t>(q);
+        else if (dn == "I16")
+          v = load_le<int16_t>(q);
+        else if (dn == "I8")
+          v = load_le<int8_t>(q);
+        else if (dn == "U64")
+          v = static_cast<int64_t>(load_le<uint64_t>(q));
+        else if (dn == "U32")
+          v = load_le<uint32_t>(q);
+        else if (dn == "U16")
+          v = load_le<uint16_t>(q);
+        else
+          v = load_le<uint8_t>(q);  // U8, BOOL
         t.values[static_cast<size_t>(i)] = v;
       }
       out.int_tensors.emplace(e.name, std::move(t));
@@ -224,7 +241,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
   for (const auto& [name, t] : int_tensors) {
     TINYR2_CHECK(static_cast<int64_t>(t.values.size()) == shape_numel(t.shape),
-                 "int tensor {}: {} values for shape {}", name, t.values.size(), shape_str(t.shape));
+                 "int tensor {}: {} values for shape {}", name, t.values.size(),
+                 shape_str(t.shape));
     const uint64_t n = t.values.size() * 8;
     header[name] = {{"dtype", "I64"}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
     offset += n;
@@ -242,15 +260,19 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     std::vector<uint16_t> half;
     for (const auto& [name, t] : tensors) {
       if (format == FloatFormat::F32) {
-        f.write(reinterpret_cast<const char*>(t.data()), static_cast<std::streamsize>(t.numel() * 4));
+        f.write(reinterpret_cast<const char*>(t.data()),
+                static_cast<std::streamsize>(t.numel() * 4));
       } else {
         half.resize(static_cast<size_t>(t.numel()));
-        for (int64_t i = 0; i < t.numel(); ++i) half[static_cast<size_t>(i)] = float_to_bf16(t.data()[i]);
-        f.write(reinterpret_cast<const char*>(half.data()), static_cast<std::streamsize>(half.size() * 2));
+        for (int64_t i = 0; i < t.numel(); ++i)
+          half[static_cast<size_t>(i)] = float_to_bf16(t.data()[i]);
+        f.write(reinterpret_cast<const char*>(half.data()),
+                static_cast<std::streamsize>(half.size() * 2));
       }
     }
     for (const auto& [name, t] : int_tensors)
-      f.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(t.values.size() * 8));
+      f.write(reinterpret_cast<const char*>(t.values.data()),
+              static_cast<std::streamsize>(t.values.size() * 8));
     f.flush();
     if (!f) fail("{}: write error", tmp);
   }

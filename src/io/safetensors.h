@@ -24,7 +24,7 @@ struct IntTensor {
 };
 
 struct SafetensorsData {
-  std::map<std::string, Tensor> tensors;        // F32, BF16 and F16 entries, as float32
+  std::map<std::string, Tensor> tensors;         // F32, BF16 and F16 entries, as float32
   std::map<std::string, IntTensor> int_tensors;  // I8..I64, U8..U64, BOOL entries
   std::map<std::string, std::string> metadata;   // "__metadata__"
 };

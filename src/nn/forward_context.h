@@ -13,12 +13,12 @@ struct ForwardContext {
   explicit ForwardContext(Tape& t) : tape(t) {}
 
   Tape& tape;
-  bool training = false;    // gate noise and dropout act only in training
-  bool gate_noise = true;   // parity tests switch the MoE gate noise off
-  Rng* rng = nullptr;       // required when training with noise or dropout
+  bool training = false;   // gate noise and dropout act only in training
+  bool gate_noise = true;  // parity tests switch the MoE gate noise off
+  Rng* rng = nullptr;      // required when training with noise or dropout
 
-  Tensor v_first;                       // raw v of the first FULL layer (value residual)
-  std::vector<Tensor> balance_losses;   // one L_bal per MoE layer
+  Tensor v_first;                      // raw v of the first FULL layer (value residual)
+  std::vector<Tensor> balance_losses;  // one L_bal per MoE layer
 };
 
 }  // namespace tinyr2::nn

@@ -57,9 +57,10 @@ Tensor HyperConnection::forward(ForwardContext& ctx, const Tensor& R, const Shap
     const Tensor h_pre = ops::reshape(t, ops::softmax(t, H_pre_logits), {S, 1});
     const Tensor u = ops::reshape(t, ops::stream_mix(t, R, h_pre), btc);
     const Tensor h = branch(u);
-    const Tensor h_res = proj_ == HResProj::Sinkhorn
-                             ? ops::sinkhorn(t, H_res_logits, tau_, sinkhorn_iters_)
-                             : ops::orthostochastic(t, H_res_logits, ns_steps_, ns_eps_, ns_coeffs_);
+    const Tensor h_res =
+        proj_ == HResProj::Sinkhorn
+            ? ops::sinkhorn(t, H_res_logits, tau_, sinkhorn_iters_)
+            : ops::orthostochastic(t, H_res_logits, ns_steps_, ns_eps_, ns_coeffs_);
     const Tensor h_post = ops::reshape(t, ops::softmax(t, H_post_logits), {1, S});
     return ops::add(t, ops::stream_mix(t, R, h_res),
                     ops::stream_mix(t, ops::reshape(t, h, {N, 1, C}), h_post));
@@ -69,16 +70,17 @@ Tensor HyperConnection::forward(ForwardContext& ctx, const Tensor& R, const Shap
   const Tensor normed = ops::rmsnorm(t, R, ops::add_scalar(t, norm_gamma, 1.f), 1e-30f);
   const Tensor alpha = ops::add(
       t, ops::mul(t, ops::tanh(t, ops::matmul(t, normed, dynamic_alpha_fn)), dynamic_alpha_scale),
-      static_alpha);                                          // (N, S, S+1)
-  const Tensor mix = ops::stream_mix(t, R, alpha);            // (N, S+1, C)
+      static_alpha);                                // (N, S, S+1)
+  const Tensor mix = ops::stream_mix(t, R, alpha);  // (N, S+1, C)
   const Tensor h = branch(ops::reshape(t, ops::slice(t, mix, 1, 0, 1), btc));
   const Tensor beta = ops::add(
       t,
       ops::mul(t, ops::tanh(t, ops::matmul(t, normed, ops::reshape(t, dynamic_beta_fn, {C, 1}))),
                dynamic_beta_scale),
-      ops::reshape(t, static_beta, {S, 1}));                  // (N, S, 1)
-  return ops::add(t, ops::slice(t, mix, 1, 1, S + 1),
-                  ops::stream_mix(t, ops::reshape(t, h, {N, 1, C}), ops::reshape(t, beta, {N, 1, S})));
+      ops::reshape(t, static_beta, {S, 1}));  // (N, S, 1)
+  return ops::add(
+      t, ops::slice(t, mix, 1, 1, S + 1),
+      ops::stream_mix(t, ops::reshape(t, h, {N, 1, C}), ops::reshape(t, beta, {N, 1, S})));
 }
 
 }  // namespace tinyr2::nn

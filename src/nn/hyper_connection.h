@@ -19,7 +19,8 @@ class HyperConnection {
                   int64_t layer_index);
   using Branch = std::function<Tensor(const Tensor&)>;  // (B,T,C) → (B,T,C)
   // R (N,S,C) → R' (N,S,C); `btc` is the branch's (B,T,C) shape.
-  Tensor forward(ForwardContext& ctx, const Tensor& R, const Shape& btc, const Branch& branch) const;
+  Tensor forward(ForwardContext& ctx, const Tensor& R, const Shape& btc,
+                 const Branch& branch) const;
 
   // mHC
   Tensor H_res_logits, H_pre_logits, H_post_logits;

@@ -21,9 +21,15 @@ void Parameters::init_all(uint64_t seed) {
   for (auto& e : entries_) {
     Tensor& t = e.tensor;
     switch (e.init.kind) {
-      case Init::Kind::Normal: rng.normal(t.data(), t.numel(), 0.f, e.init.value); break;
-      case Init::Kind::Constant: t.fill(e.init.value); break;
-      case Init::Kind::Values: t.copy_from(Tensor::from_vector(t.shape(), e.init.values)); break;
+      case Init::Kind::Normal:
+        rng.normal(t.data(), t.numel(), 0.f, e.init.value);
+        break;
+      case Init::Kind::Constant:
+        t.fill(e.init.value);
+        break;
+      case Init::Kind::Values:
+        t.copy_from(Tensor::from_vector(t.shape(), e.init.values));
+        break;
     }
   }
 }
@@ -53,9 +59,11 @@ std::map<std::string, Tensor> Parameters::state_dict() const {
   return sd;
 }
 
-void Parameters::load_state_dict(const std::map<std::string, Tensor>& sd, const std::string& source) {
+void Parameters::load_state_dict(const std::map<std::string, Tensor>& sd,
+                                 const std::string& source) {
   for (const auto& [name, t] : sd)
-    if (!index_.count(name)) fail("{}: unexpected tensor \"{}\" (not a parameter of this model)", source, name);
+    if (!index_.count(name))
+      fail("{}: unexpected tensor \"{}\" (not a parameter of this model)", source, name);
   for (auto& e : entries_) {
     auto it = sd.find(e.name);
     if (it == sd.end()) fail("{}: missing tensor \"{}\"", source, e.name);

@@ -12,7 +12,8 @@ namespace tinyr2 {
 
 TEST(Rng, PhiloxKnownAnswers) {
   // Random123 kat_vectors, philox4x32 with 10 rounds.
-  EXPECT_EQ(philox4x32(0, 0, 0), (std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(philox4x32(0, 0, 0),
+            (std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
   EXPECT_EQ(philox4x32(~0ull, ~0ull, ~0ull),
             (std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
   EXPECT_EQ(philox4x32(0x85a308d3243f6a88ull, 0x0370734413198a2eull, 0x299f31d0a4093822ull),
@@ -64,6 +65,8 @@ TEST(Rng, Moments) {
   EXPECT_LT(hi, 3.0);
 }
 
-TEST(Threads, PhysicalCoresIsPositive) { EXPECT_GE(threads::physical_cores(), 1); }
+TEST(Threads, PhysicalCoresIsPositive) {
+  EXPECT_GE(threads::physical_cores(), 1);
+}
 
 }  // namespace tinyr2

@@ -60,8 +60,8 @@ TEST(Safetensors, RoundTripF32IntsAndMetadata) {
 }
 
 TEST(Safetensors, RoundTripBF16RoundsToNearest) {
-  Tensor a = Tensor::from_vector({4}, {1.0f, 1.00390625f /* 1 + 2^-8: tie → even */,
-                                       -3.1415926f, 1e-20f});
+  Tensor a =
+      Tensor::from_vector({4}, {1.0f, 1.00390625f /* 1 + 2^-8: tie → even */, -3.1415926f, 1e-20f});
   const std::string path = tmp_path("bf16.safetensors");
   io::save_safetensors(path, {{"a", a}}, {}, io::FloatFormat::BF16);
   Tensor b = io::load_safetensors(path).tensors["a"];
@@ -95,7 +95,8 @@ TEST(Safetensors, RejectsMalformedFiles) {
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
                "expected 12");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                          12),
                "overlap");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "gap");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 12),
@@ -108,7 +109,8 @@ TEST(Safetensors, RejectsMalformedFiles) {
                "reversed");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", 4), "needs dtype");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],)"
-                          R"("data_offsets":[0,4]}})", 4),
+                          R"("data_offsets":[0,4]}})",
+                          4),
                "too large");
   expect_error(file_bytes(R"({"__metadata__":{"k":1}})", 0), "not a string");
 }

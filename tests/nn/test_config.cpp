@@ -26,8 +26,8 @@ TEST(Config, DefaultsAndCycling) {
   EXPECT_EQ(c.attention_type(3), AttentionType::Sparse);
   EXPECT_EQ(c.ffn_type(4), FfnType::Mlp);
   EXPECT_EQ(c.branches(1), (BranchSet{true, true, true}));
-  const ModelConfig d = ModelConfig::from_json(nlohmann::json::parse(
-      R"({"attention_mode": ["SWA", [0,1,0], "DSA"], "hc": false})"));
+  const ModelConfig d = ModelConfig::from_json(
+      nlohmann::json::parse(R"({"attention_mode": ["SWA", [0,1,0], "DSA"], "hc": false})"));
   EXPECT_EQ(d.branches(0), (BranchSet{true, false, true}));
   EXPECT_EQ(d.branches(1), (BranchSet{false, true, false}));
   EXPECT_EQ(d.branches(5), (BranchSet{true, true, false}));

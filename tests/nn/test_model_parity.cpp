@@ -37,7 +37,9 @@ constexpr const char* kBase = R"({
   "select_local_blocks": 1, "window_size": 12, "hc": false, "hc_num_streams": 3,
   "init_std": 0.1})";
 
-void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const ParityCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 fs::path work_dir() {
   fs::path d = fs::path(TINYR2_REF_DIR) / "model_parity";
@@ -46,12 +48,15 @@ fs::path work_dir() {
 }
 
 void run_reference(const std::string& args) {
-  const std::string cmd = fmt::format("{} {}/reference/cli.py {}", TINYR2_TORCH_PYTHON, TINYR2_SOURCE_DIR, args);
+  const std::string cmd =
+      fmt::format("{} {}/reference/cli.py {}", TINYR2_TORCH_PYTHON, TINYR2_SOURCE_DIR, args);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
 // max|a−e| / max|e| over the tensor (max-norm relative error).
-double rel(const Tensor& a, const Tensor& e) { return testing::relative_error(a, e); }
+double rel(const Tensor& a, const Tensor& e) {
+  return testing::relative_error(a, e);
+}
 
 void check_parity(const ParityCase& pc, int index) {
   const fs::path dir = work_dir() / pc.name;
@@ -66,14 +71,16 @@ void check_parity(const ParityCase& pc, int index) {
   } else {
     const fs::path cfg_file = work_dir() / (pc.name + ".config.json");
     std::ofstream(cfg_file) << cfg_json.dump();
-    run_reference(fmt::format("init --config {} --out {} -s {}", cfg_file.string(), dir.string(), 100 + index));
+    run_reference(fmt::format("init --config {} --out {} -s {}", cfg_file.string(), dir.string(),
+                              100 + index));
   }
   auto model = Model::load(dir.string());
 
   // Tokens: (B, T+1); inputs are the first T, targets the last T.
   Rng rng(7 + index);
   std::vector<int64_t> all(static_cast<size_t>(pc.B * (pc.T + 1)));
-  for (auto& v : all) v = static_cast<int64_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
+  for (auto& v : all)
+    v = static_cast<int64_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
   std::vector<int32_t> in, tg;
   std::vector<int64_t> in64;
   for (int64_t b = 0; b < pc.B; ++b)
@@ -83,8 +90,10 @@ void check_parity(const ParityCase& pc, int index) {
       in64.push_back(all[b * (pc.T + 1) + t]);
     }
   const fs::path ids_file = dir / "ids.safetensors", in_file = dir / "inputs.safetensors";
-  io::save_safetensors(ids_file.string(), {}, {}, io::FloatFormat::F32, {{"ids", {{pc.B, pc.T + 1}, all}}});
-  io::save_safetensors(in_file.string(), {}, {}, io::FloatFormat::F32, {{"ids", {{pc.B, pc.T}, in64}}});
+  io::save_safetensors(ids_file.string(), {}, {}, io::FloatFormat::F32,
+                       {{"ids", {{pc.B, pc.T + 1}, all}}});
+  io::save_safetensors(in_file.string(), {}, {}, io::FloatFormat::F32,
+                       {{"ids", {{pc.B, pc.T}, in64}}});
   run_reference(fmt::format("logits -m {} --ids-file {} --out {}", dir.string(), in_file.string(),
                             (dir / "ref_logits.safetensors").string()));
   run_reference(fmt::format("grads -m {} --ids-file {} --out {}", dir.string(), ids_file.string(),
@@ -107,9 +116,15 @@ void check_parity(const ParityCase& pc, int index) {
   ctx.training = true;
   ctx.gate_noise = false;
   const ModelOutput out = model->forward(ctx, ids, &targets);
-  EXPECT_NEAR(out.ce.item(), ref.tensors.at("ce").item(), 1e-4 * std::abs(ref.tensors.at("ce").item())) << pc.name;
-  EXPECT_NEAR(out.bal.item(), ref.tensors.at("bal").item(), 1e-4 * std::abs(ref.tensors.at("bal").item()) + 1e-7) << pc.name;
-  EXPECT_NEAR(out.loss.item(), ref.tensors.at("loss").item(), 1e-4 * std::abs(ref.tensors.at("loss").item())) << pc.name;
+  EXPECT_NEAR(out.ce.item(), ref.tensors.at("ce").item(),
+              1e-4 * std::abs(ref.tensors.at("ce").item()))
+      << pc.name;
+  EXPECT_NEAR(out.bal.item(), ref.tensors.at("bal").item(),
+              1e-4 * std::abs(ref.tensors.at("bal").item()) + 1e-7)
+      << pc.name;
+  EXPECT_NEAR(out.loss.item(), ref.tensors.at("loss").item(),
+              1e-4 * std::abs(ref.tensors.at("loss").item()))
+      << pc.name;
   tape.backward(out.loss);
   int checked = 0;
   for (const auto& e : model->params.all()) {
@@ -117,12 +132,15 @@ void check_parity(const ParityCase& pc, int index) {
     const auto it = ref.tensors.find("grad." + e.name);
     ASSERT_NE(it, ref.tensors.end()) << pc.name << ": the reference has no gradient for " << e.name;
     const Tensor& expected = it->second;
-    const Tensor got = e.tensor.grad().defined() ? e.tensor.grad() : Tensor::zeros(e.tensor.shape());
+    const Tensor got =
+        e.tensor.grad().defined() ? e.tensor.grad() : Tensor::zeros(e.tensor.shape());
     double emax = 0;
-    for (int64_t i = 0; i < expected.numel(); ++i) emax = std::max(emax, std::abs(double(expected.data()[i])));
+    for (int64_t i = 0; i < expected.numel(); ++i)
+      emax = std::max(emax, std::abs(double(expected.data()[i])));
     if (emax < 1e-9) {
       double gmax = 0;
-      for (int64_t i = 0; i < got.numel(); ++i) gmax = std::max(gmax, std::abs(double(got.data()[i])));
+      for (int64_t i = 0; i < got.numel(); ++i)
+        gmax = std::max(gmax, std::abs(double(got.data()[i])));
       EXPECT_LE(gmax, 1e-7) << pc.name << ": gradient of " << e.name << " should be zero";
     } else {
       EXPECT_LE(rel(got, expected), 1e-3) << pc.name << ": gradient of " << e.name;
@@ -164,7 +182,8 @@ std::string case_name(const ::testing::TestParamInfo<std::pair<int, ParityCase>>
   return info.param.second.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Core, ModelParity, ::testing::ValuesIn(numbered(kCoreCases, 0)), case_name);
+INSTANTIATE_TEST_SUITE_P(Core, ModelParity, ::testing::ValuesIn(numbered(kCoreCases, 0)),
+                         case_name);
 
 // SPEC §2.3: the Sparse layer (MLA + NSA). T = 61 is a multiple of no block size; with
 // l′ = 8 and n = 3 selected blocks, queries past t = 24 really choose among candidates.
@@ -177,17 +196,22 @@ static const std::vector<ParityCase> kSparseCases = {
     {"nsa_011", R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,1]]})", 2, 61},
     {"nsa_111", R"({"attention_types": ["Sparse"], "attention_mode": ["NSA"]})", 2, 61},
     {"nsa_sigmoid_gate", R"({"attention_types": ["Sparse"], "branch_gate": "sigmoid"})", 2, 61},
-    {"nsa_overlapping_blocks", R"({"attention_types": ["Sparse"], "block_size": 8, "block_stride": 4})", 2, 61},
+    {"nsa_overlapping_blocks",
+     R"({"attention_types": ["Sparse"], "block_size": 8, "block_stride": 4})", 2, 61},
     {"nsa_select_block_16", R"({"attention_types": ["Sparse"], "select_block_size": 16,
-                                "num_tokens_to_keep": 48, "block_stride": 4})", 2, 70},
+                                "num_tokens_to_keep": 48, "block_stride": 4})",
+     2, 70},
     {"nsa_short_sequence", R"({"attention_types": ["Sparse"], "block_size": 16, "block_stride": 8,
-                               "select_block_size": 16, "num_tokens_to_keep": 32})", 2, 11},
+                               "select_block_size": 16, "num_tokens_to_keep": 32})",
+     2, 11},
     {"mixed_full_sparse_moe_mhc", R"({"attention_types": ["FULL", "Sparse"], "n_layer": 4,
                                       "attention_mode": ["NSA", "SWA"], "types": ["moe", "mlp"],
                                       "num_exp": 3, "n_experts": 5, "hc": true, "v_residual": true,
-                                      "branch_gate": "sigmoid"})", 2, 45},
+                                      "branch_gate": "sigmoid"})",
+     2, 45},
 };
 
-INSTANTIATE_TEST_SUITE_P(Sparse, ModelParity, ::testing::ValuesIn(numbered(kSparseCases, 100)), case_name);
+INSTANTIATE_TEST_SUITE_P(Sparse, ModelParity, ::testing::ValuesIn(numbered(kSparseCases, 100)),
+                         case_name);
 
 }  // namespace tinyr2::nn

@@ -5,8 +5,8 @@
 
 namespace tinyr2::kernels::cpu {
 
-void moe_route_weights_forward(const float* p, const int32_t* idx, float* w, int64_t N,
-                               int64_t E, int64_t K, bool normalize) {
+void moe_route_weights_forward(const float* p, const int32_t* idx, float* w, int64_t N, int64_t E,
+                               int64_t K, bool normalize) {
 #pragma omp parallel for schedule(static) if (N > 4096)
   for (int64_t n = 0; n < N; ++n) {
     float s = 0.f;
@@ -34,8 +34,8 @@ void moe_route_weights_backward(const float* p, const int32_t* idx, const float*
 }
 
 namespace {
-std::vector<double> column_sums(const float* w, const int32_t* idx, int64_t N, int64_t E,
-                                int64_t K, float c) {
+std::vector<double> column_sums(const float* w, const int32_t* idx, int64_t N, int64_t E, int64_t K,
+                                float c) {
   std::vector<double> col(static_cast<std::size_t>(E), 0.0);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < K; ++k) col[idx[n * K + k]] += static_cast<double>(c) * w[n * K + k];
@@ -43,8 +43,8 @@ std::vector<double> column_sums(const float* w, const int32_t* idx, int64_t N, i
 }
 }  // namespace
 
-float moe_balance_loss_forward(const float* w, const int32_t* idx, int64_t N, int64_t E,
-                               int64_t K, float c) {
+float moe_balance_loss_forward(const float* w, const int32_t* idx, int64_t N, int64_t E, int64_t K,
+                               float c) {
   const std::vector<double> col = column_sums(w, idx, N, E, K, c);
   double total = 0;
   for (double x : col) total += x;

@@ -15,13 +15,13 @@
 
 namespace tinyr2::kernels::cpu {
 
-void moe_route_weights_forward(const float* p, const int32_t* idx, float* w, int64_t N,
-                               int64_t E, int64_t K, bool normalize);
+void moe_route_weights_forward(const float* p, const int32_t* idx, float* w, int64_t N, int64_t E,
+                               int64_t K, bool normalize);
 void moe_route_weights_backward(const float* p, const int32_t* idx, const float* dw, float* dp,
                                 int64_t N, int64_t E, int64_t K, bool normalize);
 
-float moe_balance_loss_forward(const float* w, const int32_t* idx, int64_t N, int64_t E,
-                               int64_t K, float c);
+float moe_balance_loss_forward(const float* w, const int32_t* idx, int64_t N, int64_t E, int64_t K,
+                               float c);
 void moe_balance_loss_backward(const float* w, const int32_t* idx, float dloss, float* dw,
                                int64_t N, int64_t E, int64_t K, float c);
 

@@ -19,8 +19,7 @@
 namespace tinyr2::kernels::cpu {
 
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s);
-void muon_momentum(const float* g, float* m, float* u, int64_t n, float beta,
-                   float one_minus_beta);
+void muon_momentum(const float* g, float* m, float* u, int64_t n, float beta, float one_minus_beta);
 void scaled_update(float* p, const float* u, int64_t n, float decay, float alpha);
 void scale_in_place(float* x, int64_t n, float s);
 

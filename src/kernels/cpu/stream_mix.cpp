@@ -10,8 +10,8 @@ namespace tinyr2::kernels::cpu {
 
 // ---------------------------------------------------------------- stream mix
 
-void stream_mix_forward(const float* R, const float* M, float* out, int64_t N, int64_t S,
-                        int64_t T, int64_t C, bool per_token) {
+void stream_mix_forward(const float* R, const float* M, float* out, int64_t N, int64_t S, int64_t T,
+                        int64_t C, bool per_token) {
 #pragma omp parallel for schedule(static) if (N * S * T * C > 32768)
   for (int64_t n = 0; n < N; ++n) {
     const float* Rn = R + n * S * C;
@@ -137,8 +137,8 @@ void sinkhorn_forward(const float* logits, float* H, int64_t S, double tau, int6
       H[i * S + j] = static_cast<float>(S * std::exp(tr.Z[i * S + j] + u[i] + v[j]));
 }
 
-void sinkhorn_backward(const float* logits, const float* dH, float* dlogits, int64_t S,
-                       double tau, int64_t iters) {
+void sinkhorn_backward(const float* logits, const float* dH, float* dlogits, int64_t S, double tau,
+                       int64_t iters) {
   const SinkhornTrace tr = sinkhorn_run(logits, S, tau, iters);
   Mat dZ(S * S, 0.0);
   std::vector<double> du(S, 0.0), dv(S, 0.0);
@@ -240,8 +240,8 @@ void orthostochastic_forward(const float* L, float* H, int64_t S, int64_t steps,
   for (int64_t i = 0; i < S * S; ++i) H[i] = static_cast<float>(X[i] * X[i]);
 }
 
-void orthostochastic_backward(const float* L, const float* dH, float* dL, int64_t S,
-                              int64_t steps, double eps, const std::array<double, 3>& c) {
+void orthostochastic_backward(const float* L, const float* dH, float* dL, int64_t S, int64_t steps,
+                              double eps, const std::array<double, 3>& c) {
   double norm = 0;
   const auto xs = ns_run(L, S, steps, eps, c, &norm);
   Mat G(S * S);
