@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "core/blas_kernel.h"
 #include "core/memory.h"
 #include "core/threads.h"
 
@@ -58,6 +59,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tinyr2::blas::select_blas_kernel(argv);  // OpenBLAS on the kernel the CPU's features call for
   tinyr2::memory::keep_freed_memory();
   // -t N / --threads N (ours) is taken out before Google Benchmark sees the arguments.
   int threads = 0;

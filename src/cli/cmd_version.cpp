@@ -1,10 +1,15 @@
-// `tinyr2 version`: version, threads and the BLAS in use.
+// `tinyr2 version`: version, threads, the CPU's features and the BLAS kernel in use (SPEC §16).
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include <cblas.h>
 
+#include <cstdlib>
+
 #include "cli/commands.h"
+#include "core/blas_kernel.h"
+#include "core/cpu_features.h"
 #include "core/threads.h"
 
 namespace tinyr2::cli {
@@ -12,11 +17,20 @@ namespace tinyr2::cli {
 Command make_version_command() {
   Command c;
   c.setup = [](CLI::App& app) {
-    return app.add_subcommand("version", "print version, thread count and BLAS configuration");
+    return app.add_subcommand("version",
+                              "print version, threads, CPU features and the BLAS kernel in use");
   };
   c.execute = [] {
-    fmt::print("tinyr2 {}\nthreads: {} (physical cores: {})\nBLAS: {}\n", TINYR2_VERSION,
-               threads::num_threads(), threads::physical_cores(), openblas_get_config());
+    const cpu::CpuFeatures detected = cpu::detect_cpu_features(), used = cpu::cpu_features();
+    const char* cap = std::getenv("TINYR2_ISA");
+    fmt::print("tinyr2 {}\nthreads: {} (physical cores: {})\n", TINYR2_VERSION,
+               threads::num_threads(), threads::physical_cores());
+    fmt::print("CPU: {} family {} model {}: {}\n", detected.vendor, detected.family, detected.model,
+               fmt::join(detected.names(), " "));
+    fmt::print("ISA level: {}{}\n", cpu::isa_name(cpu::isa_level(used)),
+               cap && *cap ? fmt::format(" (capped by TINYR2_ISA={})", cap) : "");
+    fmt::print("BLAS: {}\nBLAS kernel: {} ({})\n", openblas_get_config(), blas::kernel_in_use(),
+               blas::kernel_origin());
     return 0;
   };
   return c;
