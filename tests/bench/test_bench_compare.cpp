@@ -18,52 +18,17 @@
 
 #include <fmt/core.h>
 
+#include "support/cli.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-class Scratch {
- public:
-  Scratch()
-      : path_(fs::temp_directory_path() / ("tinyr2_bench_test_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Scratch() { fs::remove_all(path_); }
-  std::string operator/(const std::string& rel) const { return (path_ / rel).string(); }
+using tinyr2::testing::lines_of;
+using tinyr2::testing::TempDir;
 
- private:
-  fs::path path_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args, const Scratch& scratch) {
-  const std::string out = scratch / "cli.out", err = scratch / "cli.err";
-  const int raw = std::system(fmt::format("{} {} >{} 2>{}", TINYR2_CLI, args, out, err).c_str());
-  CliRun r;
-  if (WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+tinyr2::testing::CliResult run_cli(const std::string& args, const TempDir& scratch) {
+  return tinyr2::testing::run_cli(args, scratch.path().string());
 }
 
 // Every Tiny-R2 feature at toy widths: FULL + Sparse NSA layers, MLP + DSMoE, mHC.
@@ -82,12 +47,12 @@ constexpr const char* kSmall =
     "--moe-tokens 256 --mfu-batch 1 --mfu-ctx 32 --gemm-n 128 --min-time 0.05";
 
 TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
-  Scratch dir;
+  TempDir dir("bench_test");
   const std::string config = dir / "tiny.json";
   std::ofstream(config) << kTinyConfig;
-  const CliRun r = run_cli(fmt::format("-t 2 bench compare --config {} --python {} {}", config,
-                                       TINYR2_TORCH_PYTHON, kSmall),
-                           dir);
+  const auto r = run_cli(fmt::format("-t 2 bench compare --config {} --python {} {}", config,
+                                     TINYR2_TORCH_PYTHON, kSmall),
+                         dir);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
 
   // The table: a header and one row per end-to-end measure.
@@ -134,9 +99,9 @@ TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
 }
 
 TEST(BenchCompare, MissingConfigFailsWithOneLine) {
-  Scratch dir;
+  TempDir dir("bench_test");
   const std::string missing = dir / "no_such_config.json";
-  const CliRun r = run_cli(fmt::format("bench compare --config {} --skip-micro", missing), dir);
+  const auto r = run_cli(fmt::format("bench compare --config {} --skip-micro", missing), dir);
   EXPECT_EQ(r.status, 1);
   const std::vector<std::string> err = lines_of(r.err);
   ASSERT_EQ(err.size(), 1u) << r.err;
@@ -145,11 +110,11 @@ TEST(BenchCompare, MissingConfigFailsWithOneLine) {
 }
 
 TEST(BenchCompare, BadPythonFailsWithOneLine) {
-  Scratch dir;
+  TempDir dir("bench_test");
   const std::string config = dir / "tiny.json";
   std::ofstream(config) << kTinyConfig;
   const std::string python = dir / "no_python";
-  const CliRun r = run_cli(
+  const auto r = run_cli(
       fmt::format("bench compare --config {} --python {} --skip-micro", config, python), dir);
   EXPECT_EQ(r.status, 1);
   const std::vector<std::string> err = lines_of(r.err);

@@ -12,6 +12,8 @@
 
 #include <fmt/core.h>
 
+#include "support/cli.h"
+
 #include "core/blas_kernel.h"
 #include "core/cpu_features.h"
 #include "io/safetensors.h"
@@ -22,15 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+using Result = tinyr2::testing::CliResult;
 
 fs::path scratch() {
   const fs::path d = fs::temp_directory_path() / fmt::format("tinyr2_blas_kernel_{}", ::getpid());
@@ -38,15 +32,12 @@ fs::path scratch() {
   return d;
 }
 
-// Runs `env -u OPENBLAS_CORETYPE -u TINYR2_BLAS_SELECTED -u TINYR2_ISA ENV tinyr2 ARGS`: the
-// child starts from a clean slate whatever this test process inherited.
+// Runs `tinyr2 ARGS` with OPENBLAS_CORETYPE, TINYR2_BLAS_SELECTED and TINYR2_ISA unset, then
+// ENV set: the child starts from a clean slate whatever this test process inherited.
 Result run(const std::string& env, const std::string& args) {
-  const fs::path out = scratch() / "out.txt", err = scratch() / "err.txt";
-  const std::string cmd = fmt::format(
-      "env -u OPENBLAS_CORETYPE -u TINYR2_BLAS_SELECTED -u TINYR2_ISA {} {} {} >{} 2>{}", env,
-      TINYR2_CLI, args, out.string(), err.string());
-  const int raw = std::system(cmd.c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+  return tinyr2::testing::run_cli(
+      args, scratch().string(),
+      "-u OPENBLAS_CORETYPE -u TINYR2_BLAS_SELECTED -u TINYR2_ISA " + env);
 }
 
 std::string kernel_line(const Result& r) {

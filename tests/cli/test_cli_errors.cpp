@@ -15,25 +15,24 @@
 
 #include <fmt/core.h>
 
+#include "support/cli.h"
+
 namespace tinyr2 {
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string err;
-};
+using Result = tinyr2::testing::CliResult;
+
+fs::path scratch() {
+  const fs::path d = fs::temp_directory_path() / fmt::format("tinyr2_cli_errors_{}", ::getpid());
+  fs::create_directories(d);
+  return d;
+}
 
 Result run(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / fmt::format("tinyr2_cli_err_{}.txt", ::getpid());
-  const std::string cmd = fmt::format("{} {} >/dev/null 2>{}", TINYR2_CLI, args, err_file.string());
-  const int raw = std::system(cmd.c_str());
-  std::ifstream f(err_file);
-  std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, err};
+  return tinyr2::testing::run_cli(args, scratch().string());
 }
 
 void expect_user_error(const std::string& args, const std::string& needle) {
@@ -43,19 +42,12 @@ void expect_user_error(const std::string& args, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << args << " said: " << r.err;
 }
 
-fs::path scratch() {
-  const fs::path d = fs::temp_directory_path() / fmt::format("tinyr2_cli_errors_{}", ::getpid());
-  fs::create_directories(d);
-  return d;
-}
-
 void write(const fs::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
+  tinyr2::testing::write_file(p.string(), text);
 }
 
 std::string read(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return tinyr2::testing::read_file(p.string());
 }
 
 // A valid small model directory to corrupt.

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/config.h"
+#include "support/small_model.h"
 
 namespace tinyr2::infer::testing {
 
@@ -27,14 +28,7 @@ inline void PrintTo(const DecodeCase& c, std::ostream* os) {
 
 // The parity suites' base with a longer context: T = 100 covers 12 blocks of l = 8, 8 windows
 // of w = 12 and 4× the n·l′ = 24 selected tokens.
-inline constexpr const char* kBase = R"({
-  "vocab_size": 101, "ctx_len": 128, "n_embd": 32, "n_head": 2, "n_layer": 2,
-  "attention_types": ["FULL"], "types": ["mlp"], "n_experts": 4, "num_exp": 2, "moe_hidden": 24,
-  "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8,
-  "v_head_dim": 8, "block_size": 8, "block_stride": 8, "compress_hidden": 24,
-  "select_block_size": 8, "num_tokens_to_keep": 24, "select_init_blocks": 1,
-  "select_local_blocks": 1, "window_size": 12, "hc": false, "hc_num_streams": 3,
-  "init_std": 0.1})";
+inline constexpr const char* kBase = tinyr2::testing::kSmallModelBase;
 
 inline const std::vector<DecodeCase>& decode_cases() {
   static const std::vector<DecodeCase> cases = {

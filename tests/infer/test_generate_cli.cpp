@@ -14,21 +14,15 @@
 
 #include <fmt/core.h>
 
+#include "support/cli.h"
+
 namespace tinyr2 {
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+using Result = tinyr2::testing::CliResult;
 
 fs::path scratch() {
   const fs::path d = fs::temp_directory_path() / fmt::format("tinyr2_generate_cli_{}", ::getpid());
@@ -37,11 +31,7 @@ fs::path scratch() {
 }
 
 Result run(const std::string& args) {
-  const fs::path out = scratch() / "out.txt", err = scratch() / "err.txt";
-  const std::string cmd =
-      fmt::format("{} {} >{} 2>{}", TINYR2_CLI, args, out.string(), err.string());
-  const int raw = std::system(cmd.c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
+  return tinyr2::testing::run_cli(args, scratch().string());
 }
 
 // A small GPT-2-vocabulary model (FULL + Sparse, ctx_len 64) written by `tinyr2 init`.
