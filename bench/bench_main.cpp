@@ -6,6 +6,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -59,7 +61,12 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tinyr2::blas::select_blas_kernel(argv);  // OpenBLAS on the kernel the CPU's features call for
+  try {  // OpenBLAS on the kernel the CPU's features call for
+    tinyr2::blas::select_blas_kernel(argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
   tinyr2::memory::keep_freed_memory();
   // -t N / --threads N (ours) is taken out before Google Benchmark sees the arguments.
   int threads = 0;

@@ -12,16 +12,16 @@ namespace {
 
 constexpr const char* kMarker = "TINYR2_BLAS_SELECTED";  // the kernel we asked OpenBLAS for
 
+}  // namespace
+
 // OPENBLAS_CORETYPE is ours when the marker names the same kernel (a process we re-executed,
 // or a child of one); otherwise a set OPENBLAS_CORETYPE is the user's.
-bool user_chose_kernel() {
+bool kernel_set_by_user() {
   const char* user = std::getenv("OPENBLAS_CORETYPE");
   if (!user || !*user) return false;
   const char* marker = std::getenv(kMarker);
   return !marker || strcasecmp(marker, user) != 0;
 }
-
-}  // namespace
 
 const char* coretype_for(const cpu::CpuFeatures& f) {
   if (f.avx512_bf16 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return "Cooperlake";
@@ -36,15 +36,16 @@ std::string kernel_in_use() {
 }
 
 std::string kernel_origin() {
-  if (user_chose_kernel()) return "OPENBLAS_CORETYPE set by the user";
+  if (kernel_set_by_user()) return "OPENBLAS_CORETYPE set by the user";
   if (strcasecmp(kernel_in_use().c_str(), coretype_for(cpu::cpu_features())) == 0)
     return "chosen from the CPU features";
   return "OpenBLAS's own choice";
 }
 
 void select_blas_kernel(char** argv) {
-  if (user_chose_kernel()) return;
-  const char* want = coretype_for(cpu::cpu_features());
+  const cpu::CpuFeatures features = cpu::cpu_features();  // a bad TINYR2_ISA fails here
+  if (kernel_set_by_user()) return;
+  const char* want = coretype_for(features);
   if (strcasecmp(kernel_in_use().c_str(), want) == 0) return;
   // Tried already (this OpenBLAS does not run that kernel): keep what it runs.
   if (const char* marker = std::getenv(kMarker); marker && strcasecmp(marker, want) == 0) return;

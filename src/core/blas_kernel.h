@@ -26,6 +26,10 @@ const char* coretype_for(const cpu::CpuFeatures& f);
 // The kernel the loaded OpenBLAS runs (openblas_get_corename()).
 std::string kernel_in_use();
 
+// Whether OPENBLAS_CORETYPE was set by the user (or the environment), not by
+// select_blas_kernel(): then it is never overridden.
+bool kernel_set_by_user();
+
 // Why the kernel in use is the one it is: "chosen from the CPU features", "OPENBLAS_CORETYPE
 // set by the user", or (when re-executing was impossible) "OpenBLAS's own choice".
 std::string kernel_origin();
@@ -33,9 +37,10 @@ std::string kernel_origin();
 // First thing in main(): re-executes the program (same argv, /proc/self/exe) with
 // OPENBLAS_CORETYPE = coretype_for(cpu::cpu_features()) when the user has not set it and the
 // loaded kernel differs; returns otherwise (also when the re-exec fails: the program then
-// runs on OpenBLAS's own choice). The marker TINYR2_BLAS_SELECTED (the kernel asked for)
-// prevents a second re-exec for the same choice; a child process that inherits both variables
-// but is capped to another level (TINYR2_ISA) re-executes for its own choice.
+// runs on OpenBLAS's own choice). A bad $TINYR2_ISA is an Error. The marker
+// TINYR2_BLAS_SELECTED (the kernel asked for) prevents a second re-exec for the same choice;
+// a child process that inherits both variables but is capped to another level (TINYR2_ISA)
+// re-executes for its own choice.
 void select_blas_kernel(char** argv);
 
 }  // namespace tinyr2::blas
