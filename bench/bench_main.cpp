@@ -6,8 +6,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -61,12 +59,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {  // OpenBLAS on the kernel the CPU's features call for
-    tinyr2::blas::select_blas_kernel(argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  // OpenBLAS on the kernel the CPU's features call for (may re-execute this program once).
+  if (!tinyr2::blas::select_blas_kernel(argv)) return 1;
   tinyr2::memory::keep_freed_memory();
   // -t N / --threads N (ours) is taken out before Google Benchmark sees the arguments.
   int threads = 0;

@@ -15,12 +15,7 @@
 
 int main(int argc, char** argv) {
   // OpenBLAS on the kernel the CPU's features call for (may re-execute this program once).
-  try {
-    tinyr2::blas::select_blas_kernel(argv);
-  } catch (const tinyr2::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
+  if (!tinyr2::blas::select_blas_kernel(argv)) return 1;
   tinyr2::memory::keep_freed_memory();
   CLI::App app{"tinyr2 — train and run Tiny-R2 language models (MLA + NSA, DeepSeek MoE, mHC)",
                "tinyr2"};

@@ -4,7 +4,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+
+#include "core/error.h"
 
 namespace tinyr2::blas {
 
@@ -42,19 +45,27 @@ std::string kernel_origin() {
   return "OpenBLAS's own choice";
 }
 
-void select_blas_kernel(char** argv) {
-  const cpu::CpuFeatures features = cpu::cpu_features();  // a bad TINYR2_ISA fails here
-  if (kernel_set_by_user()) return;
+bool select_blas_kernel(char** argv) {
+  cpu::CpuFeatures features;
+  try {
+    features = cpu::cpu_features();
+  } catch (const Error& e) {  // a bad TINYR2_ISA
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return false;
+  }
+  if (kernel_set_by_user()) return true;
   const char* want = coretype_for(features);
-  if (strcasecmp(kernel_in_use().c_str(), want) == 0) return;
+  if (strcasecmp(kernel_in_use().c_str(), want) == 0) return true;
   // Tried already (this OpenBLAS does not run that kernel): keep what it runs.
-  if (const char* marker = std::getenv(kMarker); marker && strcasecmp(marker, want) == 0) return;
+  if (const char* marker = std::getenv(kMarker); marker && strcasecmp(marker, want) == 0)
+    return true;
   setenv("OPENBLAS_CORETYPE", want, 1);
   setenv(kMarker, want, 1);
   execv("/proc/self/exe", argv);
   // exec failed (no /proc?): carry on with OpenBLAS's own kernel.
   unsetenv("OPENBLAS_CORETYPE");
   unsetenv(kMarker);
+  return true;
 }
 
 }  // namespace tinyr2::blas

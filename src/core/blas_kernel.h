@@ -37,10 +37,11 @@ std::string kernel_origin();
 // First thing in main(): re-executes the program (same argv, /proc/self/exe) with
 // OPENBLAS_CORETYPE = coretype_for(cpu::cpu_features()) when the user has not set it and the
 // loaded kernel differs; returns otherwise (also when the re-exec fails: the program then
-// runs on OpenBLAS's own choice). A bad $TINYR2_ISA is an Error. The marker
+// runs on OpenBLAS's own choice). A bad $TINYR2_ISA is reported on stderr ("error: …") and
+// returns false: the program then exits with status 1. The marker
 // TINYR2_BLAS_SELECTED (the kernel asked for) prevents a second re-exec for the same choice;
 // a child process that inherits both variables but is capped to another level (TINYR2_ISA)
 // re-executes for its own choice.
-void select_blas_kernel(char** argv);
+[[nodiscard]] bool select_blas_kernel(char** argv);
 
 }  // namespace tinyr2::blas

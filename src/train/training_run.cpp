@@ -199,7 +199,6 @@ class TrainingRun {
   void evaluate(int64_t k);
   void save_checkpoint(int64_t k);
 
-  const FaultInjection faults_;
   const RunConfig& rc_;
   const TrainConfig& tc_;
   const std::string out_;
@@ -218,8 +217,7 @@ class TrainingRun {
 TrainingRun::TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
                          std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
                          const data::Corpus& corpus, const data::Tokenizer& tok)
-    : faults_(faults),
-      rc_(rc),
+    : rc_(rc),
       tc_(rc.train),
       out_(std::move(out)),
       ckpt_(std::move(ckpt)),
@@ -229,7 +227,7 @@ TrainingRun::TrainingRun(const FaultInjection& faults, const RunConfig& rc, std:
       train_eval_(eval_batches(corpus.train(), tok, rc, static_cast<uint64_t>(tc_.seed) + 2)),
       val_eval_(eval_batches(corpus.val(), tok, rc, static_cast<uint64_t>(tc_.seed) + 3)),
       trainer_(*model_, tc_, source_) {
-  trainer_.faults = faults_;
+  trainer_.faults = faults;
   state_.data_sources = sources;
   state_.rng_seed = trainer_.rng().seed();
   if (ckpt_) resume(sources);
@@ -287,7 +285,7 @@ void TrainingRun::step() {
   const bool last = k == tc_.max_iters;
   if (k % tc_.eval_interval == 0 || last) evaluate(k);
   if (k % tc_.checkpoint_interval == 0 || last) save_checkpoint(k);
-  faults_.stop_if_due(k);
+  trainer_.faults.stop_if_due(k);
 }
 
 StepResult TrainingRun::train_step() {
@@ -345,7 +343,7 @@ void TrainingRun::save_checkpoint(int64_t k) {
   state_.nonfinite_total = trainer_.nonfinite_total();
   state_.elapsed_s = elapsed_before_ + seconds_since(t_train_);
   write_checkpoint(out_, *model_, trainer_.optimizer_state(), state_, tc_.keep_checkpoints,
-                   faults_.checkpoint_hook(k));
+                   trainer_.faults.checkpoint_hook(k));
   last_checkpoint_ = (fs::path(out_) / "checkpoints" / checkpoint_name(k)).string();
   say(fmt::format("checkpoint: {}", last_checkpoint_));
 }
