@@ -62,6 +62,37 @@ for i, (B, Tq, Tk, H, Dk, Dv, n, bs, q_offset, repeat) in enumerate([
                       seed=3200 + i))
 
 
+# ---- sliding window (branch 3) -------------------------------------------------------------
+
+def _window(x, idx, a):
+    """Query t sees the keys t − window < u <= t."""
+    T = x["q"].shape[1]
+    t = torch.arange(T)[:, None]
+    u = torch.arange(T)[None, :]
+    mask = (u <= t) & (u > t - a["window"])
+    return model.masked_attention(x["q"], x["k"], x["v"], mask[None, None], a["scale"])[0]
+
+
+# Sizes around the kernel's tiles (4 queries, key tiles of 32 and 16 anchored at each 4-query
+# group, backward chunks of max(window, 64) queries taken even then odd): T = 1, T not a
+# multiple of 4 or of a chunk, window 1, window > T, windows whose w + 3 keys leave no /
+# a narrow / a full tail tile, the MLA widths Dk 96 / Dv 32 (a specialised path).
+for i, (B, T, H, Dk, Dv, w) in enumerate([
+    (1, 1, 2, 8, 4, 3),
+    (2, 37, 3, 16, 8, 5),
+    (1, 70, 2, 8, 12, 1),
+    (1, 20, 1, 8, 4, 64),
+    (1, 150, 2, 96, 32, 29),
+    (2, 201, 2, 96, 32, 46),
+    (1, 300, 1, 12, 20, 128),
+]):
+    CASES.append(Case(f"nsa_window__{i}", "window_attention", _window,
+                      {"q": randn(B, T, H, Dk, seed=4800 + 10 * i),
+                       "k": randn(B, T, H, Dk, seed=4801 + 10 * i),
+                       "v": randn(B, T, H, Dv, seed=4802 + 10 * i)},
+                      attrs={"scale": 1.0 / math.sqrt(Dk), "window": w}, seed=4900 + i))
+
+
 # ---- compressed attention + selection ----------------------------------------------------
 
 def _compressed(x, idx, a):

@@ -59,6 +59,30 @@ Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
   return out;
 }
 
+Tensor window_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                        int64_t window) {
+  const kernels::Backend& kern = kernels::backend(q.device());
+  TINYR2_CHECK(q.dim() == 4 && k.shape() == q.shape() && v.dim() == 4 && v.size(0) == q.size(0) &&
+                   v.size(1) == q.size(1) && v.size(2) == q.size(2),
+               "window_attention: q {}, k {}, v {} must be (B,T,H,Dk), (B,T,H,Dk), (B,T,H,Dv)",
+               shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
+  TINYR2_CHECK(window >= 1, "window_attention: window {} must be >= 1", window);
+  const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  Tensor out = Tensor::empty({B, T, H, Dv});
+  const bool grad = tape.needs_grad({&q, &k, &v});
+  Tensor lse = grad ? Tensor::empty({B, T, H}) : Tensor();
+  kern.window_attention_forward(q.data(), k.data(), v.data(), out.data(),
+                                grad ? lse.data() : nullptr, B, T, H, Dk, Dv, window, scale);
+  if (grad) {
+    tape.record({out}, [&kern, q, k, v, out, lse, B, T, H, Dk, Dv, window, scale] {
+      kern.window_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(),
+                                     out.grad().data(), grad_or_null(q), grad_or_null(k),
+                                     grad_or_null(v), B, T, H, Dk, Dv, window, scale);
+    });
+  }
+  return out;
+}
+
 Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
                             float scale, const NsaSelectParams& p, int64_t q_pos0, bool with_output,
                             IndexTensor* blocks) {

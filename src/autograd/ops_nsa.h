@@ -26,6 +26,13 @@ Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tenso
                        const IndexTensor& blocks, int64_t block_size, float scale,
                        int64_t q_offset = 0);
 
+// NSA's sliding-window branch over a whole sequence (kernels/cpu/nsa_window_attention.h):
+// query t of q (B,T,H,Dk) attends to the keys t − window < u ≤ t of k (B,T,H,Dk),
+// v (B,T,H,Dv) → (B,T,H,Dv); window ≥ 1. The same values as causal_attention(q, k, v,
+// scale, window) (up to float rounding), with kernels specialised for a window.
+Tensor window_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                        int64_t window);
+
 // NSA's compression branch with the selection branch's block choice fused in
 // (kernels/cpu/nsa_compression.h): query t of q (B,T,H,Dk), at position q_pos0 + t, attends to
 // the compressed blocks i of k (B,nb,H,Dk), v (B,nb,H,Dv) with i·d + l − 1 ≤ q_pos0 + t

@@ -210,7 +210,7 @@ Tensor SparseAttention::forward(ForwardContext& ctx, const Tensor& x) const {
 
   // ---- Branch 3: sliding window t − w < u ≤ t.
   if (branches_[2])
-    outs.push_back(ops::causal_attention(t, q, pr.k_win, pr.v_win, scale, cfg_.window_size));
+    outs.push_back(ops::window_attention(t, q, pr.k_win, pr.v_win, scale, cfg_.window_size));
 
   // ---- Gate and output projection.
   return combine(ctx, pr.gate_logits, outs);

@@ -1,7 +1,8 @@
 // The Sparse layer's fused ops (autograd/ops_nsa.h) against the PyTorch oracle
 // (reference/opcases/nsa.py), plus properties: block attention equals index attention over
 // the same tokens (forward and every gradient), never looks past the query, and the fused
-// compression kernel chooses exactly the blocks the stand-alone selection kernel chooses.
+// compression kernel chooses exactly the blocks the stand-alone selection kernel chooses, and
+// the window kernel gives bit-identical results on any thread count.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "autograd/ops_attention.h"
 #include "autograd/ops_nsa.h"
 #include "core/rng.h"
+#include "core/threads.h"
 #include "kernels/cpu/nsa_compression.h"
 #include "kernels/cpu/nsa_select.h"
 #include "support/op_case.h"
@@ -97,6 +99,45 @@ TEST(OpParity, CompressedAttention) {
                                     select_params(c), c.attr<int64_t>("q_pos0"), true, &blocks);
       check_case(c, tape, {y, as_float(blocks)});
     });
+  }
+}
+
+TEST(OpParity, NsaWindowAttention) {
+  int n = 0;
+  for (auto& c : load_op_cases("window_attention")) {
+    ++n;
+    for_each_backend(c, [&](OpCase& c, Tape& tape) {
+      check_case(c, tape,
+                 {ops::window_attention(tape, c.in("q"), c.in("k"), c.in("v"),
+                                        c.attr<float>("scale"), c.attr<int64_t>("window"))});
+    });
+  }
+  EXPECT_GT(n, 0) << "no window_attention cases";
+}
+
+// The window kernel's backward chunks are fixed by the window, not by the thread count: on
+// 1, 2 and 3 threads (odd, so a phase's chunks are split unevenly) every output and gradient
+// is bit-identical. T = 517 with window 100: 5 chunks of 100, a ragged last group.
+TEST(NsaWindowAttention, BitIdenticalOnAnyThreadCount) {
+  const int64_t B = 1, T = 517, H = 3, Dk = 96, Dv = 32, w = 100;
+  const Tensor q0 = random_tensor({B, T, H, Dk}, 71), k0 = random_tensor({B, T, H, Dk}, 72),
+               v0 = random_tensor({B, T, H, Dv}, 73), dy = random_tensor({B, T, H, Dv}, 74);
+  std::vector<std::vector<float>> first;
+  for (int nt : {1, 2, 3}) {
+    threads::ScopedNumThreads threads_for_this_test(nt);
+    Tensor q = q0.clone(), k = k0.clone(), v = v0.clone();
+    for (Tensor* t : {&q, &k, &v}) t->set_requires_grad(true);
+    Tape tape;
+    const Tensor y = ops::window_attention(tape, q, k, v, 0.1f, w);
+    tape.backward(y, dy);
+    std::vector<std::vector<float>> got;
+    for (const Tensor& t : {y, q.grad(), k.grad(), v.grad()})
+      got.emplace_back(t.data(), t.data() + t.numel());
+    if (first.empty())
+      first = got;
+    else
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(got[i], first[i]) << "tensor " << i << " on " << nt << " threads";
   }
 }
 

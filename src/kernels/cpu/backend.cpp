@@ -15,6 +15,7 @@
 #include "kernels/cpu/nsa_block_attention.h"
 #include "kernels/cpu/nsa_compression.h"
 #include "kernels/cpu/nsa_fused.h"
+#include "kernels/cpu/nsa_window_attention.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/rmsnorm.h"
@@ -77,6 +78,8 @@ void fill(Backend& b) {
   b.block_attention_forward = cpu::block_attention_forward;
   b.block_attention_backward = cpu::block_attention_backward;
   b.nsa_compression_forward = cpu::nsa_compression_forward;
+  b.window_attention_forward = cpu::window_attention_forward;
+  b.window_attention_backward = cpu::window_attention_backward;
   b.copy_out_columns = cpu::copy_out_columns;
   b.copy_in_columns = cpu::copy_in_columns;
   b.gated_sum_forward = cpu::gated_sum_forward;
