@@ -1,5 +1,7 @@
 #include "kernels/cpu/nsa_block_attention.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -308,6 +310,145 @@ void block_attention_forward(const float* q, const float* k, const float* v, con
   }
 }
 
+namespace {
+
+// Per-thread buffers of the backward.
+struct BackwardScratch {
+  QueryTile tile;
+  std::vector<float> kt, vt, dkt, dvt, P, dS, delta, lse_r, Xb, Yb, scratch;
+  BackwardScratch(int64_t n, int64_t block_size, int64_t Dk, int64_t Dv)
+      : tile(n, block_size),
+        kt(Dk * kKeyTile),
+        vt(Dv * kKeyTile),
+        dkt(kKeyTile * Dk),
+        dvt(kKeyTile * Dv),
+        P((kQueryTile + kRows) * kKeyTile),
+        dS((kQueryTile + kRows) * kKeyTile),
+        delta(kQueryTile),
+        lse_r(kQueryTile),
+        Xb(kQueryTile * Dk),
+        Yb(kQueryTile * Dv),
+        scratch(Dk) {}  // scratch: dq of padding slots
+};
+
+// The backward of the query tiles [qt0, qt1) of batch row b, head h: dq of their rows, and
+// their dk, dv contributions added into the key rows at gk + u·ldgk, gv + u·ldgv (null: skip).
+void backward_tiles(BackwardScratch& w, const float* q, const float* k, const float* v,
+                    const int32_t* blocks, const float* o, const float* lse, const float* dout,
+                    float* dq, float* gk, int64_t ldgk, float* gv, int64_t ldgv, int64_t b,
+                    int64_t h, int64_t qt0, int64_t qt1, int64_t Tq, int64_t Tk, int64_t H,
+                    int64_t Dk, int64_t Dv, int64_t n, int64_t q_offset, float scale) {
+  const int64_t ldk = H * Dk, ldv = H * Dv;
+  const float* kbh = k + b * Tk * ldk + h * Dk;  // key u at kbh + u·ldk
+  const float* vbh = v + b * Tk * ldv + h * Dv;
+  QueryTile& tile = w.tile;
+  int32_t rows[kQueryTile];  // the rows that see a key tile, and their masks
+  uint32_t masks[kQueryTile];
+  for (int64_t qt = qt0; qt < qt1; ++qt) {
+    const int64_t t0 = qt * kQueryTile, nr = std::min(kQueryTile, Tq - t0);
+    tile.build(blocks + (b * Tq + t0) * n, nr, q_offset + t0, Tk);
+    auto row = [&](int64_t r) { return (b * Tq + t0 + r) * H + h; };  // (b, t, h) index
+    for (int64_t r = 0; r < nr; ++r) {                                // D_t = dO_t · o_t
+      const float *g = dout + row(r) * Dv, *ot = o + row(r) * Dv;
+      float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t c = 0; c < Dv; ++c) acc += g[c] * ot[c];
+      w.delta[r] = acc;
+      w.lse_r[r] = lse[row(r)];
+    }
+    for (const int64_t a : tile.key_tiles()) {
+      const int64_t j0 = a * kKeyTile, nk = std::min(kKeyTile, Tk - j0);
+      const int64_t n_rows = tile.rows_seeing(a, rows, masks);
+      if (n_rows == 0) continue;
+      const bool transposed = n_rows > kDirectRows;
+      if (transposed) {
+        transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, w.kt.data());
+        transpose_tile(vbh + j0 * ldv, ldv, nk, Dv, w.vt.data());
+      }
+      const TileScores k_scores{transposed, w.kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
+      const TileScores v_scores{transposed, w.vt.data(), vbh + j0 * ldv, ldv, nk, Dv};
+      int64_t nb = 0;  // buffered rows of P, dS, Xb (q) and Yb (dO)
+      uint32_t span = 0;
+      for (int64_t g = 0; g < n_rows; g += kRows) {
+        const uint32_t* mask = masks + g;
+        const uint32_t any = mask[0] | mask[1] | mask[2] | mask[3];
+        int64_t ja, jb;
+        mask_span(any, ja, jb);
+        const int64_t c = real_rows(rows + g);
+        if (c == 1) {  // one row: straight into dq, dk, dv (this item owns them)
+          const int32_t r = rows[g];
+          const float *qr = q + row(r) * Dk, *gr = dout + row(r) * Dv;
+          float *pr = w.P.data() + nb * kKeyTile, *dr = w.dS.data() + nb * kKeyTile;  // free rows
+          k_scores.row(qr, scale, pr);                                                // S
+          v_scores.row(gr, 1.f, dr);  // dP = dO·Vᵀ
+          probs_and_dscores(pr, dr, mask[0], w.lse_r[r], w.delta[r], scale);
+          if (dq) rows_axpy(dr, kbh + j0 * ldk, ldk, ja, jb, dq + row(r) * Dk, Dk);
+          for (int64_t j = ja; j < jb; ++j) {
+            if (!((mask[0] >> j) & 1u)) continue;
+            if (gk) axpy(dr[j], qr, gk + (j0 + j) * ldgk, Dk);
+            if (gv) axpy(pr[j], gr, gv + (j0 + j) * ldgv, Dv);
+          }
+          continue;
+        }
+        span |= any;
+        const float *x[kRows], *y[kRows];
+        float* gq[kRows];
+        for (int64_t i = 0; i < kRows; ++i) {
+          const int32_t r = rows[g + i];
+          float* xb = w.Xb.data() + (nb + i) * Dk;
+          float* yb = w.Yb.data() + (nb + i) * Dv;
+          if (r >= 0) {
+            std::copy(q + row(r) * Dk, q + row(r) * Dk + Dk, xb);
+            std::copy(dout + row(r) * Dv, dout + row(r) * Dv + Dv, yb);
+          } else {  // padding: zero rows (P and dS are 0 there too)
+            std::fill(xb, xb + Dk, 0.f);
+            std::fill(yb, yb + Dv, 0.f);
+          }
+          x[i] = xb;
+          y[i] = yb;
+          gq[i] = r >= 0 && dq ? dq + row(r) * Dk : w.scratch.data();
+        }
+        float* Pb = w.P.data() + nb * kKeyTile;
+        float* dSb = w.dS.data() + nb * kKeyTile;
+        k_scores.group(x, c, scale, Pb);  // S
+        v_scores.group(y, c, 1.f, dSb);   // dP = dO·Vᵀ
+        for (int64_t i = 0; i < kRows; ++i) {
+          const int32_t r = rows[g + i];
+          probs_and_dscores(Pb + i * kKeyTile, dSb + i * kKeyTile, mask[i],
+                            r >= 0 ? w.lse_r[r] : 0.f, r >= 0 ? w.delta[r] : 0.f, scale);
+        }
+        if (dq) block_pv(dSb, kbh + j0 * ldk, ldk, ja, jb, Dk, gq, kOnes);  // dq += dS·K
+        nb += kRows;
+      }
+      if (nb == 0) continue;
+      int64_t ja, jb;
+      mask_span(span, ja, jb);
+      if (gv) {
+        std::fill(w.dvt.begin(), w.dvt.end(), 0.f);
+        block_atb(w.P.data(), w.Yb.data(), nb, ja, jb, Dv, w.dvt.data());
+        for (int64_t j = ja; j < std::min(jb, nk); ++j)
+          axpy(1.f, w.dvt.data() + j * Dv, gv + (j0 + j) * ldgv, Dv);
+      }
+      if (gk) {
+        std::fill(w.dkt.begin(), w.dkt.end(), 0.f);
+        block_atb(w.dS.data(), w.Xb.data(), nb, ja, jb, Dk, w.dkt.data());
+        for (int64_t j = ja; j < std::min(jb, nk); ++j)
+          axpy(1.f, w.dkt.data() + j * Dk, gk + (j0 + j) * ldgk, Dk);
+      }
+    }
+  }
+}
+
+// Floats of the per-item dk, dv copies the split backward may allocate.
+constexpr double kMaxSplitFloats = 16 << 20;
+
+}  // namespace
+
+// With at least as many (b, h) pairs as threads, an item is a (b, h) pair, which owns its dq,
+// dk and dv rows. With fewer, each head's query tiles are split into G contiguous parts, an
+// item (b, h, part) writes its dq rows and adds its dk, dv contributions into a zeroed copy
+// of the head's rows of its own, and the copies are then summed into dk, dv part by part in
+// order: deterministic for a given thread count (G depends on it), no atomics.
 void block_attention_backward(const float* q, const float* k, const float* v, const int32_t* blocks,
                               const float* o, const float* lse, const float* dout, float* dq,
                               float* dk, float* dv, int64_t B, int64_t Tq, int64_t Tk, int64_t H,
@@ -316,114 +457,60 @@ void block_attention_backward(const float* q, const float* k, const float* v, co
   if (!dq && !dk && !dv) return;
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const int64_t n_qtiles = (Tq + kQueryTile - 1) / kQueryTile;
-#pragma omp parallel if (block_work(B, Tq, H, Dk, Dv, n, block_size) > kParallelWork)
-  {
-    QueryTile tile(n, block_size);
-    std::vector<float> kt(Dk * kKeyTile), vt(Dv * kKeyTile), dkt(kKeyTile * Dk), dvt(kKeyTile * Dv),
-        P((kQueryTile + kRows) * kKeyTile), dS((kQueryTile + kRows) * kKeyTile), delta(kQueryTile),
-        lse_r(kQueryTile), Xb(kQueryTile * Dk), Yb(kQueryTile * Dv),
-        scratch(Dk);           // scratch: dq of padding slots
-    int32_t rows[kQueryTile];  // the rows that see a key tile, and their masks
-    uint32_t masks[kQueryTile];
+  const bool par = block_work(B, Tq, H, Dk, Dv, n, block_size) > kParallelWork;
+  const int64_t threads = par ? omp_get_max_threads() : 1, BH = B * H;
+  int64_t G = 1;
+  if (BH < threads) {
+    G = std::min<int64_t>(n_qtiles, (threads + BH - 1) / BH);
+    const double per_part = double(BH) * double(Tk) * double((dk ? Dk : 0) + (dv ? Dv : 0));
+    while (G > 1 && double(G) * per_part > kMaxSplitFloats) --G;
+  }
+  if (G == 1) {
+#pragma omp parallel if (par)
+    {
+      BackwardScratch w(n, block_size, Dk, Dv);
 #pragma omp for collapse(2) schedule(static)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+          backward_tiles(w, q, k, v, blocks, o, lse, dout, dq,
+                         dk ? dk + b * Tk * ldk + h * Dk : nullptr, ldk,
+                         dv ? dv + b * Tk * ldv + h * Dv : nullptr, ldv, b, h, 0, n_qtiles, Tq, Tk,
+                         H, Dk, Dv, n, q_offset, scale);
+    }
+    return;
+  }
+  const int64_t per = (n_qtiles + G - 1) / G;  // query tiles per part
+  // part (b, h, g): its dk copy at pk + ((b·H + h)·G + g)·Tk·Dk, rows of Dk (dv alike)
+  std::vector<float> pk(dk ? static_cast<size_t>(BH * G * Tk * Dk) : 0),
+      pv(dv ? static_cast<size_t>(BH * G * Tk * Dv) : 0);
+  const int64_t n_rows = (Tk + kQueryTile - 1) / kQueryTile;  // key-row blocks of the sum
+#pragma omp parallel
+  {
+    BackwardScratch w(n, block_size, Dk, Dv);
+#pragma omp for collapse(3) schedule(static)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) {
-        const float* kbh = k + b * Tk * ldk + h * Dk;  // key u at kbh + u·ldk
-        const float* vbh = v + b * Tk * ldv + h * Dv;
-        for (int64_t qt = 0; qt < n_qtiles; ++qt) {
-          const int64_t t0 = qt * kQueryTile, nr = std::min(kQueryTile, Tq - t0);
-          tile.build(blocks + (b * Tq + t0) * n, nr, q_offset + t0, Tk);
-          auto row = [&](int64_t r) { return (b * Tq + t0 + r) * H + h; };  // (b, t, h) index
-          for (int64_t r = 0; r < nr; ++r) {                                // D_t = dO_t · o_t
-            const float *g = dout + row(r) * Dv, *ot = o + row(r) * Dv;
-            float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t c = 0; c < Dv; ++c) acc += g[c] * ot[c];
-            delta[r] = acc;
-            lse_r[r] = lse[row(r)];
-          }
-          for (const int64_t a : tile.key_tiles()) {
-            const int64_t j0 = a * kKeyTile, nk = std::min(kKeyTile, Tk - j0);
-            const int64_t n_rows = tile.rows_seeing(a, rows, masks);
-            if (n_rows == 0) continue;
-            const bool transposed = n_rows > kDirectRows;
-            if (transposed) {
-              transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, kt.data());
-              transpose_tile(vbh + j0 * ldv, ldv, nk, Dv, vt.data());
-            }
-            const TileScores k_scores{transposed, kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
-            const TileScores v_scores{transposed, vt.data(), vbh + j0 * ldv, ldv, nk, Dv};
-            int64_t nb = 0;  // buffered rows of P, dS, Xb (q) and Yb (dO)
-            uint32_t span = 0;
-            for (int64_t g = 0; g < n_rows; g += kRows) {
-              const uint32_t* mask = masks + g;
-              const uint32_t any = mask[0] | mask[1] | mask[2] | mask[3];
-              int64_t ja, jb;
-              mask_span(any, ja, jb);
-              const int64_t c = real_rows(rows + g);
-              if (c == 1) {  // one row: straight into dq, dk, dv (this item owns them)
-                const int32_t r = rows[g];
-                const float *qr = q + row(r) * Dk, *gr = dout + row(r) * Dv;
-                float *pr = P.data() + nb * kKeyTile, *dr = dS.data() + nb * kKeyTile;  // free rows
-                k_scores.row(qr, scale, pr);                                            // S
-                v_scores.row(gr, 1.f, dr);  // dP = dO·Vᵀ
-                probs_and_dscores(pr, dr, mask[0], lse_r[r], delta[r], scale);
-                if (dq) rows_axpy(dr, kbh + j0 * ldk, ldk, ja, jb, dq + row(r) * Dk, Dk);
-                for (int64_t j = ja; j < jb; ++j) {
-                  if (!((mask[0] >> j) & 1u)) continue;
-                  if (dk) axpy(dr[j], qr, dk + (b * Tk + j0 + j) * ldk + h * Dk, Dk);
-                  if (dv) axpy(pr[j], gr, dv + (b * Tk + j0 + j) * ldv + h * Dv, Dv);
-                }
-                continue;
-              }
-              span |= any;
-              const float *x[kRows], *y[kRows];
-              float* gq[kRows];
-              for (int64_t i = 0; i < kRows; ++i) {
-                const int32_t r = rows[g + i];
-                float* xb = Xb.data() + (nb + i) * Dk;
-                float* yb = Yb.data() + (nb + i) * Dv;
-                if (r >= 0) {
-                  std::copy(q + row(r) * Dk, q + row(r) * Dk + Dk, xb);
-                  std::copy(dout + row(r) * Dv, dout + row(r) * Dv + Dv, yb);
-                } else {  // padding: zero rows (P and dS are 0 there too)
-                  std::fill(xb, xb + Dk, 0.f);
-                  std::fill(yb, yb + Dv, 0.f);
-                }
-                x[i] = xb;
-                y[i] = yb;
-                gq[i] = r >= 0 && dq ? dq + row(r) * Dk : scratch.data();
-              }
-              float* Pb = P.data() + nb * kKeyTile;
-              float* dSb = dS.data() + nb * kKeyTile;
-              k_scores.group(x, c, scale, Pb);  // S
-              v_scores.group(y, c, 1.f, dSb);   // dP = dO·Vᵀ
-              for (int64_t i = 0; i < kRows; ++i) {
-                const int32_t r = rows[g + i];
-                probs_and_dscores(Pb + i * kKeyTile, dSb + i * kKeyTile, mask[i],
-                                  r >= 0 ? lse_r[r] : 0.f, r >= 0 ? delta[r] : 0.f, scale);
-              }
-              if (dq) block_pv(dSb, kbh + j0 * ldk, ldk, ja, jb, Dk, gq, kOnes);  // dq += dS·K
-              nb += kRows;
-            }
-            if (nb == 0) continue;
-            int64_t ja, jb;
-            mask_span(span, ja, jb);
-            if (dv) {
-              std::fill(dvt.begin(), dvt.end(), 0.f);
-              block_atb(P.data(), Yb.data(), nb, ja, jb, Dv, dvt.data());
-              for (int64_t j = ja; j < std::min(jb, nk); ++j)
-                axpy(1.f, dvt.data() + j * Dv, dv + (b * Tk + j0 + j) * ldv + h * Dv, Dv);
-            }
-            if (dk) {
-              std::fill(dkt.begin(), dkt.end(), 0.f);
-              block_atb(dS.data(), Xb.data(), nb, ja, jb, Dk, dkt.data());
-              for (int64_t j = ja; j < std::min(jb, nk); ++j)
-                axpy(1.f, dkt.data() + j * Dk, dk + (b * Tk + j0 + j) * ldk + h * Dk, Dk);
-            }
-          }
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t part = (b * H + h) * G + g;
+          float* gk = dk ? pk.data() + part * Tk * Dk : nullptr;
+          float* gv = dv ? pv.data() + part * Tk * Dv : nullptr;
+          if (gk) std::fill(gk, gk + Tk * Dk, 0.f);
+          if (gv) std::fill(gv, gv + Tk * Dv, 0.f);
+          backward_tiles(w, q, k, v, blocks, o, lse, dout, dq, gk, Dk, gv, Dv, b, h, g * per,
+                         std::min(n_qtiles, (g + 1) * per), Tq, Tk, H, Dk, Dv, n, q_offset, scale);
         }
-      }
+#pragma omp for collapse(3) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t rb = 0; rb < n_rows; ++rb)
+          for (int64_t u = rb * kQueryTile; u < std::min(Tk, (rb + 1) * kQueryTile); ++u)
+            for (int64_t g = 0; g < G; ++g) {
+              const int64_t part = (b * H + h) * G + g;
+              if (dk)
+                axpy(1.f, pk.data() + (part * Tk + u) * Dk, dk + (b * Tk + u) * ldk + h * Dk, Dk);
+              if (dv)
+                axpy(1.f, pv.data() + (part * Tk + u) * Dv, dv + (b * Tk + u) * ldv + h * Dv, Dv);
+            }
   }
 }
 

@@ -31,7 +31,11 @@
 // Forward: work items (b, h, query tile). Backward (flash-attention 2, recomputing p from
 // lse): work items (b, h), each owning dq, dk and dv of its head outright — no atomics;
 // for each key tile, the active 4-query groups' P and dS rows are buffered, then
-// dV += Pᵀ·dO and dK += dSᵀ·Q run as one register-tiled product. Backward kernels
+// dV += Pᵀ·dO and dK += dSᵀ·Q run as one register-tiled product. With fewer (b, h) pairs
+// than threads, each head's query tiles are split into G = ⌈threads / (B·H)⌉ contiguous
+// parts (fewer if their copies would pass 16 Mi floats): an item (b, h, part) writes its dq
+// rows and its dk, dv into a private zeroed copy of the head's rows, summed into dk, dv part
+// by part afterwards — deterministic for a given thread count, no atomics. Backward kernels
 // accumulate (+=); a null gradient pointer skips that gradient.
 #pragma once
 

@@ -20,7 +20,9 @@ constexpr int64_t kMinChunk = 64;   // backward: queries per work item, at least
 constexpr double kParallelWork = 1 << 16;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t round_up(int64_t x, int64_t m) {
+  return (x + m - 1) / m * m;
+}
 
 // The key tiles of the 4-query group starting at i0 (a multiple of kR), which sees keys
 // [i0 − w + 1, i0 + kR): n_full tiles of kW ending at i0 + kR, newest first, then one of
@@ -235,8 +237,7 @@ inline void probs_and_dscores(float* p, float* ds, const int64_t ra[kR], const i
 
 template <int64_t kDk, int64_t kDv>
 void forward_impl(const float* q, const float* k, const float* v, float* o, float* lse, int64_t B,
-                  int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window,
-                  float scale) {
+                  int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
   const int64_t ldk = H * Dk, ldv = H * Dv;
@@ -280,8 +281,7 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
               for (int64_t r = 0; r < kR; ++r)
                 if (alpha[r] != 1.f)
                   for (int64_t c = 0; c < Dv; ++c) acc[r * Dv + c] *= alpha[r];
-              rank_update4<kDv>(s.data() + ja, vbh + (tb + ja) * ldv, ldv, jb - ja, Dv,
-                                acc.data());
+              rank_update4<kDv>(s.data() + ja, vbh + (tb + ja) * ldv, ldv, jb - ja, Dv, acc.data());
             }
             for (int64_t r = 0; r < nr; ++r) {
               const int64_t row = (b * T + i0 + r) * H + h;
@@ -296,10 +296,9 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
 }
 
 template <int64_t kDk, int64_t kDv>
-void backward_impl(const float* q, const float* k, const float* v, const float* o,
-                   const float* lse, const float* dout, float* dq, float* dk, float* dv, int64_t B,
-                   int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window,
-                   float scale) {
+void backward_impl(const float* q, const float* k, const float* v, const float* o, const float* lse,
+                   const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T,
+                   int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
   const int64_t ldk = H * Dk, ldv = H * Dv;
@@ -378,8 +377,10 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
             }
             // The keys this chunk's queries see, back from the span layout.
             const int64_t ka = std::max<int64_t>(c0 - g.w + 1, 0);
-            if (dk) add_transposed_back(dkt.data(), ldt, sb, ka, c1, Dk, dk + b * T * ldk + h * Dk, ldk);
-            if (dv) add_transposed_back(dvt.data(), ldt, sb, ka, c1, Dv, dv + b * T * ldv + h * Dv, ldv);
+            if (dk)
+              add_transposed_back(dkt.data(), ldt, sb, ka, c1, Dk, dk + b * T * ldk + h * Dk, ldk);
+            if (dv)
+              add_transposed_back(dvt.data(), ldt, sb, ka, c1, Dv, dv + b * T * ldv + h * Dv, ldv);
           }
     }
   }
@@ -398,8 +399,8 @@ void window_attention_forward(const float* q, const float* k, const float* v, fl
 }
 
 void window_attention_backward(const float* q, const float* k, const float* v, const float* o,
-                               const float* lse, const float* dout, float* dq, float* dk,
-                               float* dv, int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
+                               const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                               int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
                                int64_t window, float scale) {
   if ((!dq && !dk && !dv) || B * T * H == 0) return;
   if (Dk == 96 && Dv == 32)

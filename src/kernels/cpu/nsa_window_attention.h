@@ -40,8 +40,8 @@ void window_attention_forward(const float* q, const float* k, const float* v, fl
                               int64_t window, float scale);
 
 void window_attention_backward(const float* q, const float* k, const float* v, const float* o,
-                               const float* lse, const float* dout, float* dq, float* dk,
-                               float* dv, int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
+                               const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                               int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
                                int64_t window, float scale);
 
 }  // namespace tinyr2::kernels::cpu
