@@ -112,14 +112,10 @@ Tensor compressed_attention(Tape& tape, const Tensor& q, const Tensor& k, const 
                                blocks ? blocks->data.data() : nullptr, B, T, nb, H, Dk, Dv, scale,
                                p, q_pos0);
   if (with_output && nb > 0 && tape.needs_grad({&q, &k, &v})) {
-    std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t)
-      hi[t] = static_cast<int32_t>(kernels::nsa_visible_blocks(q_pos0 + t, nb, p));
-    tape.record({out}, [&kern, q, k, v, out, lse, B, T, nb, H, Dk, Dv, scale, lo = std::move(lo),
-                        hi = std::move(hi)] {
-      kern.range_attention_backward(
-          q.data(), k.data(), v.data(), out.data(), lse.data(), out.grad().data(), grad_or_null(q),
-          grad_or_null(k), grad_or_null(v), B, T, nb, H, Dk, Dv, scale, lo.data(), hi.data());
+    tape.record({out}, [&kern, q, k, v, out, lse, B, T, nb, H, Dk, Dv, scale, p, q_pos0] {
+      kern.nsa_compression_backward(q.data(), k.data(), v.data(), out.data(), lse.data(),
+                                    out.grad().data(), grad_or_null(q), grad_or_null(k),
+                                    grad_or_null(v), B, T, nb, H, Dk, Dv, scale, p, q_pos0);
     });
   }
   return out;

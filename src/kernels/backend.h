@@ -57,7 +57,7 @@ namespace tinyr2::kernels {
   X(range_attention_forward) X(range_attention_backward) X(index_attention_forward)           \
   X(index_attention_backward)                                                                 \
   X(block_attention_forward) X(block_attention_backward) X(nsa_compression_forward)           \
-  X(window_attention_forward) X(window_attention_backward)                                    \
+  X(nsa_compression_backward) X(window_attention_forward) X(window_attention_backward)                                    \
   X(copy_out_columns) X(copy_in_columns) X(gated_sum_forward) X(gated_sum_backward)           \
   X(stream_mix_forward) X(stream_mix_backward) X(sinkhorn_forward) X(sinkhorn_backward)       \
   X(orthostochastic_forward) X(orthostochastic_backward)                                      \
@@ -252,6 +252,11 @@ struct Backend {
              int64_t B, int64_t T, int64_t nb, int64_t H, int64_t Dk, int64_t Dv, float scale,
              const NsaSelectParams& p, int64_t q_pos0)>
       nsa_compression_forward;
+  Entry<void(const float* q, const float* k, const float* v, const float* o, const float* lse,
+             const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t nb,
+             int64_t H, int64_t Dk, int64_t Dv, float scale, const NsaSelectParams& p,
+             int64_t q_pos0)>
+      nsa_compression_backward;
   Entry<void(const float* q, const float* k, const float* v, float* o, float* lse, int64_t B,
              int64_t T, int64_t H, int64_t Dk, int64_t Dv, int64_t window, float scale)>
       window_attention_forward;

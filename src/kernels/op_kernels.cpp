@@ -54,7 +54,7 @@ constexpr OpKernels kOps[] = {
     {"scatter_add_rows", {K::scatter_add_rows, K::gather_rows}},
     {"topk", {K::topk_forward}},
     {"block_attention", {K::block_attention_forward, K::block_attention_backward}},
-    {"compressed_attention", {K::nsa_compression_forward, K::range_attention_backward}},
+    {"compressed_attention", {K::nsa_compression_forward, K::nsa_compression_backward}},
     {"window_attention", {K::window_attention_forward, K::window_attention_backward}},
     {"make_rope_table", {K::rope_table}},
     {"stacked_linear", {K::gemm, K::copy_out_columns, K::copy_in_columns, K::axpy}},

@@ -78,6 +78,7 @@ void fill(Backend& b) {
   b.block_attention_forward = cpu::block_attention_forward;
   b.block_attention_backward = cpu::block_attention_backward;
   b.nsa_compression_forward = cpu::nsa_compression_forward;
+  b.nsa_compression_backward = cpu::nsa_compression_backward;
   b.window_attention_forward = cpu::window_attention_forward;
   b.window_attention_backward = cpu::window_attention_backward;
   b.copy_out_columns = cpu::copy_out_columns;

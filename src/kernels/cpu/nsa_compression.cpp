@@ -1,5 +1,7 @@
 #include "kernels/cpu/nsa_compression.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -109,6 +111,59 @@ void nsa_compression_forward(const float* q, const float* k, const float* v, flo
                         blocks + (b * T + t0 + r) * n);
         }
       }
+  }
+}
+
+void nsa_compression_backward(const float* q, const float* k, const float* v, const float* o,
+                              const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                              int64_t B, int64_t T, int64_t nb, int64_t H, int64_t Dk, int64_t Dv,
+                              float scale, const NsaSelectParams& p, int64_t q_pos0) {
+  if ((!dq && !dk && !dv) || nb == 0 || B * T * H == 0) return;
+  std::vector<int32_t> lo(static_cast<size_t>(T), 0), hi(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t)
+    hi[t] = static_cast<int32_t>(nsa_visible_blocks(q_pos0 + t, nb, p));
+  const double work = double(B * T * H) * double(nb) * double(Dk + Dv) / 2;
+  const int64_t threads = work > (1 << 16) ? omp_get_max_threads() : 1, BH = B * H;
+  const int64_t G =
+      std::min<int64_t>((threads + BH - 1) / BH, (T + kCompressRows - 1) / kCompressRows);
+  if (BH >= threads || G <= 1) {
+    range_attention_backward(q, k, v, o, lse, dout, dq, dk, dv, B, T, nb, H, Dk, Dv, scale,
+                             lo.data(), hi.data());
+    return;
+  }
+  // Part (b, g): queries [g·per, (g+1)·per) of batch row b, its dk, dv copies (nb, H, D).
+  const int64_t per = (T + G - 1) / G, ldk = H * Dk, ldv = H * Dv;
+  std::vector<float> pk(dk ? static_cast<size_t>(B * G * nb * ldk) : 0),
+      pv(dv ? static_cast<size_t>(B * G * nb * ldv) : 0);
+#pragma omp parallel
+  {
+    // Each part runs the range kernel on one thread (a nested region is inactive).
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t t0 = std::min(T, g * per), n = std::min(T, t0 + per) - t0;
+        float* gk = dk ? pk.data() + (b * G + g) * nb * ldk : nullptr;
+        float* gv = dv ? pv.data() + (b * G + g) * nb * ldv : nullptr;
+        if (gk) std::fill(gk, gk + nb * ldk, 0.f);
+        if (gv) std::fill(gv, gv + nb * ldv, 0.f);
+        if (n == 0) continue;
+        const int64_t row = b * T + t0;  // first (b, t) row of the part
+        range_attention_backward(q + row * ldk, k + b * nb * ldk, v + b * nb * ldv, o + row * ldv,
+                                 lse + row * H, dout + row * ldv, dq ? dq + row * ldk : nullptr, gk,
+                                 gv, 1, n, nb, H, Dk, Dv, scale, lo.data() + t0, hi.data() + t0);
+      }
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t part = b * G + g;
+          if (dk)
+            for (int64_t c = 0; c < ldk; ++c)
+              dk[(b * nb + i) * ldk + c] += pk[(part * nb + i) * ldk + c];
+          if (dv)
+            for (int64_t c = 0; c < ldv; ++c)
+              dv[(b * nb + i) * ldv + c] += pv[(part * nb + i) * ldv + c];
+        }
   }
 }
 

@@ -11,8 +11,13 @@
 //   selection  with p_h[i] = exp(s_i − lse_t) of each head h, the scores and choice of
 //              kernels/cpu/nsa_select.h (s[j] = Σ_h Σ_i w(i,j)·p_h[i], forced blocks, top-n)
 //
-// The gradient of o is range_attention_backward with the same lo/hi (there is no other
-// backward: lse and the selection carry no gradient).
+// The gradient of o is range attention's backward with the same lo/hi (there is no other
+// backward: lse and the selection carry no gradient): nsa_compression_backward below, which
+// runs range_attention_backward (items (b, h), each owning its head's dq, dk, dv rows) as
+// is when there are at least as many (b, h) pairs as threads, and otherwise on G contiguous
+// query parts per batch row at once, each adding its dk, dv into a private zeroed copy of
+// the nb compressed rows, summed part by part in order afterwards — deterministic for a
+// given thread count (G depends on it), no atomics.
 //
 // Why fused: selection needs every p_h[i], i.e. the scores the attention computes anyway,
 // but only after the head's lse is known. A work item is a tile of kCompressRows queries of
@@ -36,5 +41,11 @@ void nsa_compression_forward(const float* q, const float* k, const float* v, flo
                              int32_t* blocks, int64_t B, int64_t T, int64_t nb, int64_t H,
                              int64_t Dk, int64_t Dv, float scale, const NsaSelectParams& p,
                              int64_t q_pos0 = 0);
+
+// The backward of o above (accumulates; a null gradient pointer skips that gradient).
+void nsa_compression_backward(const float* q, const float* k, const float* v, const float* o,
+                              const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                              int64_t B, int64_t T, int64_t nb, int64_t H, int64_t Dk, int64_t Dv,
+                              float scale, const NsaSelectParams& p, int64_t q_pos0 = 0);
 
 }  // namespace tinyr2::kernels::cpu
