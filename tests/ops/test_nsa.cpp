@@ -91,7 +91,7 @@ TEST(OpParity, BlockAttention) {
 }
 
 // On one thread and on five, where heads with fewer (b, h) pairs than threads run the
-// backward on query parts with private dk, dv sums (cases 1–3: 2 and 3 parts).
+// backward on query parts with private dk, dv sums (cases 2 and 3: 5 and 3 parts).
 TEST(OpParity, CompressedAttention) {
   for (int nt : {1, 5}) {
     threads::ScopedNumThreads threads_for_this_test(nt);

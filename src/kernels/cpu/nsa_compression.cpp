@@ -124,8 +124,10 @@ void nsa_compression_backward(const float* q, const float* k, const float* v, co
     hi[t] = static_cast<int32_t>(nsa_visible_blocks(q_pos0 + t, nb, p));
   const double work = double(B * T * H) * double(nb) * double(Dk + Dv) / 2;
   const int64_t threads = work > (1 << 16) ? omp_get_max_threads() : 1, BH = B * H;
+  // A part runs every head of its batch row (on one thread), so a batch row gets
+  // ⌈threads / B⌉ parts.
   const int64_t G =
-      std::min<int64_t>((threads + BH - 1) / BH, (T + kCompressRows - 1) / kCompressRows);
+      std::min<int64_t>((threads + B - 1) / B, (T + kCompressRows - 1) / kCompressRows);
   if (BH >= threads || G <= 1) {
     range_attention_backward(q, k, v, o, lse, dout, dq, dk, dv, B, T, nb, H, Dk, Dv, scale,
                              lo.data(), hi.data());

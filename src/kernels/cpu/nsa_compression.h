@@ -14,8 +14,9 @@
 // The gradient of o is range attention's backward with the same lo/hi (there is no other
 // backward: lse and the selection carry no gradient): nsa_compression_backward below, which
 // runs range_attention_backward (items (b, h), each owning its head's dq, dk, dv rows) as
-// is when there are at least as many (b, h) pairs as threads, and otherwise on G contiguous
-// query parts per batch row at once, each adding its dk, dv into a private zeroed copy of
+// is when there are at least as many (b, h) pairs as threads, and otherwise on
+// G = ⌈threads / B⌉ contiguous query parts per batch row at once (all heads of a part on one
+// thread), each adding its dk, dv into a private zeroed copy of
 // the nb compressed rows, summed part by part in order afterwards — deterministic for a
 // given thread count (G depends on it), no atomics.
 //
