@@ -43,7 +43,8 @@ std::vector<int32_t> random_prompt(const train::RunConfig& rc, int64_t n) {
 
 int run_bench_train_step(const TrainStepOptions& o) {
   if (o.steps < 1 || o.warmup < 0) fail("bench train-step: --steps must be >= 1, --warmup >= 0");
-  const train::RunConfig rc = load_config(o.config);
+  train::RunConfig rc = load_config(o.config);
+  if (!o.precision.empty()) rc.train.precision = o.precision;
   bench::TrainStepWorkload w(rc);
   const int64_t rss_before = peak_rss_kb();
   for (int64_t i = 0; i < o.warmup; ++i) w.run();
@@ -61,6 +62,7 @@ int run_bench_train_step(const TrainStepOptions& o) {
   const int64_t tokens = w.tokens_per_step();
   const nlohmann::json j = {{"engine", "tinyr2"},
                             {"threads", threads::num_threads()},
+                            {"precision", rc.train.precision},
                             {"steps", o.steps},
                             {"warmup", o.warmup},
                             {"tokens_per_step", tokens},
