@@ -2,6 +2,7 @@
 // each measures tinyr2's side of one measure and prints one JSON line (the twins of
 // reference/bench.py's `train` and `decode`).
 #include <algorithm>
+#include <ctime>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,7 @@ int run_bench_train_step(const TrainStepOptions& o) {
   std::vector<double> step_ms;
   double loss_first = 0, loss_last = 0;
   const bench::Clock::time_point t0 = bench::Clock::now();
+  const std::clock_t cpu0 = std::clock();  // CPU time too: wall time means little when shared
   for (int64_t i = 0; i < o.steps; ++i) {
     const bench::Clock::time_point ts = bench::Clock::now();
     const train::StepResult r = w.run();
@@ -59,6 +61,7 @@ int run_bench_train_step(const TrainStepOptions& o) {
     loss_last = r.loss;
   }
   const double seconds = bench::seconds_since(t0);
+  const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   const int64_t tokens = w.tokens_per_step();
   const nlohmann::json j = {{"engine", "tinyr2"},
                             {"threads", threads::num_threads()},
@@ -67,6 +70,7 @@ int run_bench_train_step(const TrainStepOptions& o) {
                             {"warmup", o.warmup},
                             {"tokens_per_step", tokens},
                             {"seconds", seconds},
+                            {"cpu_seconds", cpu_seconds},
                             {"tokens_per_s", static_cast<double>(tokens * o.steps) / seconds},
                             {"step_ms", step_ms},
                             {"loss_first", loss_first},

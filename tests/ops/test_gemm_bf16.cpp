@@ -37,8 +37,8 @@ std::vector<bool> paths() {
 TEST(GemmBf16, RoundsToNearestEven) {
   // Closed forms: bf16 keeps 8 significant bits (7 stored).
   const float half_ulp = std::ldexp(1.f, -8);
-  EXPECT_EQ(round_bf16(1.f + half_ulp), 1.f);                         // tie → even (down)
-  EXPECT_EQ(round_bf16(1.f + 3 * half_ulp), 1.f + 4 * half_ulp);      // tie → even (up)
+  EXPECT_EQ(round_bf16(1.f + half_ulp), 1.f);                           // tie → even (down)
+  EXPECT_EQ(round_bf16(1.f + 3 * half_ulp), 1.f + 4 * half_ulp);        // tie → even (up)
   EXPECT_EQ(round_bf16(1.f + half_ulp * 1.0001f), 1.f + 2 * half_ulp);  // above the tie
   EXPECT_EQ(round_bf16(-3.f), -3.f);
   EXPECT_EQ(round_bf16(std::numeric_limits<float>::infinity()),
@@ -94,10 +94,10 @@ void check_gemm(bool native, const Case& c) {
 
 TEST(GemmBf16, MatchesFloat64OnRoundedOperands) {
   const std::vector<Case> cases = {
-      {false, false, 1, 1, 1, 0, 1.f, 0.f},      {false, true, 13, 37, 29, 3, 1.f, 0.f},
-      {true, false, 25, 33, 300, 0, 0.5f, 1.f},  {true, true, 12, 32, 64, 5, 1.f, -0.75f},
-      {false, false, 30, 70, 513, 2, 2.f, 1.f},  {false, true, 50, 65, 257, 0, 1.f, 0.f},
-      {true, false, 7, 3, 1, 1, 1.f, 0.5f},      {true, true, 40, 17, 31, 0, -1.f, 0.f},
+      {false, false, 1, 1, 1, 0, 1.f, 0.f},     {false, true, 13, 37, 29, 3, 1.f, 0.f},
+      {true, false, 25, 33, 300, 0, 0.5f, 1.f}, {true, true, 12, 32, 64, 5, 1.f, -0.75f},
+      {false, false, 30, 70, 513, 2, 2.f, 1.f}, {false, true, 50, 65, 257, 0, 1.f, 0.f},
+      {true, false, 7, 3, 1, 1, 1.f, 0.5f},     {true, true, 40, 17, 31, 0, -1.f, 0.f},
   };
   for (bool native : paths())
     for (const Case& c : cases) check_gemm(native, c);
@@ -175,8 +175,8 @@ TEST(GemmBf16, LinearCrossEntropyHeadMatchesFloat64) {
     SCOPED_TRACE(testing::Message() << "native " << native);
     std::vector<float> dh(static_cast<size_t>(N * C)), dW(static_cast<size_t>(V * C));
     const double sum = kernels::cpu::linear_cross_entropy_bf16(
-        native, h.data(), W.data(), t.data(), N, C, V, ignore, scale, nullptr, dh.data(),
-        dW.data(), /*chunk_rows=*/5);  // three chunks: dW accumulates across them
+        native, h.data(), W.data(), t.data(), N, C, V, ignore, scale, nullptr, dh.data(), dW.data(),
+        /*chunk_rows=*/5);  // three chunks: dW accumulates across them
     EXPECT_NEAR(sum, loss, 1e-5 * loss);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c) {

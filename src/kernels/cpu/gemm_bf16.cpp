@@ -19,7 +19,7 @@ constexpr int64_t kParallelPack = 1 << 14;  // elements below which packing is s
 // pair p of row i is the 32-bit word (A[i, 2p], A[i, 2p+1]) at [p · kMr + i].
 struct PackedA {
   int64_t M = 0, pairs = 0, blocks = 0;
-  std::unique_ptr<uint32_t[]> data;
+  uint32_t* data = nullptr;  // in the caller's buffer
 };
 
 uint32_t pair_word(float lo, float hi) {
@@ -34,10 +34,11 @@ TINYR2_BF16_TARGET void interleave_words(const float* r0, const float* r1, uint3
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
     const __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r0 + i));
-    const __m256i hi = r1 ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r1 + i))
-                          : _mm256_setzero_si256();
-    const __m512i w = _mm512_or_si512(_mm512_maskz_cvtepu16_epi32(0xffff, lo),
-                                      _mm512_maskz_slli_epi32(0xffff, _mm512_maskz_cvtepu16_epi32(0xffff, hi), 16));
+    const __m256i hi =
+        r1 ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r1 + i)) : _mm256_setzero_si256();
+    const __m512i w = _mm512_or_si512(
+        _mm512_maskz_cvtepu16_epi32(0xffff, lo),
+        _mm512_maskz_slli_epi32(0xffff, _mm512_maskz_cvtepu16_epi32(0xffff, hi), 16));
     _mm512_mask_storeu_epi32(dst + i, m, w);
   }
 }
@@ -56,13 +57,16 @@ TINYR2_BF16_TARGET void pair_words(const float* x, int64_t K, uint32_t* dst, int
   if (k < K) dst[(k / 2) * stride] = pair_word(x[k], 0.f);
 }
 
-void pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda, PackedA& out) {
+void pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda,
+            std::vector<uint32_t>& buffer, PackedA& out) {
   out.M = M;
   out.pairs = (K + 1) / 2;
   out.blocks = (M + kMr - 1) / kMr;
   const int64_t block_words = out.pairs * kMr;
-  out.data.reset(new uint32_t[static_cast<size_t>(out.blocks * block_words)]);
-  uint32_t* data = out.data.get();
+  if (buffer.size() < static_cast<size_t>(out.blocks * block_words))
+    buffer.resize(static_cast<size_t>(out.blocks * block_words));
+  out.data = buffer.data();
+  uint32_t* data = out.data;
 #pragma omp parallel for schedule(static) if (M * K > kParallelPack)
   for (int64_t b = 0; b < out.blocks; ++b) {
     uint32_t* blk = data + b * block_words;
@@ -81,9 +85,9 @@ void pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda, Pac
 
 // C tile (mr ≤ kMr rows, nr ≤ kNr columns) = alpha · Σ_p a_p ⊗ b_p + beta · C (C read only
 // when read_c). a: `pairs` groups of kMr pair words; b: `pairs` groups of kNr pair halves.
-TINYR2_BF16_TARGET void micro_kernel(
-    const uint32_t* a, const uint16_t* b, int64_t pairs, float* C, int64_t ldc, int64_t mr,
-    int64_t nr, float alpha, float beta, bool read_c) {
+TINYR2_BF16_TARGET void micro_kernel(const uint32_t* a, const uint16_t* b, int64_t pairs, float* C,
+                                     int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
+                                     bool read_c) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 12
   for (int64_t i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -100,7 +104,9 @@ TINYR2_BF16_TARGET void micro_kernel(
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? __mmask16(0xffff) : nr <= 16 ? 0 : __mmask16((1u << (nr - 16)) - 1);
+  const __mmask16 m1 = nr >= 32   ? __mmask16(0xffff)
+                       : nr <= 16 ? 0
+                                  : __mmask16((1u << (nr - 16)) - 1);
 #pragma GCC unroll 12
   for (int64_t i = 0; i < kMr; ++i) {
     if (i >= mr) break;
@@ -155,7 +161,8 @@ void pack_bf16_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb
 }
 
 void gemm_bf16_packed(bool trans_a, int64_t M, int64_t K, float alpha, const float* A, int64_t lda,
-                      const PackedBf16B& B, float beta, float* C, int64_t ldc) {
+                      const PackedBf16B& B, float beta, float* C, int64_t ldc,
+                      std::vector<uint32_t>* workspace) {
   const int64_t N = B.N;
   if (M == 0 || N == 0) return;
   if (K == 0) {
@@ -163,14 +170,15 @@ void gemm_bf16_packed(bool trans_a, int64_t M, int64_t K, float alpha, const flo
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
+  std::vector<uint32_t> local;
   PackedA pa;
-  pack_a(trans_a, M, K, A, lda, pa);
+  pack_a(trans_a, M, K, A, lda, workspace ? *workspace : local, pa);
   const int64_t pairs = pa.pairs, blocks = pa.blocks, panels = B.panels;
   const int64_t tiles = blocks * panels;
   // Walk the tiles so that the operand with more blocks moves fastest within a thread's
   // range: the other one's slab stays in cache.
   const bool panels_outer = panels >= blocks;
-  const uint32_t* adata = pa.data.get();
+  const uint32_t* adata = pa.data;
   const uint16_t* bdata = B.data.data();
   const int64_t a_block = pairs * kMr, b_panel = B.Kp * kNr;
   // Each thread owns a contiguous range of tiles and runs every K slab over it: no barrier
@@ -216,8 +224,8 @@ void gemm_bf16_batched(bool native, int64_t batch, bool trans_a, bool trans_b, i
                        const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,
                        int64_t ldc, int64_t stride_c) {
   for (int64_t b = 0; b < batch; ++b)
-    gemm_bf16(native, trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb,
-              beta, C + b * stride_c, ldc);
+    gemm_bf16(native, trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
+              ldb, beta, C + b * stride_c, ldc);
 }
 
 }  // namespace tinyr2::kernels::cpu

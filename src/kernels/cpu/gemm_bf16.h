@@ -35,7 +35,9 @@ inline float from_bf16(uint16_t b) {
   return x;
 }
 // x rounded to the nearest bf16 value, as an fp32.
-inline float round_bf16(float x) { return from_bf16(to_bf16(x)); }
+inline float round_bf16(float x) {
+  return from_bf16(to_bf16(x));
+}
 
 // Micro-kernel tile and K slab of the native path.
 inline constexpr int64_t kBf16Mr = 12, kBf16Nr = 32, kBf16Kc = 256;
@@ -49,8 +51,11 @@ struct PackedBf16B {
 void pack_bf16_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, PackedBf16B& out);
 
 // The native product with op(B) already packed (reused across calls by the bf16 head).
+// op(A) is packed per call, into *workspace when given (a buffer the caller reuses across
+// calls, so that large products do not fault in fresh pages every time).
 void gemm_bf16_packed(bool trans_a, int64_t M, int64_t K, float alpha, const float* A, int64_t lda,
-                      const PackedBf16B& B, float beta, float* C, int64_t ldc);
+                      const PackedBf16B& B, float beta, float* C, int64_t ldc,
+                      std::vector<uint32_t>* workspace = nullptr);
 
 // C = alpha · op(A)·op(B) + beta · C in bf16 products; `native` picks the AVX512_BF16 path
 // (the caller must only pass true on a CPU that has it), else the emulation.

@@ -24,10 +24,15 @@ double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
     if (dW) std::fill(dW, dW + V * C, 0.f);
     return 0.0;
   }
-  const int64_t rows =
-      std::min(N, chunk_rows > 0 ? chunk_rows : linear_cross_entropy_chunk_rows(V));
+  // Default chunks: twice the fp32 head's logits buffer (the bf16 products are fast enough
+  // that streaming W and dW once per chunk shows), in whole micro-kernel row blocks.
+  const int64_t rows = std::min(
+      N, chunk_rows > 0
+             ? chunk_rows
+             : std::max(kBf16Mr, 2 * linear_cross_entropy_chunk_rows(V) / kBf16Mr * kBf16Mr));
+  std::vector<uint32_t> workspace;  // op(A) packs, reused by every chunk
   // W packed once: as Wᵀ (C, V) for the logits and, when dh is wanted, as W (V, C).
-  PackedBf16B w_t, w;
+  PackedBf16B w_t, w, h_chunk;
   if (native) {
     pack_bf16_b(true, C, V, W, C, w_t);
     if (dh) pack_bf16_b(false, V, C, W, C, w);
@@ -40,7 +45,7 @@ double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
     const int64_t R = std::min(rows, N - r0);
     const float* hc = h + r0 * C;
     if (native)
-      gemm_bf16_packed(false, R, C, 1.f, hc, C, w_t, 0.f, z, V);
+      gemm_bf16_packed(false, R, C, 1.f, hc, C, w_t, 0.f, z, V, &workspace);
     else
       gemm_bf16(false, false, true, R, V, C, 1.f, hc, C, W, C, 0.f, z, V);  // z = h_chunk · Wᵀ
 
@@ -70,12 +75,18 @@ double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
 
     if (dh) {  // G · W
       if (native)
-        gemm_bf16_packed(false, R, V, 1.f, z, V, w, 0.f, dh + r0 * C, C);
+        gemm_bf16_packed(false, R, V, 1.f, z, V, w, 0.f, dh + r0 * C, C, &workspace);
       else
         gemm_bf16(false, false, false, R, C, V, 1.f, z, V, W, C, 0.f, dh + r0 * C, C);
     }
-    if (dW)  // Gᵀ · h
-      gemm_bf16(native, true, false, V, C, R, 1.f, z, V, hc, C, r0 == 0 ? 0.f : 1.f, dW, C);
+    if (dW) {  // Gᵀ · h
+      if (native) {
+        pack_bf16_b(false, R, C, hc, C, h_chunk);
+        gemm_bf16_packed(true, V, R, 1.f, z, V, h_chunk, r0 == 0 ? 0.f : 1.f, dW, C, &workspace);
+      } else {
+        gemm_bf16(false, true, false, V, C, R, 1.f, z, V, hc, C, r0 == 0 ? 0.f : 1.f, dW, C);
+      }
+    }
   }
 
   double sum = 0.0;
