@@ -2,8 +2,9 @@
 //
 //   C[M,N] = alpha · round(op(A))[M,K] · round(op(B))[K,N] + beta · C        (row-major)
 //
-// round() is fp32 → bf16 round-to-nearest-even (NaN stays NaN); the products of two bf16
-// values are exact in fp32 and are summed in fp32. beta = 0 never reads C.
+// round() is fp32 → bf16 round-to-nearest-even (NaN stays NaN; the native path, like
+// vcvtneps2bf16, also flushes fp32 denormals to zero); the products of two bf16 values are
+// exact in fp32 and are summed in fp32. beta = 0 never reads C.
 //
 // Two paths compute the same products (they differ only in the order of the fp32 sums):
 //   native   — AVX512_BF16: both operands are packed once per call into bf16 pair panels
