@@ -2,6 +2,7 @@
 // micro-benchmarks, the ratio lines (see bench_compare.h).
 #include "bench/compare/bench_compare.h"
 
+#include "bench/compare/bf16.h"
 #include "bench/compare/child_process.h"
 #include "bench/compare/inputs.h"
 #include "bench/compare/micro.h"
@@ -19,8 +20,10 @@ int run_bench_compare(const CompareOptions& o) {
   const Scratch scratch;
   print_header(in, o, threads);
 
-  const RoundResults res = run_rounds(measure_commands(in, o, threads), o, scratch);
+  const MeasureCommands cmd = measure_commands(in, o, threads);
+  const RoundResults res = run_rounds(cmd, o, scratch);
   Ratios ratios = print_table(res, in, o);
+  ratios.push_back(measure_bf16_speedup(cmd, o, scratch));  // SPEC §13
   for (auto& r : run_micro_benchmarks(o, threads)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;

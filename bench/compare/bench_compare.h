@@ -24,8 +24,9 @@ namespace tinyr2::bench_compare {
 
 struct TrainStepOptions {
   std::string config;
-  int64_t steps = 5;   // timed optimizer steps
-  int64_t warmup = 2;  // untimed steps before them
+  int64_t steps = 5;      // timed optimizer steps
+  int64_t warmup = 2;     // untimed steps before them
+  std::string precision;  // "fp32" | "bf16" overrides train.precision (SPEC §13); "" keeps it
 };
 int run_bench_train_step(const TrainStepOptions& o);
 

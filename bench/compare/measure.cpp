@@ -2,6 +2,7 @@
 // each measures tinyr2's side of one measure and prints one JSON line (the twins of
 // reference/bench.py's `train` and `decode`).
 #include <algorithm>
+#include <ctime>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,13 +44,15 @@ std::vector<int32_t> random_prompt(const train::RunConfig& rc, int64_t n) {
 
 int run_bench_train_step(const TrainStepOptions& o) {
   if (o.steps < 1 || o.warmup < 0) fail("bench train-step: --steps must be >= 1, --warmup >= 0");
-  const train::RunConfig rc = load_config(o.config);
+  train::RunConfig rc = load_config(o.config);
+  if (!o.precision.empty()) rc.train.precision = o.precision;
   bench::TrainStepWorkload w(rc);
   const int64_t rss_before = peak_rss_kb();
   for (int64_t i = 0; i < o.warmup; ++i) w.run();
   std::vector<double> step_ms;
   double loss_first = 0, loss_last = 0;
   const bench::Clock::time_point t0 = bench::Clock::now();
+  const std::clock_t cpu0 = std::clock();  // CPU time too: wall time means little when shared
   for (int64_t i = 0; i < o.steps; ++i) {
     const bench::Clock::time_point ts = bench::Clock::now();
     const train::StepResult r = w.run();
@@ -58,13 +61,16 @@ int run_bench_train_step(const TrainStepOptions& o) {
     loss_last = r.loss;
   }
   const double seconds = bench::seconds_since(t0);
+  const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   const int64_t tokens = w.tokens_per_step();
   const nlohmann::json j = {{"engine", "tinyr2"},
                             {"threads", threads::num_threads()},
+                            {"precision", rc.train.precision},
                             {"steps", o.steps},
                             {"warmup", o.warmup},
                             {"tokens_per_step", tokens},
                             {"seconds", seconds},
+                            {"cpu_seconds", cpu_seconds},
                             {"tokens_per_s", static_cast<double>(tokens * o.steps) / seconds},
                             {"step_ms", step_ms},
                             {"loss_first", loss_first},

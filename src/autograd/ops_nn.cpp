@@ -129,10 +129,18 @@ Tensor linear_cross_entropy(Tape& tape, const Tensor& x, const Tensor& w,
   Tensor dx = grad && x.requires_grad() ? Tensor::empty(x.shape()) : Tensor();
   Tensor dw = grad && w.requires_grad() ? Tensor::empty(w.shape()) : Tensor();
   const float scale = count > 0 ? 1.f / static_cast<float>(count) : 0.f;
-  const double sum = kern.linear_cross_entropy(
-      x.data(), w.data(), targets.data.data(), N, C, V, ignore_index, scale,
-      /*lse=*/nullptr, dx.defined() ? dx.data() : nullptr, dw.defined() ? dw.data() : nullptr,
-      /*chunk_rows=*/0);
+  // The three products in the tape's precision (SPEC §13); the loss and G stay fp32.
+  const MatmulPrecision precision = tape.matmul_precision();
+  float* dxp = dx.defined() ? dx.data() : nullptr;
+  float* dwp = dw.defined() ? dw.data() : nullptr;
+  const double sum =
+      precision.bf16
+          ? kern.linear_cross_entropy_bf16(precision.native, x.data(), w.data(),
+                                           targets.data.data(), N, C, V, ignore_index, scale,
+                                           /*lse=*/nullptr, dxp, dwp, /*chunk_rows=*/0)
+          : kern.linear_cross_entropy(x.data(), w.data(), targets.data.data(), N, C, V,
+                                      ignore_index, scale, /*lse=*/nullptr, dxp, dwp,
+                                      /*chunk_rows=*/0);
   Tensor loss = Tensor::scalar(count > 0 ? static_cast<float>(sum / count) : 0.f);
   if (grad) {
     tape.record({loss}, [&kern, x, w, dx, dw, loss] {

@@ -182,12 +182,22 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
   }
   const float* cos_tab = rope ? rope->cos.data() : nullptr;
   const float* sin_tab = rope ? rope->sin.data() : nullptr;
+  // The products in the tape's precision (SPEC §13: bf16 operands, fp32 accumulation).
+  const MatmulPrecision precision = tape.matmul_precision();
+  auto product = [&kern, precision](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                    const float* A, int64_t lda, const float* B, int64_t ldb,
+                                    float beta, float* Cp, int64_t ldc) {
+    if (precision.bf16)
+      kern.gemm_bf16(precision.native, ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
+    else
+      kern.gemm(ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
+  };
   const bool direct = outputs.size() == 1 && blocks[0].rope_dim == 0;  // no copy needed
   if (direct) {
-    kern.gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, outs[0].data(), N);
+    product(false, true, M, N, C, x.data(), C, w_cat.data(), C, 0.f, outs[0].data(), N);
   } else {
     Tensor y = Tensor::empty({M, N});
-    kern.gemm(false, true, M, N, C, 1.f, x.data(), C, w_cat.data(), C, 0.f, y.data(), N);
+    product(false, true, M, N, C, x.data(), C, w_cat.data(), C, 0.f, y.data(), N);
     for (size_t o = 0; o < blocks.size(); ++o)
       kern.copy_out_columns(y.data(), M, N, blocks[o], cos_tab, sin_tab, T, outs[o].data());
   }
@@ -196,7 +206,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
   for (const StackedOutput& o : outputs)
     for (const WeightRows& p : o.parts) inputs.push_back(p.weight);
   if (tape.needs_grad(inputs)) {
-    tape.record(outs, [&kern, x, w_cat, outs, outputs, blocks, rope, M, N, C, T, direct] {
+    tape.record(outs, [&kern, product, x, w_cat, outs, outputs, blocks, rope, M, N, C, T, direct] {
       // dY (M, N): every output's gradient rotated back into its block (0 if it got none).
       Tensor dy;
       if (direct && outs[0].grad().defined()) {
@@ -218,14 +228,14 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
       if (x.requires_grad()) {  // dx += dY · W
         float beta = 1.f;
         float* gx = x.grad_accumulator(beta);
-        kern.gemm(false, false, M, C, N, 1.f, dy.data(), N, w_cat.data(), C, beta, gx, C);
+        product(false, false, M, C, N, dy.data(), N, w_cat.data(), C, beta, gx, C);
       }
       bool any_weight = false;
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) any_weight = any_weight || p.weight.requires_grad();
       if (!any_weight) return;
       Tensor dw = Tensor::empty({N, C});  // dW = dYᵀ · X, then back into each weight's rows
-      kern.gemm(true, false, N, C, M, 1.f, dy.data(), N, x.data(), C, 0.f, dw.data(), C);
+      product(true, false, N, C, M, dy.data(), N, x.data(), C, 0.f, dw.data(), C);
       int64_t r = 0;
       for (const StackedOutput& o : outputs)
         for (const WeightRows& p : o.parts) {

@@ -18,6 +18,15 @@
 
 namespace tinyr2 {
 
+// The precision of the matrix products the ops on a tape run (SPEC §13, train.precision):
+// fp32, or bf16 operands with fp32 accumulation, natively (AVX512_BF16) or emulated. The
+// caller (the trainer) decides it once per run from the CPU's features; norms, softmax,
+// losses and reductions stay fp32 either way.
+struct MatmulPrecision {
+  bool bf16 = false;
+  bool native = false;  // bf16 only: the AVX512_BF16 path (else the fp32 emulation)
+};
+
 class Tape {
  public:
   using BackwardFn = std::function<void()>;
@@ -38,6 +47,9 @@ class Tape {
   // Seeds root.grad = seed (same shape as root), then runs the tape backwards.
   void backward(Tensor root, const Tensor& seed);
 
+  MatmulPrecision matmul_precision() const { return precision_; }
+  void set_matmul_precision(MatmulPrecision p) { precision_ = p; }
+
   size_t size() const { return nodes_.size(); }
   void clear() { nodes_.clear(); }
 
@@ -50,6 +62,7 @@ class Tape {
 
   std::vector<Node> nodes_;
   bool grad_enabled_ = true;
+  MatmulPrecision precision_;
 };
 
 // Turns recording off for the lifetime of the guard (like torch.no_grad()).

@@ -43,7 +43,7 @@ namespace tinyr2::kernels {
 // the naming of the entries; a static_assert in backend.cpp checks it matches the members).
 // clang-format off
 #define TINYR2_BACKEND_KERNELS(X)                                                             \
-  X(gemm) X(gemm_batched)                                                                     \
+  X(gemm) X(gemm_batched) X(gemm_bf16) X(gemm_bf16_batched)                                  \
   X(binary_forward) X(binary_backward) X(expand_forward) X(expand_backward) X(axpy)           \
   X(scale_forward) X(add_scalar_forward) X(relu2_forward) X(relu2_backward) X(gelu_forward)   \
   X(gelu_backward) X(silu_forward) X(silu_backward) X(sigmoid_forward) X(sigmoid_backward)    \
@@ -52,7 +52,7 @@ namespace tinyr2::kernels {
   X(sum_dim_forward) X(sum_dim_backward) X(sum_all_forward) X(sum_all_backward)               \
   X(rmsnorm_forward) X(rmsnorm_backward) X(softmax_forward) X(softmax_backward)               \
   X(log_softmax_forward) X(log_softmax_backward) X(cross_entropy_forward)                     \
-  X(cross_entropy_backward) X(linear_cross_entropy)                                           \
+  X(cross_entropy_backward) X(linear_cross_entropy) X(linear_cross_entropy_bf16)              \
   X(rope_table) X(rope_forward) X(rope_backward) X(topk_forward)                              \
   X(range_attention_forward) X(range_attention_backward) X(index_attention_forward)           \
   X(index_attention_backward)                                                                 \
@@ -147,6 +147,16 @@ struct Backend {
              float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
              int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c)>
       gemm_batched;
+  // ---- bf16 GEMM (cpu/gemm_bf16.h, SPEC §13): the same products with both operands rounded
+  // to bf16, fp32 accumulation; `native` picks the AVX512_BF16 path, else the emulation.
+  Entry<void(bool native, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+             int64_t ldc)>
+      gemm_bf16;
+  Entry<void(bool native, int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N,
+             int64_t K, float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
+             int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c)>
+      gemm_bf16_batched;
   // ---- Elementwise (cpu/elementwise.h): broadcasting binary ops, scalar ops, activations
   Entry<void(BinaryOp op, const BroadcastPlan& p, const float* a, const float* b, float* out)>
       binary_forward;
@@ -210,6 +220,11 @@ struct Backend {
                int64_t V, int32_t ignore_index, float scale, float* lse, float* dh, float* dW,
                int64_t chunk_rows)>
       linear_cross_entropy;
+  // The same head with bf16 products (cpu/linear_cross_entropy_bf16.h).
+  Entry<double(bool native, const float* h, const float* W, const int32_t* targets, int64_t N,
+               int64_t C, int64_t V, int32_t ignore_index, float scale, float* lse, float* dh,
+               float* dW, int64_t chunk_rows)>
+      linear_cross_entropy_bf16;
   // ---- RoPE (cpu/rope.h) and top-k (cpu/topk.h)
   Entry<void(const int32_t* pos, int64_t T, int64_t D, float theta, float* cos_tab, float* sin_tab)>
       rope_table;

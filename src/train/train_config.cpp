@@ -28,7 +28,8 @@ const std::vector<std::string> kTrainKeys = {"batch_size",
                                              "checkpoint_interval",
                                              "val_fraction",
                                              "seed",
-                                             "keep_checkpoints"};
+                                             "keep_checkpoints",
+                                             "precision"};
 
 // io::JsonFields reports `train: "KEY" what`; the trainer's keys are named `train.KEY what`.
 template <typename Read>
@@ -92,6 +93,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   if (c.val_fraction >= 1.0) bad("val_fraction", fmt::format("= {} must be < 1", c.val_fraction));
   field("seed", [&] { f.integer("seed", c.seed, 0); });
   field("keep_checkpoints", [&] { f.integer("keep_checkpoints", c.keep_checkpoints, 1, 1 << 20); });
+  // SPEC §13: the precision of the matrix products.
+  field("precision", [&] { f.choice("precision", c.precision, {"fp32", "bf16"}); });
   f.finish();
   return c;
 }
@@ -117,6 +120,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["val_fraction"] = val_fraction;
   j["seed"] = seed;
   j["keep_checkpoints"] = keep_checkpoints;
+  j["precision"] = precision;
   return j;
 }
 

@@ -48,6 +48,9 @@ struct TrainConfig {
   double val_fraction = 0.05;                 // documents held out for validation, in [0, 1)
   int64_t seed = 1337;                        // init, data order, gate noise and dropout (≥ 0)
   int64_t keep_checkpoints = 3;               // newest checkpoints kept (≥ 1)
+  // Matrix products: "fp32", or "bf16" (bf16 operands, fp32 accumulation; weights, optimizer
+  // state, norms, softmax, losses and checkpoints stay fp32) — SPEC §13.
+  std::string precision = "fp32";
 
   // Reads a "train" object (missing keys keep their defaults); strict as described above.
   static TrainConfig from_json(const nlohmann::json& j);

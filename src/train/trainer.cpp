@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "core/cpu_features.h"
+
 #include <cmath>
 #include <limits>
 
@@ -81,7 +83,9 @@ Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data)
       muon_(groups_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, 5}),
       adamw_(groups_.adamw,
              optim::AdamWConfig{cfg.betas[0], cfg.betas[1], cfg.eps, cfg.weight_decay}),
-      rng_(static_cast<uint64_t>(cfg.seed) + 4, 0) {
+      rng_(static_cast<uint64_t>(cfg.seed) + 4, 0),
+      precision_{cfg.precision == "bf16",
+                 cfg.precision == "bf16" && cpu::cpu_features().avx512_bf16} {
   all_ = groups_.muon;
   all_.insert(all_.end(), groups_.adamw.begin(), groups_.adamw.end());
 }
@@ -99,6 +103,7 @@ StepResult Trainer::step() {
     const data::Batch b = data_.next();
     const IndexTensor ids = ids_of(b), targets = targets_of(b);
     Tape tape;
+    tape.set_matmul_precision(precision_);
     nn::ForwardContext ctx(tape);
     ctx.training = true;
     ctx.rng = &rng_;

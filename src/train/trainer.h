@@ -118,6 +118,9 @@ class Trainer {
   int64_t nonfinite_total() const { return nonfinite_total_; }
   Rng& rng() { return rng_; }
   const ParamGroups& groups() const { return groups_; }
+  // The precision of the step's matrix products (SPEC §13): cfg.precision, native when the
+  // CPU has AVX512_BF16 (read once, here), else emulated.
+  MatmulPrecision matmul_precision() const { return precision_; }
 
   // Muon + AdamW state in one map ("muon.*", "adamw.*"), the tensors being the optimizers'.
   std::map<std::string, Tensor> optimizer_state() const;
@@ -138,6 +141,7 @@ class Trainer {
   optim::Muon muon_;
   optim::AdamW adamw_;
   Rng rng_;
+  MatmulPrecision precision_;
   int64_t step_ = 0, nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
 };
 

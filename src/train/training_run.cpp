@@ -254,6 +254,11 @@ void TrainingRun::report_model() const {
       human(static_cast<double>(model_->active_params_per_token())),
       human(static_cast<double>(muon_n)), g.muon.size(), human(static_cast<double>(adamw_n)),
       g.adamw.size()));
+  const MatmulPrecision precision = trainer_.matmul_precision();
+  if (precision.bf16)  // SPEC §13: said once, at the start
+    say(precision.native ? "precision: bf16 matrix products (AVX512_BF16), fp32 accumulation"
+                         : "precision: bf16 matrix products EMULATED in fp32 (this CPU has no "
+                           "AVX512_BF16): same results, no speed-up");
   const int64_t B = tc_.batch_size, T = rc_.model.ctx_len, ga = tc_.grad_accum;
   say(
       fmt::format("train: {} steps × {} micro-batch(es) × {} × {} tokens = {} tokens/step; lr {} → "

@@ -50,10 +50,12 @@ TEST(TrainConfig, DefaultsAreTheSpecs) {
   EXPECT_EQ(c.val_fraction, 0.05);
   EXPECT_EQ(c.seed, 1337);
   EXPECT_EQ(c.keep_checkpoints, 3);
+  EXPECT_EQ(c.precision, "fp32");
   // to_json round-trips every key.
   const TrainConfig back = TrainConfig::from_json(c.to_json());
   EXPECT_EQ(back.to_json(), c.to_json());
-  EXPECT_EQ(c.to_json().size(), 19u);
+  EXPECT_EQ(c.to_json().size(), 20u);
+  EXPECT_EQ(parse(R"({"precision": "bf16"})").precision, "bf16");
 }
 
 TEST(TrainConfig, ErrorsNameTheKey) {
@@ -75,6 +77,10 @@ TEST(TrainConfig, ErrorsNameTheKey) {
       {R"({"seed": -3})", "train.seed"},
       {R"({"keep_checkpoints": 0})", "train.keep_checkpoints"},
       {R"({"eval_interval": 0})", "train.eval_interval"},
+      // SPEC §13: the bad value is named, with the allowed ones.
+      {R"({"precision": "fp16"})",
+       "train.precision must be one of \"fp32\", \"bf16\", got \"fp16\""},
+      {R"({"precision": 16})", "train.precision"},
   };
   for (const auto& c : cases) {
     const std::string msg = error_of([&] { parse(c.json); });
@@ -106,7 +112,7 @@ TEST(TrainConfig, OverridesAreJsonWithStringFallback) {
   EXPECT_FALSE(rc.model.hc);
   // The resolved config holds every model key and every train key, and reads back the same.
   const nlohmann::json resolved = rc.to_json();
-  EXPECT_EQ(resolved["train"].size(), 19u);
+  EXPECT_EQ(resolved["train"].size(), 20u);
   EXPECT_EQ(RunConfig::from_json(resolved).to_json(), resolved);
 
   // An override into a file without a train section creates it.

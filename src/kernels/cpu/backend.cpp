@@ -7,8 +7,10 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gather.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/index_attention.h"
 #include "kernels/cpu/linear_cross_entropy.h"
+#include "kernels/cpu/linear_cross_entropy_bf16.h"
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/moe_experts.h"
 #include "kernels/cpu/newton_schulz.h"
@@ -31,6 +33,8 @@ namespace {
 void fill(Backend& b) {
   b.gemm = cpu::gemm;
   b.gemm_batched = cpu::gemm_batched;
+  b.gemm_bf16 = cpu::gemm_bf16;
+  b.gemm_bf16_batched = cpu::gemm_bf16_batched;
   b.binary_forward = cpu::binary_forward;
   b.binary_backward = cpu::binary_backward;
   b.expand_forward = cpu::expand_forward;
@@ -67,6 +71,7 @@ void fill(Backend& b) {
   b.cross_entropy_forward = cpu::cross_entropy_forward;
   b.cross_entropy_backward = cpu::cross_entropy_backward;
   b.linear_cross_entropy = cpu::linear_cross_entropy;
+  b.linear_cross_entropy_bf16 = cpu::linear_cross_entropy_bf16;
   b.rope_table = cpu::rope_table;
   b.rope_forward = cpu::rope_forward;
   b.rope_backward = cpu::rope_backward;

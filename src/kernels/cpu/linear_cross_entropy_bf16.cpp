@@ -1,0 +1,97 @@
+#include "kernels/cpu/linear_cross_entropy_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/linear_cross_entropy.h"
+#include "kernels/cpu/softmax.h"
+
+namespace tinyr2::kernels::cpu {
+
+namespace {
+constexpr int64_t kParallelWork = 32768;  // chunk elements below which the row loop is serial
+}  // namespace
+
+double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
+                                 const int32_t* targets, int64_t N, int64_t C, int64_t V,
+                                 int32_t ignore_index, float scale, float* lse, float* dh,
+                                 float* dW, int64_t chunk_rows) {
+  const bool grad = dh != nullptr || dW != nullptr;
+  if (N == 0) {
+    if (dW) std::fill(dW, dW + V * C, 0.f);
+    return 0.0;
+  }
+  // Default chunks: twice the fp32 head's logits buffer (the bf16 products are fast enough
+  // that streaming W and dW once per chunk shows), in whole micro-kernel row blocks.
+  const int64_t rows = std::min(
+      N, chunk_rows > 0
+             ? chunk_rows
+             : std::max(kBf16Mr, 2 * linear_cross_entropy_chunk_rows(V) / kBf16Mr * kBf16Mr));
+  std::vector<uint32_t> workspace;  // op(A) packs, reused by every chunk
+  // W packed once: as Wᵀ (C, V) for the logits and, when dh is wanted, as W (V, C).
+  PackedBf16B w_t, w, h_chunk;
+  if (native) {
+    pack_bf16_b(true, C, V, W, C, w_t);
+    if (dh) pack_bf16_b(false, V, C, W, C, w);
+  }
+  const std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(rows * V)]);
+  float* z = buffer.get();
+  std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+
+  for (int64_t r0 = 0; r0 < N; r0 += rows) {
+    const int64_t R = std::min(rows, N - r0);
+    const float* hc = h + r0 * C;
+    if (native)
+      gemm_bf16_packed(false, R, C, 1.f, hc, C, w_t, 0.f, z, V, &workspace);
+    else
+      gemm_bf16(false, false, true, R, V, C, 1.f, hc, C, W, C, 0.f, z, V);  // z = h_chunk · Wᵀ
+
+#pragma omp parallel for schedule(static) if (R * V > kParallelWork)
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t n = r0 + r;
+      float* x = z + r * V;
+      const int32_t t = targets[n];
+      const bool ignored = t == ignore_index;
+      const float m = row_max(x, V);
+      const float target_logit = ignored ? 0.f : x[t];
+      double total;
+      if (grad && !ignored) {
+        total = row_exp(x, x, V, m);
+        const float f = static_cast<float>(scale / total);
+#pragma omp simd
+        for (int64_t v = 0; v < V; ++v) x[v] *= f;
+        x[t] -= scale;
+      } else {
+        total = row_sum_exp(x, V, m);
+        if (grad) std::fill(x, x + V, 0.f);
+      }
+      const double l = m + std::log(total);
+      if (lse) lse[n] = static_cast<float>(l);
+      if (!ignored) row_loss[static_cast<size_t>(n)] = l - target_logit;
+    }
+
+    if (dh) {  // G · W
+      if (native)
+        gemm_bf16_packed(false, R, V, 1.f, z, V, w, 0.f, dh + r0 * C, C, &workspace);
+      else
+        gemm_bf16(false, false, false, R, C, V, 1.f, z, V, W, C, 0.f, dh + r0 * C, C);
+    }
+    if (dW) {  // Gᵀ · h
+      if (native) {
+        pack_bf16_b(false, R, C, hc, C, h_chunk);
+        gemm_bf16_packed(true, V, R, 1.f, z, V, h_chunk, r0 == 0 ? 0.f : 1.f, dW, C, &workspace);
+      } else {
+        gemm_bf16(false, true, false, V, C, R, 1.f, z, V, hc, C, r0 == 0 ? 0.f : 1.f, dW, C);
+      }
+    }
+  }
+
+  double sum = 0.0;
+  for (double l : row_loss) sum += l;
+  return sum;
+}
+
+}  // namespace tinyr2::kernels::cpu

@@ -1,0 +1,203 @@
+// kernels::cpu::gemm_bf16 and the bf16 head (SPEC §13) against float64 on bf16-rounded
+// operands: the only error left is the fp32 accumulation, so the tolerance is tight (a few
+// fp32 ulps of Σ|a·b|), far below the bf16 rounding the test also shows is applied. Both
+// paths (native AVX512_BF16 where the CPU has it, emulated everywhere), every transpose,
+// odd shapes, K past one slab, row strides wider than the matrix, alpha/beta; the native
+// path gives the same bits on 1 and 2 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/linear_cross_entropy_bf16.h"
+
+namespace tinyr2 {
+namespace {
+
+using kernels::cpu::round_bf16;
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  rng.normal(v.data(), static_cast<int64_t>(n));
+  return v;
+}
+
+std::vector<bool> paths() {
+  std::vector<bool> p = {false};
+  if (cpu::cpu_features().avx512_bf16) p.push_back(true);
+  return p;
+}
+
+TEST(GemmBf16, RoundsToNearestEven) {
+  // Closed forms: bf16 keeps 8 significant bits (7 stored).
+  const float half_ulp = std::ldexp(1.f, -8);
+  EXPECT_EQ(round_bf16(1.f + half_ulp), 1.f);                           // tie → even (down)
+  EXPECT_EQ(round_bf16(1.f + 3 * half_ulp), 1.f + 4 * half_ulp);        // tie → even (up)
+  EXPECT_EQ(round_bf16(1.f + half_ulp * 1.0001f), 1.f + 2 * half_ulp);  // above the tie
+  EXPECT_EQ(round_bf16(-3.f), -3.f);
+  EXPECT_EQ(round_bf16(std::numeric_limits<float>::infinity()),
+            std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(round_bf16(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(round_bf16(3.4e38f), std::numeric_limits<float>::infinity());  // past bf16's max
+}
+
+struct Case {
+  bool ta, tb;
+  int64_t M, N, K, pad;
+  float alpha, beta;
+};
+
+void check_gemm(bool native, const Case& c) {
+  SCOPED_TRACE(testing::Message() << "native " << native << " ta " << c.ta << " tb " << c.tb
+                                  << " M " << c.M << " N " << c.N << " K " << c.K);
+  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = (c.ta ? c.M : c.K) + c.pad;
+  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = (c.tb ? c.K : c.N) + c.pad;
+  const int64_t ldc = c.N + c.pad;
+  const auto A = random_floats(static_cast<size_t>(a_rows * a_cols), 1);
+  const auto B = random_floats(static_cast<size_t>(b_rows * b_cols), 2);
+  const auto C0 = random_floats(static_cast<size_t>(c.M * ldc), 3);
+  std::vector<float> C = C0;
+  kernels::cpu::gemm_bf16(native, c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), a_cols, B.data(),
+                          b_cols, c.beta, C.data(), ldc);
+  auto a = [&](int64_t i, int64_t k) { return c.ta ? A[k * a_cols + i] : A[i * a_cols + k]; };
+  auto b = [&](int64_t k, int64_t j) { return c.tb ? B[j * b_cols + k] : B[k * b_cols + j]; };
+  bool rounding_shows = false;
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = 0; j < c.N; ++j) {
+      double s = 0, s_abs = 0, s_unrounded = 0;
+      for (int64_t k = 0; k < c.K; ++k) {
+        const double p = static_cast<double>(round_bf16(a(i, k))) * round_bf16(b(k, j));
+        s += p;
+        s_abs += std::fabs(p);
+        s_unrounded += static_cast<double>(a(i, k)) * b(k, j);
+      }
+      const double ref = c.alpha * s + (c.beta == 0.f ? 0.0 : c.beta * C0[i * ldc + j]);
+      const double tol = 4e-7 * (std::fabs(c.alpha) * s_abs * (1 + std::log2(c.K + 1.0)) +
+                                 std::fabs(c.beta * C0[i * ldc + j])) +
+                         1e-30;
+      ASSERT_NEAR(C[i * ldc + j], ref, tol) << "at " << i << "," << j;
+      rounding_shows = rounding_shows || std::fabs(c.alpha * (s_unrounded - s)) > 10 * tol;
+    }
+  if (c.K >= 8) {
+    EXPECT_TRUE(rounding_shows) << "the operands were not rounded to bf16";
+  }
+  // The padding of C is untouched.
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = c.N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
+}
+
+TEST(GemmBf16, MatchesFloat64OnRoundedOperands) {
+  const std::vector<Case> cases = {
+      {false, false, 1, 1, 1, 0, 1.f, 0.f},     {false, true, 13, 37, 29, 3, 1.f, 0.f},
+      {true, false, 25, 33, 300, 0, 0.5f, 1.f}, {true, true, 12, 32, 64, 5, 1.f, -0.75f},
+      {false, false, 30, 70, 513, 2, 2.f, 1.f}, {false, true, 50, 65, 257, 0, 1.f, 0.f},
+      {true, false, 7, 3, 1, 1, 1.f, 0.5f},     {true, true, 40, 17, 31, 0, -1.f, 0.f},
+  };
+  for (bool native : paths())
+    for (const Case& c : cases) check_gemm(native, c);
+}
+
+TEST(GemmBf16, KZeroScalesC) {
+  for (bool native : paths()) {
+    std::vector<float> C = {1.f, 2.f, 3.f, 4.f};
+    kernels::cpu::gemm_bf16(native, false, false, 2, 2, 0, 1.f, nullptr, 1, nullptr, 2, 0.5f,
+                            C.data(), 2);
+    EXPECT_EQ(C, (std::vector<float>{0.5f, 1.f, 1.5f, 2.f}));
+  }
+}
+
+TEST(GemmBf16, NativeAgreesWithEmulatedAndIgnoresThreadCount) {
+  if (!cpu::cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512_BF16 (or TINYR2_ISA caps it)";
+  const int64_t M = 70, N = 90, K = 600;
+  const auto A = random_floats(static_cast<size_t>(M * K), 4);
+  const auto B = random_floats(static_cast<size_t>(N * K), 5);
+  std::vector<float> emulated(static_cast<size_t>(M * N)), one(emulated.size()),
+      two(emulated.size());
+  kernels::cpu::gemm_bf16(false, false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f,
+                          emulated.data(), N);
+  {
+    threads::ScopedNumThreads t(1);
+    kernels::cpu::gemm_bf16(true, false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f,
+                            one.data(), N);
+  }
+  {
+    threads::ScopedNumThreads t(2);
+    kernels::cpu::gemm_bf16(true, false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f,
+                            two.data(), N);
+  }
+  EXPECT_EQ(one, two) << "the native result depends on the thread count";
+  for (size_t i = 0; i < one.size(); ++i)
+    ASSERT_NEAR(one[i], emulated[i], 2e-5 * std::sqrt(static_cast<double>(K)) * 4) << i;
+}
+
+// The bf16 head against float64: logits from the rounded h and W, the loss and G in float64;
+// dh = G·W and dW = Gᵀ·h with G rounded to bf16 by the kernel, so their tolerance is bf16's
+// (2⁻⁸ of Σ|G||W|), the loss's fp32's.
+TEST(GemmBf16, LinearCrossEntropyHeadMatchesFloat64) {
+  const int64_t N = 13, C = 24, V = 70;
+  const int32_t ignore = -100;
+  const auto h = random_floats(static_cast<size_t>(N * C), 6);
+  const auto W = random_floats(static_cast<size_t>(V * C), 7);
+  Rng rng(8);
+  std::vector<int32_t> t(static_cast<size_t>(N));
+  for (auto& x : t) x = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
+  t[3] = ignore;
+  const int64_t count = N - 1;
+  const float scale = 1.f / static_cast<float>(count);
+  // Reference.
+  std::vector<double> G(static_cast<size_t>(N * V), 0.0);
+  double loss = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<double> z(static_cast<size_t>(V));
+    double m = -1e300;
+    for (int64_t v = 0; v < V; ++v) {
+      double s = 0;
+      for (int64_t c = 0; c < C; ++c)
+        s += static_cast<double>(round_bf16(h[n * C + c])) * round_bf16(W[v * C + c]);
+      z[v] = s;
+      m = std::max(m, s);
+    }
+    if (t[n] == ignore) continue;
+    double total = 0;
+    for (double x : z) total += std::exp(x - m);
+    const double lse = m + std::log(total);
+    loss += lse - z[t[n]];
+    for (int64_t v = 0; v < V; ++v)
+      G[n * V + v] = scale * (std::exp(z[v] - lse) - (v == t[n] ? 1.0 : 0.0));
+  }
+  for (bool native : paths()) {
+    SCOPED_TRACE(testing::Message() << "native " << native);
+    std::vector<float> dh(static_cast<size_t>(N * C)), dW(static_cast<size_t>(V * C));
+    const double sum = kernels::cpu::linear_cross_entropy_bf16(
+        native, h.data(), W.data(), t.data(), N, C, V, ignore, scale, nullptr, dh.data(), dW.data(),
+        /*chunk_rows=*/5);  // three chunks: dW accumulates across them
+    EXPECT_NEAR(sum, loss, 1e-5 * loss);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        double ref = 0, mag = 0;
+        for (int64_t v = 0; v < V; ++v) {
+          ref += G[n * V + v] * round_bf16(W[v * C + c]);
+          mag += std::fabs(G[n * V + v] * W[v * C + c]);
+        }
+        ASSERT_NEAR(dh[n * C + c], ref, 8e-3 * mag + 1e-7) << "dh " << n << "," << c;
+      }
+    for (int64_t v = 0; v < V; ++v)
+      for (int64_t c = 0; c < C; ++c) {
+        double ref = 0, mag = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          ref += G[n * V + v] * round_bf16(h[n * C + c]);
+          mag += std::fabs(G[n * V + v] * h[n * C + c]);
+        }
+        ASSERT_NEAR(dW[v * C + c], ref, 8e-3 * mag + 1e-7) << "dW " << v << "," << c;
+      }
+  }
+}
+
+}  // namespace
+}  // namespace tinyr2
