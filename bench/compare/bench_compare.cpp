@@ -2,9 +2,12 @@
 // micro-benchmarks, the ratio lines (see bench_compare.h).
 #include "bench/compare/bench_compare.h"
 
+#include <fmt/format.h>
+
 #include "bench/compare/child_process.h"
 #include "bench/compare/inputs.h"
 #include "bench/compare/micro.h"
+#include "bench/compare/output.h"
 #include "bench/compare/report.h"
 #include "bench/compare/rounds.h"
 #include "bench/timing.h"
@@ -18,10 +21,12 @@ int run_bench_compare(const CompareOptions& o) {
   const int threads = threads::num_threads();
   const Scratch scratch;
   print_header(in, o, threads);
+  say(fmt::format("  PyTorch runs with {} (its float32 matmuls go through the same OpenBLAS)",
+                  fmt::join(in.torch_env, " ")));
 
   const RoundResults res = run_rounds(measure_commands(in, o, threads), o, scratch);
   Ratios ratios = print_table(res, in, o);
-  for (auto& r : run_micro_benchmarks(o, threads)) ratios.push_back(std::move(r));
+  for (auto& r : run_micro_benchmarks(o, in, threads, scratch)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;
 }
