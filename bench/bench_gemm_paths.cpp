@@ -8,6 +8,9 @@
 // Args: trans_a, trans_b, M, N, K. BM_gemm_path_openblas / _onednn / _rule share the shapes.
 #include <benchmark/benchmark.h>
 
+#include <string>
+#include <vector>
+
 #include "bench_util.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_paths.h"
@@ -25,8 +28,8 @@ void run_path(benchmark::State& state, Which which) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
   for (auto _ : state) {
     if (which == Which::OpenBlas)
-      kernels::cpu::gemm_openblas(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f,
-                                  c.data(), N);
+      kernels::cpu::gemm_openblas(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(),
+                                  N);
     else if (which == Which::OneDnn)
       kernels::cpu::gemm_onednn(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(),
                                 N);
@@ -35,8 +38,8 @@ void run_path(benchmark::State& state, Which which) {
     benchmark::DoNotOptimize(c.data());
   }
   set_flops(state, 2.0 * M * N * K);
-  state.SetLabel(kernels::cpu::gemm_path_name(
-      kernels::cpu::gemm_path_for(ta, tb, M, N, K, kernels::cpu::gemm_isa_level())));
+  state.SetLabel(std::string("rule: ") + kernels::cpu::gemm_path_name(kernels::cpu::gemm_path_for(
+                                             ta, tb, M, N, K, kernels::cpu::gemm_isa_level())));
 }
 
 // The default config's products (forward NT, dX NN, dW TN), by shape class.

@@ -53,8 +53,8 @@ using GemmFn = std::function<void(const Product&, Operands&)>;
 // a K-term dot product (γ_K = K·2⁻²⁴ relative to Σ|terms|, doubled for slack) of it.
 void check(const Product& p, const GemmFn& fn, uint64_t seed) {
   SCOPED_TRACE(testing::Message() << (p.ta ? 'T' : 'N') << (p.tb ? 'T' : 'N') << " M " << p.M
-                                  << " N " << p.N << " K " << p.K << " pad " << p.pad
-                                  << " alpha " << p.alpha << " beta " << p.beta);
+                                  << " N " << p.N << " K " << p.K << " pad " << p.pad << " alpha "
+                                  << p.alpha << " beta " << p.beta);
   Operands o = operands(p, seed);
   const Operands before = o;
   fn(p, o);
@@ -94,7 +94,7 @@ const GemmFn kDispatched = [](const Product& p, Operands& o) {
 
 // Odd sides, every transpose combination, tight and padded strides, two alpha/beta pairs.
 std::vector<Product> odd_products() {
-  const int64_t shapes[][3] = {{1, 1, 1}, {1, 7, 33}, {7, 1, 33}, {33, 7, 1},
+  const int64_t shapes[][3] = {{1, 1, 1},  {1, 7, 33},   {7, 1, 33},   {33, 7, 1},
                                {7, 33, 7}, {33, 33, 33}, {65, 70, 129}};
   std::vector<Product> out;
   for (const auto& s : shapes)
@@ -125,8 +125,8 @@ TEST(GemmPaths, DispatchedMatchesFloat64OnEveryClass) {
   for (int nt : {1, 2}) {
     threads::ScopedNumThreads scoped(nt);
     for (const auto& s : shapes)
-      for (int t = 0; t < 4; ++t) check({(t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], 1, 1.f, 1.f},
-                                        kDispatched, seed++);
+      for (int t = 0; t < 4; ++t)
+        check({(t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], 1, 1.f, 1.f}, kDispatched, seed++);
   }
   // K = 0: C = beta·C on every path.
   check({false, true, 5, 6, 0, 2, 1.f, 0.5f}, kDispatched, seed++);
@@ -144,15 +144,15 @@ TEST(GemmPaths, OneDnnInsideAParallelRegion) {
   std::vector<int> ok(4, 0);
 #pragma omp parallel for schedule(static, 1)
   for (int i = 0; i < 4; ++i)
-    ok[i] = kernels::cpu::gemm_onednn(p.ta, p.tb, p.M, p.N, p.K, p.alpha, ops[i].A.data(),
-                                      p.lda(), ops[i].B.data(), p.ldb(), p.beta, ops[i].C.data(),
-                                      p.ldc());
+    ok[i] = kernels::cpu::gemm_onednn(p.ta, p.tb, p.M, p.N, p.K, p.alpha, ops[i].A.data(), p.lda(),
+                                      ops[i].B.data(), p.ldb(), p.beta, ops[i].C.data(), p.ldc());
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(ok[i]);
     Operands serial = before[i];
     kOneDnn(p, serial);
     EXPECT_EQ(serial.C, ops[i].C) << "product " << i;  // same kernel, same order
-    check(p, [&](const Product&, Operands& o) { o.C = ops[i].C; }, 300 + i);
+    check(
+        p, [&](const Product&, Operands& o) { o.C = ops[i].C; }, 300 + i);
   }
 }
 
@@ -177,7 +177,8 @@ TEST(GemmPaths, BatchedOnBothStrategies) {
                                sc);
     for (int64_t i = 0; i < batch; ++i) {
       const std::vector<float> got(packed.C.begin() + i * sc, packed.C.begin() + (i + 1) * sc);
-      check(p, [&](const Product&, Operands& o) { o.C = got; }, 400 + i);
+      check(
+          p, [&](const Product&, Operands& o) { o.C = got; }, 400 + i);
     }
   }
 }
@@ -193,11 +194,11 @@ TEST(GemmPaths, RuleByShapeClassAndIsaLevel) {
       EXPECT_EQ(path(s[0], s[1], s[2], l), GemmPath::OpenBlas) << cpu::isa_name(l);
   for (IsaLevel l : {IsaLevel::Avx512, IsaLevel::Avx512Bf16, IsaLevel::Amx}) {
     SCOPED_TRACE(cpu::isa_name(l));
-    EXPECT_EQ(path(7, 256, 7, l), GemmPath::OpenBlas);      // a side < 16
-    EXPECT_EQ(path(63, 64, 64, l), GemmPath::OpenBlas);     // M·N·K < 64³
-    EXPECT_EQ(path(64, 64, 64, l), GemmPath::OneDnn);       // the smallest medium one
-    EXPECT_EQ(path(112, 50257, 256, l), GemmPath::OneDnn);  // tied head chunk: a side < 256
-    EXPECT_EQ(path(2048, 768, 256, l), GemmPath::OneDnn);   // M·N·K < 2²⁹
+    EXPECT_EQ(path(7, 256, 7, l), GemmPath::OpenBlas);        // a side < 16
+    EXPECT_EQ(path(64, 64, 127, l), GemmPath::OpenBlas);      // M·N·K < 2¹⁹
+    EXPECT_EQ(path(64, 64, 128, l), GemmPath::OneDnn);        // the smallest medium one
+    EXPECT_EQ(path(112, 50257, 256, l), GemmPath::OneDnn);    // tied head chunk: a side < 256
+    EXPECT_EQ(path(2048, 768, 256, l), GemmPath::OneDnn);     // M·N·K < 2²⁹
     EXPECT_EQ(path(2048, 1024, 256, l), GemmPath::OpenBlas);  // large
     EXPECT_EQ(path(int64_t{1} << 40, 1 << 20, 1 << 20, l), GemmPath::OpenBlas);  // no overflow
   }

@@ -16,10 +16,10 @@ namespace cpu {
 namespace {
 
 // The shape classes of the rule (gemm_paths.h).
-constexpr int64_t kTinyVolume = int64_t{64} * 64 * 64;  // M·N·K below: tiny
-constexpr int64_t kTinySide = 16;                       // a side below: tiny
-constexpr int64_t kLargeVolume = int64_t{1} << 29;      // M·N·K from (2048×1024×256) ...
-constexpr int64_t kLargeSide = 256;                     // ... with every side from: large
+constexpr int64_t kTinyVolume = int64_t{1} << 19;   // M·N·K below (80³): tiny
+constexpr int64_t kTinySide = 16;                   // a side below: tiny
+constexpr int64_t kLargeVolume = int64_t{1} << 29;  // M·N·K from (2048×1024×256) ...
+constexpr int64_t kLargeSide = 256;                 // ... with every side from: large
 
 const char* onednn_isa_name(dnnl_cpu_isa_t isa) {
   switch (isa) {
@@ -62,8 +62,7 @@ GemmPath gemm_path_for(bool /*trans_a*/, bool /*trans_b*/, int64_t M, int64_t N,
 tinyr2::cpu::IsaLevel gemm_isa_level() {
   // Read once: the features do not change while the program runs (TINYR2_ISA is read at
   // start-up, like OPENBLAS_CORETYPE).
-  static const tinyr2::cpu::IsaLevel level =
-      tinyr2::cpu::isa_level(tinyr2::cpu::cpu_features());
+  static const tinyr2::cpu::IsaLevel level = tinyr2::cpu::isa_level(tinyr2::cpu::cpu_features());
   return level;
 }
 
@@ -74,8 +73,8 @@ std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level) {
                        tinyr2::cpu::isa_name(level));
   const dnnl_version_t* v = dnnl_version();
   return fmt::format(
-      "oneDNN {}.{}.{} (jit {}) for M·N·K from 64³ with every side >= 16, except large ones; "
-      "{} for tiny (M·N·K < 64³ or a side < 16) and large (every side >= 256, M·N·K >= 2^29) "
+      "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 with every side >= 16, except large ones; "
+      "{} for tiny (M·N·K < 2^19 or a side < 16) and large (every side >= 256, M·N·K >= 2^29) "
       "products and for syrk",
       v->major, v->minor, v->patch, onednn_isa_name(dnnl_get_effective_cpu_isa()), openblas);
 }

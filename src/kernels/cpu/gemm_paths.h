@@ -11,13 +11,14 @@
 //
 //   - below AVX-512 (TINYR2_ISA=avx2 or a CPU without it): OpenBLAS for every product
 //     (oneDNN was not measured there);
-//   - tiny products (M·N·K < 64³ or a side < 16): OpenBLAS — oneDNN's per-call overhead is
-//     1.4–6× the product's time (7×256×7, 33³, 128×16×128);
+//   - tiny products (M·N·K < 2¹⁹ ≈ 80³ or a side < 16): OpenBLAS — oneDNN's per-call
+//     overhead makes it 1.1–1.8× slower there (7×256×7, 33³, 64³, 80×64×64);
 //   - large products with every side ≥ 256 and M·N·K ≥ 2²⁹ (2048×1024×256 and up): OpenBLAS
-//     — on 2 threads oneDNN took 1.1–1.5× longer (1024³, 2048×512×2048, 2048×1024×256 NT);
+//     — on 2 threads oneDNN took 1.1–2× longer in every run (1024³, 2048×512×2048,
+//     2048×1024×256 NT), although on 1 thread it is 5–10 % faster there too;
 //   - everything else (the tied head's chunks, 2048×256×256 … 2048×768×256, the Muon and
-//     MoE products): oneDNN, 5–30 % faster (tied head chunk 112×50257×256: 0.71–0.94 of
-//     OpenBLAS's time).
+//     MoE products): oneDNN, 5–20 % less CPU time on 1 thread (tied head chunk
+//     112×50257×256: 0.82–0.93 of OpenBLAS's) and as fast or faster on 2.
 #pragma once
 
 #include <cstdint>
