@@ -112,7 +112,9 @@ TEST(BenchCompare, TinyConfigPrintsTableAndEightRatios) {
             3)
       << r.out.substr(g, 120);
   EXPECT_NEAR(ours, ceiling, 0.051);
-  EXPECT_NEAR(ratios["gemm_vs_best_kernel"], shown, 0.0051);
+  // The ratio line has 4 significant digits, the arithmetic line 2 decimals. (No bound on
+  // the value: under a parallel ctest the children can be starved while the ceiling is not.)
+  EXPECT_NEAR(ratios["gemm_vs_best_kernel"], shown, 0.0051 + 0.001 * shown);
   EXPECT_NEAR(shown, ours / best, 0.006 + 0.051 * (1 / best + ours / (best * best)));
   double top = 0;  // the best of the per-core-type figures "Kernel 123.4, Kernel 56.7"
   std::istringstream list(r.out.substr(each, r.out.find('\n', each) - each));
