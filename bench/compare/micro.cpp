@@ -99,7 +99,7 @@ double gemm_vs_best_kernel(const CompareOptions& o, const Inputs& in, int thread
         run_child(argv, scratch, what, {"OPENBLAS_CORETYPE=" + type, "TINYR2_BLAS_SELECTED"});
     const double g = number(c.result, "gflops", what);
     const std::string kernel = c.result.value("kernel", type);
-    each.push_back(fmt::format("{} {:.1f}", kernel, g));
+    each.push_back(fmt::format("{} {:.4g}", kernel, g));
     if (g > best) best = g, best_n = c.result.value("n", int64_t{1}), best_kernel = kernel;
   }
   const double n = static_cast<double>(best_n);
@@ -109,7 +109,7 @@ double gemm_vs_best_kernel(const CompareOptions& o, const Inputs& in, int thread
                   fmt::join(each, ", ")));
   const double ratio = ceiling / best;
   say(
-      fmt::format("  gemm_vs_best_kernel = {:.1f} / {:.1f} GFLOP/s = {:.2f} (tinyr2's gemm "
+      fmt::format("  gemm_vs_best_kernel = {:.4g} / {:.4g} GFLOP/s = {:.4g} (tinyr2's gemm "
                   "paths ÷ the best OpenBLAS core type)",
                   ceiling, best, ratio));
   return ratio;
