@@ -2,10 +2,13 @@
 // micro-benchmarks, the ratio lines (see bench_compare.h).
 #include "bench/compare/bench_compare.h"
 
+#include <fmt/format.h>
+
 #include "bench/compare/bf16.h"
 #include "bench/compare/child_process.h"
 #include "bench/compare/inputs.h"
 #include "bench/compare/micro.h"
+#include "bench/compare/output.h"
 #include "bench/compare/report.h"
 #include "bench/compare/rounds.h"
 #include "bench/timing.h"
@@ -19,12 +22,14 @@ int run_bench_compare(const CompareOptions& o) {
   const int threads = threads::num_threads();
   const Scratch scratch;
   print_header(in, o, threads);
+  say(fmt::format("  PyTorch runs with {} (its float32 matmuls go through the same OpenBLAS)",
+                  fmt::join(in.torch_env, " ")));
 
   const MeasureCommands cmd = measure_commands(in, o, threads);
   const RoundResults res = run_rounds(cmd, o, scratch);
   Ratios ratios = print_table(res, in, o);
   ratios.push_back(measure_bf16_speedup(cmd, o, scratch));  // SPEC §13
-  for (auto& r : run_micro_benchmarks(o, threads)) ratios.push_back(std::move(r));
+  for (auto& r : run_micro_benchmarks(o, in, threads, scratch)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;
 }

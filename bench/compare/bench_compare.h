@@ -10,6 +10,9 @@
 //   tinyr2 [-t N] bench train-step --config F [--steps N] [--warmup W]      (hidden)
 //   tinyr2 [-t N] bench decode --config F [--prompt-tokens P] [--tokens N]  (hidden)
 //       One JSON line on stdout each, the twins of reference/bench.py's `train` / `decode`.
+//   tinyr2 [-t N] bench blas-sgemm [--n 512,1024,2048] [--min-time S]     (hidden)
+//       One JSON line: the best raw cblas_sgemm GFLOP/s of the OpenBLAS kernel this process
+//       was started with (OPENBLAS_CORETYPE), for the gemm_vs_best_kernel ratio.
 //
 // Files: measure.cpp (the two children), inputs (config, interpreter, script, self),
 // child_process (run one side, read its JSON line), rounds (the alternating rounds),
@@ -36,6 +39,12 @@ struct DecodeOptions {
   int64_t tokens = 128;  // generated greedily after the prompt
 };
 int run_bench_decode(const DecodeOptions& o);
+
+struct BlasSgemmOptions {
+  std::vector<int64_t> n = {512, 1024, 2048};  // square sizes; the best rate counts
+  double min_time = 1.0;                       // seconds each size is timed for, at least
+};
+int run_bench_blas_sgemm(const BlasSgemmOptions& o);
 
 struct CompareOptions {
   std::string config;  // "" = configs/default.json of the source tree (or of the cwd)

@@ -57,14 +57,38 @@ int open_output(const std::string& path) {
   return fd;
 }
 
+std::string env_name(const std::string& entry) {
+  return entry.substr(0, entry.find('='));
+}
+
+// This process's environment with `changes` applied (built before fork: no allocation in
+// the child).
+std::vector<std::string> child_environment(const EnvChanges& changes) {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e, name = env_name(entry);
+    bool changed = false;
+    for (const auto& c : changes) changed = changed || env_name(c) == name;
+    if (!changed) out.push_back(entry);
+  }
+  for (const auto& c : changes)
+    if (c.find('=') != std::string::npos) out.push_back(c);
+  return out;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> p;
+  for (auto& s : strings) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
 // Starts argv with stdout and stderr on the two files; returns its pid.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
-            const std::string& err_path, const std::string& what) {
+pid_t spawn(const std::vector<std::string>& argv, const EnvChanges& env,
+            const std::string& out_path, const std::string& err_path, const std::string& what) {
   const int out_fd = open_output(out_path), err_fd = open_output(err_path);
-  std::vector<std::string> copy = argv;
-  std::vector<char*> args;
-  for (auto& a : copy) args.push_back(a.data());
-  args.push_back(nullptr);
+  std::vector<std::string> copy = argv, env_copy = child_environment(env);
+  const std::vector<char*> args = pointers(copy), envp = pointers(env_copy);
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t pid = ::fork();
@@ -72,7 +96,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
   if (pid == 0) {
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     const char msg[] = "error: exec failed\n";
     [[maybe_unused]] const ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     ::_exit(127);
@@ -103,10 +127,10 @@ nlohmann::json parse_result(const std::string& out, const std::string& what) {
 }  // namespace
 
 ChildRun run_child(const std::vector<std::string>& argv, const Scratch& scratch,
-                   const std::string& what) {
+                   const std::string& what, const EnvChanges& env) {
   const std::string out_path = scratch.file("child.out"), err_path = scratch.file("child.err");
   const bench::Clock::time_point t0 = bench::Clock::now();
-  const pid_t pid = spawn(argv, out_path, err_path, what);
+  const pid_t pid = spawn(argv, env, out_path, err_path, what);
   int status = 0;
   rusage ru{};
   while (::wait4(pid, &status, 0, &ru) < 0) {

@@ -31,10 +31,13 @@ struct ChildRun {
   double wall_s = 0;
 };
 
-// Runs argv (argv[0] a path) and waits for it; tinyr2::Error, naming it by `what`, when it
-// fails or prints no JSON line.
+// Changes to the environment a child inherits: NAME=VALUE sets NAME, a bare NAME removes it.
+using EnvChanges = std::vector<std::string>;
+
+// Runs argv (argv[0] a path) with this process's environment changed by `env`, and waits
+// for it; tinyr2::Error, naming it by `what`, when it fails or prints no JSON line.
 ChildRun run_child(const std::vector<std::string>& argv, const Scratch& scratch,
-                   const std::string& what);
+                   const std::string& what, const EnvChanges& env = {});
 
 // j[key] as a finite positive number; tinyr2::Error naming `what` otherwise.
 double number(const nlohmann::json& j, const char* key, const std::string& what);

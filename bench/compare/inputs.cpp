@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/blas_kernel.h"
 #include "core/error.h"
 
 #ifndef TINYR2_SOURCE_DIR
@@ -80,6 +81,7 @@ Inputs resolve_inputs(const CompareOptions& o) {
   in.script =
       find_in_tree(fs::path("reference") / "bench.py", "the PyTorch benchmark script is missing");
   in.self = self_exe();
+  in.torch_env = {"OPENBLAS_CORETYPE=" + blas::kernel_in_use()};
   return in;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bench/compare/bench_compare.h"
 #include "train/train_config.h"
@@ -18,6 +19,10 @@ struct Inputs {
   std::string python;  // the interpreter with torch
   std::string script;  // reference/bench.py
   std::string self;    // this tinyr2 executable
+  // The PyTorch side's environment changes: OPENBLAS_CORETYPE = the OpenBLAS kernel tinyr2
+  // runs (Debian's torch does its float32 matmuls in the same libopenblas, through
+  // libblas.so.3), so both sides multiply on the same kernel.
+  std::vector<std::string> torch_env;
 };
 
 // Checks the options (counts and sizes) and finds the files; throws tinyr2::Error, printing

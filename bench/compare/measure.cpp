@@ -1,9 +1,12 @@
 // The hidden child subcommands of `bench compare`, `bench train-step` and `bench decode`:
 // each measures tinyr2's side of one measure and prints one JSON line (the twins of
-// reference/bench.py's `train` and `decode`).
+// reference/bench.py's `train` and `decode`); `bench blas-sgemm` measures raw OpenBLAS sgemm
+// on the kernel the process was started with.
 #include <algorithm>
 #include <ctime>
 #include <vector>
+
+#include <cblas.h>
 
 #include <nlohmann/json.hpp>
 
@@ -105,6 +108,34 @@ int run_bench_decode(const DecodeOptions& o) {
     j[p + "decode_tokens_per_s"] = tps;
   }
   j["kv_cache"] = true;
+  say(j.dump());
+  return 0;
+}
+
+int run_bench_blas_sgemm(const BlasSgemmOptions& o) {
+  if (o.n.empty() || o.min_time <= 0)
+    fail("bench blas-sgemm: --n needs at least one size, --min-time must be > 0");
+  double best = 0;
+  int64_t best_n = 0;
+  for (const int64_t n : o.n) {
+    if (n < 1) fail("bench blas-sgemm: sizes must be >= 1, got {}", n);
+    Tensor a = bench::random_normal({n, n}, 1), b = bench::random_normal({n, n}, 2),
+           c = Tensor::zeros({n, n});
+    const int ni = static_cast<int>(n);
+    const bench::Timing t =
+        bench::time_interleaved({[&] {
+                                  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni,
+                                              1.f, a.data(), ni, b.data(), ni, 0.f, c.data(), ni);
+                                }},
+                                o.min_time, 3)[0];
+    const double g = 2.0 * static_cast<double>(n) * n * n / t.median_s / 1e9;
+    if (g > best) best = g, best_n = n;
+  }
+  const nlohmann::json j = {{"engine", "openblas"},
+                            {"kernel", openblas_get_corename()},
+                            {"threads", threads::num_threads()},
+                            {"n", best_n},
+                            {"gflops", best}};
   say(j.dump());
   return 0;
 }

@@ -9,6 +9,8 @@
 #include "bench/compare/output.h"
 #include "bench/timing.h"
 #include "bench/workloads.h"
+#include "core/blas_kernel.h"
+#include "core/cpu_features.h"
 
 namespace tinyr2::bench_compare {
 
@@ -65,10 +67,52 @@ double sgemm_ceiling(const CompareOptions& o) {
     const double g = bench::sgemm_gflops(n, std::min(o.min_time, 1.0));
     if (g > ceiling) ceiling = g, best_n = n;
   }
-  row(fmt::format("sgemm ceiling (best of n = {})", fmt::join(o.gemm_n, ", ")),
+  row(fmt::format("sgemm ceiling, tinyr2's gemm (best of n = {})", fmt::join(o.gemm_n, ", ")),
       2.0 * static_cast<double>(best_n) * best_n * best_n / (ceiling * 1e9),
       fmt::format("{:.1f} GFLOP/s", ceiling));
   return ceiling;
+}
+
+// tinyr2's sgemm ceiling (its own gemm path, kernels/cpu/gemm_paths.h) ÷ the best raw
+// cblas_sgemm ceiling over the OpenBLAS core types the CPU supports, each timed at the same
+// sizes in a child process started with OPENBLAS_CORETYPE set (`bench blas-sgemm`).
+double gemm_vs_best_kernel(const CompareOptions& o, const Inputs& in, int threads,
+                           const Scratch& scratch, double ceiling) {
+  progress("micro: raw OpenBLAS sgemm per core type ...");
+  const std::vector<std::string> argv = {in.self,
+                                         "-t",
+                                         std::to_string(threads),
+                                         "bench",
+                                         "blas-sgemm",
+                                         "--n",
+                                         fmt::format("{}", fmt::join(o.gemm_n, ",")),
+                                         "--min-time",
+                                         fmt::format("{}", std::min(o.min_time, 1.0))};
+  double best = 0;
+  int64_t best_n = 1;
+  std::string best_kernel;
+  std::vector<std::string> each;
+  for (const std::string& type : blas::candidate_coretypes(cpu::cpu_features())) {
+    const std::string what = fmt::format("tinyr2 bench blas-sgemm (OPENBLAS_CORETYPE={})", type);
+    // Unsetting the marker makes the child take OPENBLAS_CORETYPE as the user's.
+    const ChildRun c =
+        run_child(argv, scratch, what, {"OPENBLAS_CORETYPE=" + type, "TINYR2_BLAS_SELECTED"});
+    const double g = number(c.result, "gflops", what);
+    const std::string kernel = c.result.value("kernel", type);
+    each.push_back(fmt::format("{} {:.4g}", kernel, g));
+    if (g > best) best = g, best_n = c.result.value("n", int64_t{1}), best_kernel = kernel;
+  }
+  const double n = static_cast<double>(best_n);
+  row(fmt::format("OpenBLAS sgemm ceiling, best core type: {}", best_kernel),
+      2.0 * n * n * n / (best * 1e9), fmt::format("{:.1f} GFLOP/s", best));
+  say(fmt::format("  raw cblas_sgemm GFLOP/s per OPENBLAS_CORETYPE (child processes): {}",
+                  fmt::join(each, ", ")));
+  const double ratio = ceiling / best;
+  say(
+      fmt::format("  gemm_vs_best_kernel = {:.4g} / {:.4g} GFLOP/s = {:.4g} (tinyr2's gemm "
+                  "paths ÷ the best OpenBLAS core type)",
+                  ceiling, best, ratio));
+  return ratio;
 }
 
 // The MFU of the dense512 training step against `ceiling` (GFLOP/s), with its arithmetic.
@@ -118,7 +162,8 @@ void print_reduced_sizes_note(const CompareOptions& o) {
 
 }  // namespace
 
-Ratios run_micro_benchmarks(const CompareOptions& o, int threads) {
+Ratios run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threads,
+                            const Scratch& scratch) {
   say("");
   if (o.skip_micro) {
     say("micro-benchmarks skipped (--skip-micro)");
@@ -132,12 +177,15 @@ Ratios run_micro_benchmarks(const CompareOptions& o, int threads) {
   const double nsa_short = attention_ratio(o.micro_t[0], o.min_time);
   const double nsa_long = attention_ratio(o.micro_t[1], o.min_time);
   const double moe = moe_ratio(o.moe_tokens, o.min_time);
-  const double mfu = dense512_mfu(o, sgemm_ceiling(o));
+  const double ceiling = sgemm_ceiling(o);
+  const double gemm = gemm_vs_best_kernel(o, in, threads, scratch, ceiling);
+  const double mfu = dense512_mfu(o, ceiling);
   print_reduced_sizes_note(o);
   return {{"nsa_vs_full_32k", nsa_long},
           {"nsa_vs_full_512", nsa_short},
           {"moe_64_vs_8", moe},
-          {"mfu_dense512", mfu}};
+          {"mfu_dense512", mfu},
+          {"gemm_vs_best_kernel", gemm}};
 }
 
 }  // namespace tinyr2::bench_compare

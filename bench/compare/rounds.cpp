@@ -23,7 +23,8 @@ double measure_training(bool is_ours, const MeasureCommands& cmd, const Scratch&
                         const std::string& round, SideFigures& s) {
   const std::string what = is_ours ? "tinyr2 bench train-step" : "reference/bench.py train";
   progress(fmt::format("{}: training, {} ...", round, side_name(is_ours)));
-  const ChildRun c = run_child(is_ours ? cmd.ours_train : cmd.torch_train, scratch, what);
+  const ChildRun c = run_child(is_ours ? cmd.ours_train : cmd.torch_train, scratch, what,
+                               is_ours ? EnvChanges{} : cmd.torch_env);
   const double v = number(c.result, "tokens_per_s", what);
   s.train_tps.push_back(v);
   s.rss_kb.push_back(c.max_rss_kb);
@@ -39,7 +40,8 @@ double measure_decode(bool is_ours, const MeasureCommands& cmd, const Scratch& s
                       const std::string& round, SideFigures& s) {
   const std::string what = is_ours ? "tinyr2 bench decode" : "reference/bench.py decode";
   progress(fmt::format("{}: decode, {} ...", round, side_name(is_ours)));
-  const ChildRun c = run_child(is_ours ? cmd.ours_decode : cmd.torch_decode, scratch, what);
+  const ChildRun c = run_child(is_ours ? cmd.ours_decode : cmd.torch_decode, scratch, what,
+                               is_ours ? EnvChanges{} : cmd.torch_env);
   const double v = number(c.result, "decode_tokens_per_s", what);
   s.decode_tps.push_back(v);
   if (is_ours) s.nocache_tps.push_back(number(c.result, "nocache_decode_tokens_per_s", what));
@@ -63,6 +65,7 @@ MeasureCommands measure_commands(const Inputs& in, const CompareOptions& o, int 
   c.torch_train = concat({in.python, in.script, "-t", t, "train"}, train_flags);
   c.ours_decode = concat({in.self, "-t", t, "bench", "decode"}, decode_flags);
   c.torch_decode = concat({in.python, in.script, "-t", t, "decode"}, decode_flags);
+  c.torch_env = in.torch_env;
   return c;
 }
 

@@ -15,6 +15,7 @@ namespace tinyr2::bench_compare {
 // The four command lines: each side's program and subcommand, then the shared flags.
 struct MeasureCommands {
   std::vector<std::string> ours_train, torch_train, ours_decode, torch_decode;
+  EnvChanges torch_env;  // Inputs::torch_env
 };
 MeasureCommands measure_commands(const Inputs& in, const CompareOptions& o, int threads);
 

@@ -5,7 +5,8 @@
 // `tinyr2 bench compare [--config F] [--steps N] [--decode-tokens N] [--skip-micro]`: tinyr2
 // against the PyTorch reference, plus tinyr2's micro-benchmarks. It lives in its own library,
 // tinyr2_bench_compare (bench/compare/bench_compare.h); this file parses its flags. Its hidden
-// helpers `bench train-step` and `bench decode` each measure one side in a child process.
+// helpers `bench train-step` and `bench decode` each measure one side in a child process,
+// `bench blas-sgemm` one OpenBLAS kernel.
 #include <unistd.h>
 
 #include <filesystem>
@@ -43,10 +44,12 @@ int run_ops(const std::vector<std::string>& extra) {
 
 Command make_bench_command() {
   struct Options {
-    CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr;
+    CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr,
+             *blas_sgemm = nullptr;
     bench_compare::CompareOptions cmp;
     bench_compare::TrainStepOptions ts;
     bench_compare::DecodeOptions dec;
+    bench_compare::BlasSgemmOptions blas;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -126,6 +129,13 @@ Command make_bench_command() {
     dec->add_option("--config", o->dec.config, "config file")->required();
     dec->add_option("--prompt-tokens", o->dec.prompt_tokens, "random prompt length");
     dec->add_option("--tokens", o->dec.tokens, "tokens to generate");
+
+    CLI::App* bs = o->blas_sgemm = sub->add_subcommand(
+        "blas-sgemm", "time raw OpenBLAS sgemm on the kernel in use, print one JSON line");
+    bs->group("");
+    bs->fallthrough();
+    bs->add_option("--n", o->blas.n, "square sizes")->delimiter(',');
+    bs->add_option("--min-time", o->blas.min_time, "seconds per size, at least");
     return sub;
   };
   c.execute = [o]() -> int {
@@ -133,6 +143,7 @@ Command make_bench_command() {
     if (o->compare->parsed()) return bench_compare::run_bench_compare(o->cmp);
     if (o->train_step->parsed()) return bench_compare::run_bench_train_step(o->ts);
     if (o->decode->parsed()) return bench_compare::run_bench_decode(o->dec);
+    if (o->blas_sgemm->parsed()) return bench_compare::run_bench_blas_sgemm(o->blas);
     return 2;
   };
   return c;

@@ -1,4 +1,5 @@
-// `tinyr2 version`: version, threads, the CPU's features and the BLAS kernel in use (SPEC §16).
+// `tinyr2 version`: version, threads, the CPU's features, the BLAS kernel in use and which
+// sgemm runs which products (SPEC §16).
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -11,14 +12,16 @@
 #include "core/blas_kernel.h"
 #include "core/cpu_features.h"
 #include "core/threads.h"
+#include "kernels/gemm_rule.h"
 
 namespace tinyr2::cli {
 
 Command make_version_command() {
   Command c;
   c.setup = [](CLI::App& app) {
-    return app.add_subcommand("version",
-                              "print version, threads, CPU features and the BLAS kernel in use");
+    return app.add_subcommand(
+        "version",
+        "print version, threads, CPU features, the BLAS kernel and the GEMM paths in use");
   };
   c.execute = [] {
     const cpu::CpuFeatures detected = cpu::detect_cpu_features(), used = cpu::cpu_features();
@@ -31,6 +34,7 @@ Command make_version_command() {
                cap && *cap ? fmt::format(" (capped by TINYR2_ISA={})", cap) : "");
     fmt::print("BLAS: {}\nBLAS kernel: {} ({})\n", openblas_get_config(), blas::kernel_in_use(),
                blas::kernel_origin());
+    fmt::print("GEMM: {}\n", kernels::gemm_rule_summary());
     return 0;
   };
   return c;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/cpu_features.h"
 
@@ -22,6 +23,12 @@ namespace tinyr2::blas {
 
 // The OpenBLAS core type for these features (see above).
 const char* coretype_for(const cpu::CpuFeatures& f);
+
+// The core types whose instructions these features have, the candidates for the fastest
+// kernel (`bench compare` times each): Haswell (AVX2 + FMA; also Zen on AMD CPUs), SkylakeX
+// (AVX-512 F/DQ/BW/VL), Cooperlake (+ AVX512_BF16); Sandybridge or Prescott only when none
+// of those fits.
+std::vector<std::string> candidate_coretypes(const cpu::CpuFeatures& f);
 
 // The kernel the loaded OpenBLAS runs (openblas_get_corename()).
 std::string kernel_in_use();
@@ -41,7 +48,8 @@ std::string kernel_origin();
 // returns false: the program then exits with status 1. The marker
 // TINYR2_BLAS_SELECTED (the kernel asked for) prevents a second re-exec for the same choice;
 // a child process that inherits both variables but is capped to another level (TINYR2_ISA)
-// re-executes for its own choice.
+// re-executes for its own choice. With TINYR2_ISA set it also caps oneDNN's JIT kernels
+// (kernels/cpu/gemm_paths.h) at that level through DNNL_MAX_CPU_ISA, unless that is set.
 [[nodiscard]] bool select_blas_kernel(char** argv);
 
 }  // namespace tinyr2::blas

@@ -1,11 +1,12 @@
 // `tinyr2 bench compare` end to end on a tiny config with shrunken micro-benchmarks: it runs
 // both sides (tinyr2 and the PyTorch reference under TINYR2_TORCH_PYTHON), prints the table
-// and ends with the seven `ratio NAME=VALUE` lines, every value finite and positive. Bad
+// and ends with the eight `ratio NAME=VALUE` lines, every value finite and positive. Bad
 // input fails with exit status 1 and one line on stderr.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +47,7 @@ constexpr const char* kSmall =
     "--steps 1 --warmup 0 --rounds 1 --decode-tokens 4 --prompt-tokens 4 --micro-t 64,128 "
     "--moe-tokens 256 --mfu-batch 1 --mfu-ctx 32 --gemm-n 128 --min-time 0.05";
 
-TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
+TEST(BenchCompare, TinyConfigPrintsTableAndEightRatios) {
   TempDir dir("bench_test");
   const std::string config = dir / "tiny.json";
   std::ofstream(config) << kTinyConfig;
@@ -62,9 +63,9 @@ TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
   EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("6·N + 12·n_layer·T·C/2"), std::string::npos) << r.out;
 
-  const std::vector<std::string> names = {"train_speedup", "decode_speedup",  "memory_ratio",
-                                          "bf16_speedup",  "nsa_vs_full_32k", "nsa_vs_full_512",
-                                          "moe_64_vs_8",   "mfu_dense512"};
+  const std::vector<std::string> names = {
+      "train_speedup",   "decode_speedup",  "memory_ratio", "bf16_speedup",       "nsa_vs_full_32k",
+      "nsa_vs_full_512", "moe_64_vs_8",     "mfu_dense512", "gemm_vs_best_kernel"};
   // The output ends with exactly these ratio lines, in this order.
   const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_GE(lines.size(), names.size());
@@ -96,6 +97,35 @@ TEST(BenchCompare, TinyConfigPrintsTableAndSevenRatios) {
   const double tol = 0.051 + 100 * 0.051 * (1 / ceiling + achieved / (ceiling * ceiling));
   EXPECT_NEAR(percent, 100 * achieved / ceiling, tol) << r.out.substr(at, 120);
   EXPECT_NEAR(ratios["mfu_dense512"], percent / 100, 0.0006 + 0.001 * percent / 100);
+
+  // The PyTorch side multiplies on tinyr2's OpenBLAS kernel.
+  EXPECT_NE(r.out.find("PyTorch runs with OPENBLAS_CORETYPE="), std::string::npos) << r.out;
+  // gemm_vs_best_kernel shows its arithmetic, "= A / B GFLOP/s = R", B the best of the core
+  // types listed before it (each run in a child), with the same A as the sgemm ceiling.
+  const size_t each = r.out.find("raw cblas_sgemm GFLOP/s per OPENBLAS_CORETYPE");
+  ASSERT_NE(each, std::string::npos) << r.out;
+  const size_t g = r.out.find("gemm_vs_best_kernel = ");
+  ASSERT_NE(g, std::string::npos) << r.out;
+  double ours = 0, best = 0, shown = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + g, "gemm_vs_best_kernel = %lf / %lf GFLOP/s = %lf", &ours,
+                        &best, &shown),
+            3)
+      << r.out.substr(g, 120);
+  // Its figures have 4 significant digits; the MFU line's ceiling has 1 decimal. (No bound
+  // on the value: under a parallel ctest the children can be starved while the ceiling is
+  // not.)
+  EXPECT_NEAR(ours, ceiling, 0.051 + 0.001 * ceiling);
+  EXPECT_NEAR(ratios["gemm_vs_best_kernel"], shown, 0.001 * shown);
+  EXPECT_NEAR(shown, ours / best, 0.003 * shown);
+  double top = 0;  // the best of the per-core-type figures "Kernel 123.4, Kernel 0.5678"
+  std::istringstream list(r.out.substr(each, r.out.find('\n', each) - each));
+  std::string word;
+  while (list >> word) {
+    char* end = nullptr;
+    const double v = std::strtod(word.c_str(), &end);
+    if (end != word.c_str() && (*end == ',' || *end == 0)) top = std::max(top, v);
+  }
+  EXPECT_EQ(top, best) << r.out.substr(each, 200);  // the same figure, printed alike
 }
 
 TEST(BenchCompare, MissingConfigFailsWithOneLine) {

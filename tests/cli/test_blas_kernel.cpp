@@ -1,6 +1,7 @@
 // The OpenBLAS kernel chosen from the CPU's features (core/blas_kernel.h), end to end through
 // the tinyr2 command: the re-exec applies the choice, TINYR2_ISA lowers it, a user's own
-// OPENBLAS_CORETYPE wins, and the logits do not depend on the kernel.
+// OPENBLAS_CORETYPE wins, the GEMM paths follow the level, and the logits do not depend on
+// the kernel.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,8 +71,17 @@ TEST(BlasKernel, IsaCapLowersTheKernel) {
   EXPECT_EQ(kernel_line(avx2), "BLAS kernel: Haswell (chosen from the CPU features)");
   EXPECT_NE(avx2.out.find("ISA level: avx2 (capped by TINYR2_ISA=avx2)"), std::string::npos)
       << avx2.out;
+  // Below AVX-512 every product runs on OpenBLAS (kernels/cpu/gemm_paths.h).
+  EXPECT_NE(avx2.out.find("GEMM: OpenBLAS Haswell for every product"), std::string::npos)
+      << avx2.out;
   const Result generic = run("TINYR2_ISA=generic", "version");
   EXPECT_EQ(kernel_line(generic), "BLAS kernel: Prescott (chosen from the CPU features)");
+  if (cpu::isa_level(here) < cpu::IsaLevel::Avx512) return;
+  // At avx512 oneDNN is capped to its AVX-512 core kernels (DNNL_MAX_CPU_ISA).
+  const Result avx512 = run("TINYR2_ISA=avx512", "version");
+  ASSERT_EQ(avx512.status, 0) << avx512.err;
+  EXPECT_NE(avx512.out.find("GEMM: oneDNN "), std::string::npos) << avx512.out;
+  EXPECT_NE(avx512.out.find("(jit avx512_core)"), std::string::npos) << avx512.out;
 }
 
 TEST(BlasKernel, UsersOwnCoretypeWins) {
@@ -110,7 +120,7 @@ TEST(BlasKernel, LogitsDoNotDependOnTheKernel) {
     return io::load_safetensors(out.string()).tensors.at("logits");
   };
   const Tensor best = logits("", "best");
-  for (const char* isa : {"avx2", "generic"}) {
+  for (const char* isa : {"avx512", "avx2", "generic"}) {
     const Tensor capped = logits(fmt::format("TINYR2_ISA={}", isa), isa);
     EXPECT_LE(testing::relative_error(capped, best), 1e-5) << isa;
   }

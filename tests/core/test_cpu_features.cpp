@@ -2,6 +2,8 @@
 // /proc/cpuinfo flags; instruction-set levels and the OpenBLAS kernel chosen from features.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -91,6 +93,24 @@ TEST(IsaLevel, PartialAvx512IsAvx2AndAvxAloneIsSandybridge) {
   CpuFeatures avx_only;
   avx_only.avx = true;
   EXPECT_STREQ(blas::coretype_for(avx_only), "Sandybridge");
+}
+
+TEST(IsaLevel, CandidateKernelsAreThoseTheFeaturesAllow) {
+  using V = std::vector<std::string>;
+  CpuFeatures all = everything();
+  EXPECT_EQ(blas::candidate_coretypes(all), (V{"Haswell", "SkylakeX", "Cooperlake"}));
+  all.vendor = "AuthenticAMD";
+  EXPECT_EQ(blas::candidate_coretypes(all), (V{"Haswell", "Zen", "SkylakeX", "Cooperlake"}));
+  EXPECT_EQ(blas::candidate_coretypes(cap_to_isa(all, IsaLevel::Avx512)),
+            (V{"Haswell", "Zen", "SkylakeX"}));
+  EXPECT_EQ(blas::candidate_coretypes(cap_to_isa(all, IsaLevel::Generic)), V{"Prescott"});
+  // The kernel chosen from the features is always among the candidates.
+  for (IsaLevel level : {IsaLevel::Generic, IsaLevel::Avx2, IsaLevel::Avx512, IsaLevel::Amx}) {
+    const CpuFeatures capped = cap_to_isa(all, level);
+    const V c = blas::candidate_coretypes(capped);
+    EXPECT_NE(std::find(c.begin(), c.end(), blas::coretype_for(capped)), c.end())
+        << isa_name(level);
+  }
 }
 
 TEST(IsaLevel, UnknownNameIsAnErrorNamingIt) {

@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include "kernels/cpu/gemm_paths.h"
+
 namespace tinyr2::kernels::cpu {
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -14,10 +16,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-              static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta,
-              C, static_cast<int>(ldc));
+  // The path by the fixed rule of gemm_paths.h (shape class and ISA level, SPEC §16).
+  if (gemm_path_for(trans_a, trans_b, M, N, K, gemm_isa_level()) == GemmPath::OneDnn &&
+      gemm_onednn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+  gemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
@@ -25,7 +28,7 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t 
                   int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
                   int64_t stride_c) {
   // Large products: one threaded sgemm after another. Many small ones: one product per
-  // thread (OpenBLAS runs single-threaded inside a parallel region).
+  // thread (OpenBLAS and oneDNN run single-threaded inside a parallel region).
   const bool small = M * N * K < 64 * 64 * 64 && batch >= omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic) if (small)
   for (int64_t b = 0; b < batch; ++b)

@@ -1,4 +1,5 @@
-// Matrix products on the CPU, through OpenBLAS sgemm (row-major).
+// Matrix products on the CPU, through OpenBLAS or oneDNN sgemm (row-major), the path picked
+// per product by the fixed rule of kernels/cpu/gemm_paths.h (shape class, ISA level).
 //
 //   C[M,N] = alpha * op(A)[M,K] · op(B)[K,N] + beta * C
 //

@@ -1,0 +1,99 @@
+// The two sgemm paths (kernels/cpu/gemm_paths.h) side by side on the products the default
+// config runs (configs/default.json: 2048 tokens × n_embd 256, MLP 1024, tied head over
+// 50257 tokens in 112-row chunks, Muon on 256×1024), plus gemm() (the rule's choice) and
+// OpenBLAS ssyrk against the gemm it replaces. Re-run on another CPU to re-derive the rule:
+//
+//   build/tinyr2-bench --benchmark_filter='gemm_path'
+//
+// Args: trans_a, trans_b, M, N, K. BM_gemm_path_openblas / _onednn / _rule share the shapes.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_paths.h"
+
+namespace tinyr2::bench {
+
+namespace {
+
+enum class Which { OpenBlas, OneDnn, Rule };
+
+void run_path(benchmark::State& state, Which which) {
+  const bool ta = state.range(0) != 0, tb = state.range(1) != 0;
+  const int64_t M = state.range(2), N = state.range(3), K = state.range(4);
+  Tensor a = random_normal({M * K}, 1), b = random_normal({K * N}, 2), c = Tensor::zeros({M * N});
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+  for (auto _ : state) {
+    if (which == Which::OpenBlas)
+      kernels::cpu::gemm_openblas(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(),
+                                  N);
+    else if (which == Which::OneDnn)
+      kernels::cpu::gemm_onednn(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(),
+                                N);
+    else
+      kernels::cpu::gemm(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_flops(state, 2.0 * M * N * K);
+  state.SetLabel(std::string("rule: ") + kernels::cpu::gemm_path_name(kernels::cpu::gemm_path_for(
+                                             ta, tb, M, N, K, kernels::cpu::gemm_isa_level())));
+}
+
+// The default config's products (forward NT, dX NN, dW TN), by shape class.
+void default_config_shapes(benchmark::internal::Benchmark* b) {
+  const std::vector<std::vector<int64_t>> shapes = {
+      {0, 1, 112, 50257, 256}, {0, 0, 112, 256, 50257}, {1, 0, 50257, 256, 112},  // tied head
+      {0, 1, 2048, 1024, 256}, {0, 0, 2048, 256, 1024}, {1, 0, 1024, 256, 2048},  // MLP
+      {0, 1, 2048, 768, 256},  {0, 0, 2048, 256, 768},  {1, 0, 768, 256, 2048},   // projections
+      {0, 1, 2048, 256, 256},  {1, 0, 256, 256, 2048},                            // projections
+      {0, 1, 1024, 256, 256},  {0, 0, 256, 1024, 256},                            // Muon
+      {0, 1, 300, 1024, 256},  {0, 0, 300, 256, 1024},                            // MoE expert
+      {0, 0, 7, 256, 7},       {0, 1, 128, 32, 32},                               // tiny
+      {0, 1, 2048, 512, 2048}, {0, 0, 1024, 1024, 1024}};                         // large
+  for (const auto& s : shapes) b->Args(s);
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+}  // namespace
+
+static void BM_gemm_path_openblas(benchmark::State& state) {
+  run_path(state, Which::OpenBlas);
+}
+static void BM_gemm_path_onednn(benchmark::State& state) {
+  run_path(state, Which::OneDnn);
+}
+static void BM_gemm_path_rule(benchmark::State& state) {
+  run_path(state, Which::Rule);
+}
+BENCHMARK(BM_gemm_path_openblas)->Apply(default_config_shapes);
+BENCHMARK(BM_gemm_path_onednn)->Apply(default_config_shapes);
+BENCHMARK(BM_gemm_path_rule)->Apply(default_config_shapes);
+
+// Muon's X·Xᵀ: OpenBLAS ssyrk (half the FLOPs) against the gemm computing the same matrix on
+// each path. Args: N, K (X is N×K); FLOPs counted as the gemm's 2·N·N·K for all three.
+static void BM_gemm_path_syrk(benchmark::State& state) {
+  const int64_t N = state.range(0), K = state.range(1), which = state.range(2);
+  Tensor x = random_normal({N * K}, 3), c = Tensor::zeros({N * N});
+  for (auto _ : state) {
+    if (which == 0)
+      kernels::cpu::syrk(false, N, K, 1.f, x.data(), K, 0.f, c.data(), N);
+    else if (which == 1)
+      kernels::cpu::gemm_openblas(false, true, N, N, K, 1.f, x.data(), K, x.data(), K, 0.f,
+                                  c.data(), N);
+    else
+      kernels::cpu::gemm_onednn(false, true, N, N, K, 1.f, x.data(), K, x.data(), K, 0.f, c.data(),
+                                N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_flops(state, 2.0 * N * N * K);
+  state.SetLabel(which == 0 ? "ssyrk" : which == 1 ? "OpenBLAS gemm" : "oneDNN gemm");
+}
+BENCHMARK(BM_gemm_path_syrk)
+    ->ArgsProduct({{256}, {256, 1024}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace tinyr2::bench

@@ -1,0 +1,54 @@
+// The two sgemm implementations behind kernels/cpu/gemm.h and the fixed rule that picks one
+// per product (SPEC §16): OpenBLAS (the core type chosen from the CPU features,
+// core/blas_kernel.h) and oneDNN's JIT sgemm (dnnl_sgemm, its OpenMP build: it runs on the
+// same OpenMP threads as our kernels, and single-threaded inside a parallel region).
+//
+// The rule depends only on the shape and the instruction-set level in use, so a product of
+// a given shape always takes the same path (bit-exact resume; no run-time tuning). It was
+// derived from measurements on an AMD EPYC Zen 4 (AVX-512 + BF16, 2 cores) at the default
+// config's shapes (2048 tokens × n_embd 256, tied head over 50257 tokens in 112-row chunks,
+// Muon on 256×1024 matrices, MoE experts of 100–550 rows inside a parallel region):
+//
+//   - below AVX-512 (TINYR2_ISA=avx2 or a CPU without it): OpenBLAS for every product
+//     (oneDNN was not measured there);
+//   - tiny products (M·N·K < 2¹⁹ ≈ 80³ or a side < 16): OpenBLAS — oneDNN's per-call
+//     overhead makes it 1.1–1.8× slower there (7×256×7, 33³, 64³, 80×64×64);
+//   - large products with every side ≥ 256 and M·N·K ≥ 2²⁹ (2048×1024×256 and up): OpenBLAS
+//     — on 2 threads oneDNN took 1.1–2× longer in every run (1024³, 2048×512×2048,
+//     2048×1024×256 NT), although on 1 thread it is 5–10 % faster there too;
+//   - everything else (the tied head's chunks, 2048×256×256 … 2048×768×256, the Muon and
+//     MoE products): oneDNN, 5–20 % less CPU time on 1 thread (tied head chunk
+//     112×50257×256: 0.82–0.93 of OpenBLAS's) and as fast or faster on 2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/cpu_features.h"
+
+namespace tinyr2::kernels::cpu {
+
+enum class GemmPath { OpenBlas, OneDnn };
+
+const char* gemm_path_name(GemmPath path);  // "OpenBLAS", "oneDNN"
+
+// The path the rule above picks for C[M,N] = op(A)[M,K] · op(B)[K,N] at `level`.
+GemmPath gemm_path_for(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       tinyr2::cpu::IsaLevel level);
+
+// The level gemm() decides with: cpu::cpu_features() (capped by TINYR2_ISA), read once.
+tinyr2::cpu::IsaLevel gemm_isa_level();
+
+// The rule in one line for `tinyr2 version` (with the kernels each path runs at `level`).
+std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level);
+
+// One product on one path, no K = 0 special case (gemm() handles it): the same arguments as
+// gemm(). gemm_onednn returns false, computing nothing, when oneDNN rejects the arguments.
+void gemm_openblas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                   int64_t ldc);
+bool gemm_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc);
+
+}  // namespace tinyr2::kernels::cpu
