@@ -7,6 +7,7 @@
 #include "bench/compare/micro.h"
 #include "bench/compare/report.h"
 #include "bench/compare/rounds.h"
+#include "bench/compare/scaling.h"
 #include "bench/timing.h"
 #include "core/threads.h"
 
@@ -22,6 +23,7 @@ int run_bench_compare(const CompareOptions& o) {
   const RoundResults res = run_rounds(measure_commands(in, o, threads), o, scratch);
   Ratios ratios = print_table(res, in, o);
   for (auto& r : run_micro_benchmarks(o, threads)) ratios.push_back(std::move(r));
+  for (auto& r : run_thread_scaling(in, o, scratch)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;
 }
