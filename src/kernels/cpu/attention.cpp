@@ -16,6 +16,7 @@ using namespace attention_detail;
 
 constexpr int64_t kQueryTile = 64;  // queries per forward / dQ work item, dK/dV buffer rows
 constexpr double kParallelWork = 1 << 16;
+constexpr int64_t kHeadItems = 32;  // (b, h) pairs from which the backward runs in one pass
 
 // The 4-row query block at i0 (nr real rows) against the key tile [j0, j0 + nk): row r's
 // keys in it are [ra[r], re[r]) relative to j0 (empty for padding rows r ≥ nr). Returns
@@ -110,19 +111,41 @@ void range_attention_forward(const float* q, const float* k, const float* v, flo
   }
 }
 
-// Backward (flash-attention 2's split): D_t = dO_t·o_t for every (b, t, h) first; then a
-// dK/dV pass with one work item per (b, h, key tile of kKeyTile keys), which owns the rows
-// dk[b, tile, h, :] and dv[b, tile, h, :], and a dQ pass with one work item per (b, h, tile
-// of kQueryTile queries), which owns dq[b, tile, h, :]. No races, no atomics, and every item
-// does the same arithmetic whatever thread runs it, so the result does not depend on the
-// thread count. The dQ pass recomputes S and dP (7 products of the forward's size instead of
-// the 5 of a single pass over (b, h)), which buys B·H·Tk/kKeyTile and B·H·Tq/kQueryTile
-// items instead of B·H: enough for 16+ threads at B = 1 (SPEC §16). Within a dK/dV item the
-// queries that see its keys are taken 4 at a time (S, dP, then P and dS), their P and dS rows
-// buffered for up to kQueryTile queries, and then dV += Pᵀ·dO and dK += dSᵀ·Q accumulated
-// into tile-local buffers in one register-tiled pass. A dQ item visits the key tiles of the
-// union of its queries' ranges like the forward and adds dS·K into its rows.
+// Backward, flash-attention 2 style: D_t = dO_t·o_t for every (b, t, h) first, then one of
+// two partitions, chosen from the shape alone (so the result never depends on the thread
+// count; every work item does the same arithmetic whatever thread runs it):
+//  - B·H ≥ kHeadItems (training: B·H = 32 at the default config): one pass, one work item
+//    per (b, h), which owns dq[b,:,h,:], dk[b,:,h,:] and dv[b,:,h,:] outright; S and dP are
+//    computed once per (query, key) pair (5 products of the forward's size).
+//  - fewer (b, h) pairs (the B = 1 layer benchmarks, long sequences): the split — a dK/dV
+//    pass with one item per (b, h, key tile of kKeyTile keys), which owns those rows of dk
+//    and dv, then a dQ pass with one item per (b, h, tile of kQueryTile queries), which owns
+//    those rows of dq. The dQ pass recomputes S and dP (7 products instead of 5) in exchange
+//    for B·H·Tk/kKeyTile and B·H·Tq/kQueryTile items instead of B·H: enough for 16+
+//    threads at B = 1 (SPEC §16).
+// No races, no atomics. A key tile is processed the same way in both (key_tile below): the
+// queries that see it are taken 4 at a time (S, dP, then P and dS — and, in the one-pass
+// partition, dQ += dS·K in place), their P and dS rows buffered for up to kQueryTile
+// queries, and then dV += Pᵀ·dO and dK += dSᵀ·Q accumulated into tile-local buffers in one
+// register-tiled pass. A dQ item visits the key tiles of the union of its queries' ranges
+// like the forward and adds dS·K into its rows.
 namespace {
+
+// Per-thread buffers of the key-tile work: transposed K and V tiles, the tile's dK and dV,
+// up to kQueryTile buffered rows of P, dS and their q and dO rows, a padding dq row.
+struct KeyTileWork {
+  std::vector<float> kt, vt, dkt, dvt, P, dS, Xb, Yb, scratch;
+  KeyTileWork(int64_t Dk, int64_t Dv)
+      : kt(Dk * kKeyTile),
+        vt(Dv * kKeyTile),
+        dkt(kKeyTile * Dk),
+        dvt(kKeyTile * Dv),
+        P(kQueryTile * kKeyTile),
+        dS(kQueryTile * kKeyTile),
+        Xb(kQueryTile * Dk),
+        Yb(kQueryTile * Dv),
+        scratch(Dk) {}
+};
 
 // The shared P / dS block of both passes: for 4 query rows (x their q rows, y their dO
 // rows) against a transposed key tile kt and value tile vt, Pb ← P and dSb ← scale·dS,
@@ -182,63 +205,84 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
   auto qrow = [&](int64_t b, int64_t h, int64_t t) { return q + ((b * Tq + t) * H + h) * Dk; };
   auto dorow = [&](int64_t b, int64_t h, int64_t t) { return dout + ((b * Tq + t) * H + h) * Dv; };
 
-  if (dk || dv) {  // the dK/dV pass: items (b, h, key tile)
-    const int64_t n_ktiles = (jhi - jlo + kKeyTile - 1) / kKeyTile;
+  const int64_t n_ktiles = (jhi - jlo + kKeyTile - 1) / kKeyTile;
+  // One key tile of head (b, h): dk, dv rows of the tile (+=), and dq (+=) of every query
+  // that sees it when dq_here is not null (the one-pass partition).
+  auto key_tile = [&](KeyTileWork& w, int64_t b, int64_t h, int64_t kt_i, float* dq_here) {
+    const int64_t j0 = jlo + kt_i * kKeyTile, nk = std::min(kKeyTile, jhi - j0);
+    const float* kj = k + (b * Tk + j0) * ldk + h * Dk;  // key j0 + j at kj + j·ldk
+    transpose_tile(kj, ldk, nk, Dk, w.kt.data());
+    transpose_tile(v + (b * Tk + j0) * ldv + h * Dv, ldv, nk, Dv, w.vt.data());
+    std::fill(w.dkt.begin(), w.dkt.end(), 0.f);
+    std::fill(w.dvt.begin(), w.dvt.end(), 0.f);
+    int64_t nb = 0, bja = kKeyTile, bjb = 0;  // buffered rows, their key union
+    for (int64_t i0 = 0; i0 < Tq; i0 += kRows) {
+      const int64_t nr = std::min(kRows, Tq - i0);
+      int64_t ra[kRows], re[kRows];
+      const auto [ja, jb] = block_ranges(lo, hi, i0, nr, j0, nk, ra, re);
+      if (ja < jb) {
+        const float *x[kRows], *y[kRows];  // copies of the rows, contiguous for block_atb
+        for (int64_t r = 0; r < kRows; ++r) {
+          float* xb = w.Xb.data() + (nb + r) * Dk;
+          float* yb = w.Yb.data() + (nb + r) * Dv;
+          const float* qr = qrow(b, h, i0 + std::min(r, nr - 1));
+          const float* gr = dorow(b, h, i0 + std::min(r, nr - 1));
+          std::copy(qr, qr + Dk, xb);
+          std::copy(gr, gr + Dv, yb);
+          x[r] = xb;
+          y[r] = yb;
+        }
+        float* Pb = w.P.data() + nb * kKeyTile;
+        float* dSb = w.dS.data() + nb * kKeyTile;
+        block_p_ds(
+            x, y, w.kt.data(), w.vt.data(), Dk, Dv, scale, ra, re,
+            [&](int64_t r) { return lse[(b * Tq + i0 + r) * H + h]; },
+            [&](int64_t r) { return delta[static_cast<size_t>((b * Tq + i0 + r) * H + h)]; }, Pb,
+            dSb);
+        if (dq_here) {  // dq_r += Σ_j scale·dS_rj k_j
+          float* g[kRows];
+          for (int64_t r = 0; r < kRows; ++r)
+            g[r] = r < nr ? dq_here + ((b * Tq + i0 + r) * H + h) * Dk : w.scratch.data();
+          block_pv(dSb, kj, ldk, ja, jb, Dk, g, kOnes);
+        }
+        nb += kRows;
+        bja = std::min(bja, ja);
+        bjb = std::max(bjb, jb);
+      }
+      if (nb > 0 && (nb == kQueryTile || i0 + kRows >= Tq)) {  // flush the buffer
+        if (dv) block_atb(w.P.data(), w.Yb.data(), nb, bja, bjb, Dv, w.dvt.data());
+        if (dk) block_atb(w.dS.data(), w.Xb.data(), nb, bja, bjb, Dk, w.dkt.data());
+        nb = 0;
+        bja = kKeyTile;
+        bjb = 0;
+      }
+    }
+    for (int64_t j = 0; j < nk; ++j) {
+      if (dk) axpy(1.f, w.dkt.data() + j * Dk, dk + (b * Tk + j0 + j) * ldk + h * Dk, Dk);
+      if (dv) axpy(1.f, w.dvt.data() + j * Dv, dv + (b * Tk + j0 + j) * ldv + h * Dv, Dv);
+    }
+  };
+
+  if (B * H >= kHeadItems) {  // one pass: items (b, h)
 #pragma omp parallel if (par)
     {
-      std::vector<float> kt(Dk * kKeyTile), vt(Dv * kKeyTile), dkt(kKeyTile * Dk),
-          dvt(kKeyTile * Dv), P(kQueryTile * kKeyTile), dS(kQueryTile * kKeyTile);
-      std::vector<float> Xb(kQueryTile * Dk), Yb(kQueryTile * Dv);  // the q and dO rows of P, dS
+      KeyTileWork w(Dk, Dv);
+#pragma omp for collapse(2) schedule(static)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t kt_i = 0; kt_i < n_ktiles; ++kt_i) key_tile(w, b, h, kt_i, dq);
+    }
+    return;
+  }
+
+  if (dk || dv) {  // the dK/dV pass: items (b, h, key tile)
+#pragma omp parallel if (par)
+    {
+      KeyTileWork w(Dk, Dv);
 #pragma omp for collapse(3) schedule(dynamic)
       for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < H; ++h)
-          for (int64_t kt_i = 0; kt_i < n_ktiles; ++kt_i) {
-            const int64_t j0 = jlo + kt_i * kKeyTile, nk = std::min(kKeyTile, jhi - j0);
-            transpose_tile(k + (b * Tk + j0) * ldk + h * Dk, ldk, nk, Dk, kt.data());
-            transpose_tile(v + (b * Tk + j0) * ldv + h * Dv, ldv, nk, Dv, vt.data());
-            std::fill(dkt.begin(), dkt.end(), 0.f);
-            std::fill(dvt.begin(), dvt.end(), 0.f);
-            int64_t nb = 0, bja = kKeyTile, bjb = 0;  // buffered rows, their key union
-            for (int64_t i0 = 0; i0 < Tq; i0 += kRows) {
-              const int64_t nr = std::min(kRows, Tq - i0);
-              int64_t ra[kRows], re[kRows];
-              const auto [ja, jb] = block_ranges(lo, hi, i0, nr, j0, nk, ra, re);
-              if (ja < jb) {
-                const float *x[kRows], *y[kRows];  // copies of the rows, contiguous for block_atb
-                for (int64_t r = 0; r < kRows; ++r) {
-                  float* xb = Xb.data() + (nb + r) * Dk;
-                  float* yb = Yb.data() + (nb + r) * Dv;
-                  const float* qr = qrow(b, h, i0 + std::min(r, nr - 1));
-                  const float* gr = dorow(b, h, i0 + std::min(r, nr - 1));
-                  std::copy(qr, qr + Dk, xb);
-                  std::copy(gr, gr + Dv, yb);
-                  x[r] = xb;
-                  y[r] = yb;
-                }
-                block_p_ds(
-                    x, y, kt.data(), vt.data(), Dk, Dv, scale, ra, re,
-                    [&](int64_t r) { return lse[(b * Tq + i0 + r) * H + h]; },
-                    [&](int64_t r) {
-                      return delta[static_cast<size_t>((b * Tq + i0 + r) * H + h)];
-                    },
-                    P.data() + nb * kKeyTile, dS.data() + nb * kKeyTile);
-                nb += kRows;
-                bja = std::min(bja, ja);
-                bjb = std::max(bjb, jb);
-              }
-              if (nb > 0 && (nb == kQueryTile || i0 + kRows >= Tq)) {  // flush the buffer
-                if (dv) block_atb(P.data(), Yb.data(), nb, bja, bjb, Dv, dvt.data());
-                if (dk) block_atb(dS.data(), Xb.data(), nb, bja, bjb, Dk, dkt.data());
-                nb = 0;
-                bja = kKeyTile;
-                bjb = 0;
-              }
-            }
-            for (int64_t j = 0; j < nk; ++j) {
-              if (dk) axpy(1.f, dkt.data() + j * Dk, dk + (b * Tk + j0 + j) * ldk + h * Dk, Dk);
-              if (dv) axpy(1.f, dvt.data() + j * Dv, dv + (b * Tk + j0 + j) * ldv + h * Dv, Dv);
-            }
-          }
+          for (int64_t kt_i = 0; kt_i < n_ktiles; ++kt_i) key_tile(w, b, h, kt_i, nullptr);
     }
   }
 
