@@ -1,5 +1,7 @@
 #include "kernels/cpu/attention.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -16,7 +18,8 @@ using namespace attention_detail;
 
 constexpr int64_t kQueryTile = 64;  // queries per forward / dQ work item, dK/dV buffer rows
 constexpr double kParallelWork = 1 << 16;
-constexpr int64_t kHeadItems = 32;  // (b, h) pairs from which the backward runs in one pass
+constexpr int64_t kHeadsPerThread =
+    2;  // (b, h) items per thread from which the backward runs in one pass
 
 // The 4-row query block at i0 (nr real rows) against the key tile [j0, j0 + nk): row r's
 // keys in it are [ra[r], re[r]) relative to j0 (empty for padding rows r ≥ nr). Returns
@@ -112,23 +115,25 @@ void range_attention_forward(const float* q, const float* k, const float* v, flo
 }
 
 // Backward, flash-attention 2 style: D_t = dO_t·o_t for every (b, t, h) first, then one of
-// two partitions, chosen from the shape alone (so the result never depends on the thread
-// count; every work item does the same arithmetic whatever thread runs it):
-//  - B·H ≥ kHeadItems (training: B·H = 32 at the default config): one pass, one work item
-//    per (b, h), which owns dq[b,:,h,:], dk[b,:,h,:] and dv[b,:,h,:] outright; S and dP are
-//    computed once per (query, key) pair (5 products of the forward's size).
-//  - fewer (b, h) pairs (the B = 1 layer benchmarks, long sequences): the split — a dK/dV
-//    pass with one item per (b, h, key tile of kKeyTile keys), which owns those rows of dk
-//    and dv, then a dQ pass with one item per (b, h, tile of kQueryTile queries), which owns
-//    those rows of dq. The dQ pass recomputes S and dP (7 products instead of 5) in exchange
-//    for B·H·Tk/kKeyTile and B·H·Tq/kQueryTile items instead of B·H: enough for 16+
-//    threads at B = 1 (SPEC §16).
-// No races, no atomics. A key tile is processed the same way in both (key_tile below): the
-// queries that see it are taken 4 at a time (S, dP, then P and dS — and, in the one-pass
-// partition, dQ += dS·K in place), their P and dS rows buffered for up to kQueryTile
-// queries, and then dV += Pᵀ·dO and dK += dSᵀ·Q accumulated into tile-local buffers in one
-// register-tiled pass. A dQ item visits the key tiles of the union of its queries' ranges
-// like the forward and adds dS·K into its rows.
+// two partitions of the same arithmetic:
+//  - one pass, one work item per (b, h), which owns dq[b,:,h,:], dk[b,:,h,:] and
+//    dv[b,:,h,:] outright; S and dP are computed once per (query, key) pair (5 products of
+//    the forward's size). Used when there are ≥ kHeadsPerThread (b, h) pairs per thread
+//    (training: B·H = 32 at the default config) or the call runs serially.
+//  - the split, when (b, h) pairs are too few for the threads (the B = 1 layer benchmarks,
+//    long sequences at 16 threads): a dK/dV pass with one item per (b, h, key tile of
+//    kKeyTile keys), which owns those rows of dk and dv, then a dQ pass with one item per
+//    (b, h, tile of kQueryTile queries), which owns those rows of dq. The dQ pass
+//    recomputes S and dP (7 products instead of 5) in exchange for B·H·Tk/kKeyTile and
+//    B·H·Tq/kQueryTile items instead of B·H (SPEC §16).
+// Both visit the key tiles on one grid (from the first visible key, kKeyTile apart) and the
+// queries in the same 4-row blocks, and add every term in the same order, so they give the
+// same bits: the choice (which depends on the thread count) never changes a result. No
+// races, no atomics. A key tile (key_tile below): the queries that see it are taken 4 at a
+// time (S, dP, then P and dS — and, in one pass, dQ += dS·K in place), their P and dS rows
+// buffered for up to kQueryTile queries, and then dV += Pᵀ·dO and dK += dSᵀ·Q accumulated
+// into tile-local buffers in one register-tiled pass. A dQ item visits the grid's key tiles
+// that meet the union of its queries' ranges and adds dS·K into its rows.
 namespace {
 
 // Per-thread buffers of the key-tile work: transposed K and V tiles, the tile's dK and dV,
@@ -263,7 +268,7 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
     }
   };
 
-  if (B * H >= kHeadItems) {  // one pass: items (b, h)
+  if (!par || B * H >= kHeadsPerThread * omp_get_max_threads()) {  // one pass: items (b, h)
 #pragma omp parallel if (par)
     {
       KeyTileWork w(Dk, Dv);
@@ -303,8 +308,10 @@ void range_attention_backward(const float* q, const float* k, const float* v, co
                 qlo = std::min<int64_t>(qlo, lo[t]);
                 qhi = std::max<int64_t>(qhi, hi[t]);
               }
-            for (int64_t j0 = qlo; j0 < qhi; j0 += kKeyTile) {
-              const int64_t nk = std::min(kKeyTile, qhi - j0);
+            // The key tiles of the shared grid that meet [qlo, qhi).
+            for (int64_t j0 = qlo < qhi ? jlo + (qlo - jlo) / kKeyTile * kKeyTile : qhi; j0 < qhi;
+                 j0 += kKeyTile) {
+              const int64_t nk = std::min(kKeyTile, jhi - j0);
               const float* kj = k + (b * Tk + j0) * ldk + h * Dk;  // key j0 + j at kj + j·ldk
               transpose_tile(kj, ldk, nk, Dk, kt.data());
               transpose_tile(v + (b * Tk + j0) * ldv + h * Dv, ldv, nk, Dv, vt.data());
