@@ -11,6 +11,7 @@
 #include "bench/compare/output.h"
 #include "bench/compare/report.h"
 #include "bench/compare/rounds.h"
+#include "bench/compare/scaling.h"
 #include "bench/timing.h"
 #include "core/threads.h"
 
@@ -30,6 +31,7 @@ int run_bench_compare(const CompareOptions& o) {
   Ratios ratios = print_table(res, in, o);
   ratios.push_back(measure_bf16_speedup(cmd, o, scratch));  // SPEC §13
   for (auto& r : run_micro_benchmarks(o, in, threads, scratch)) ratios.push_back(std::move(r));
+  for (auto& r : run_thread_scaling(in, o, scratch)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;
 }

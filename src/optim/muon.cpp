@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <set>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/backend.h"
@@ -44,34 +46,63 @@ Muon::Muon(NamedParams params, MuonConfig config) : params_(std::move(params)), 
   }
 }
 
+// The parameters are independent, so the step runs one work item per parameter (largest
+// Newton–Schulz first, dynamically scheduled): many small matrices keep every thread busy,
+// where splitting each small syrk/gemm across the threads would not (Muon's products are
+// ≤ 1024 wide at the default sizes). Inside an item the kernels run on its one thread
+// (OpenMP regions nested in this one are inactive, and OpenBLAS runs single-threaded inside
+// a parallel region), so a parameter's update is the same arithmetic whatever the thread
+// count: results are bit-identical across thread counts and runs.
 void Muon::step(double lr) {
   const float beta = static_cast<float>(config_.momentum);
   const float one_minus_beta = static_cast<float>(1.0 - config_.momentum);
+  std::vector<size_t> items;  // parameters with a gradient, their shapes checked here
   for (size_t k = 0; k < params_.size(); ++k) {
-    const std::string& name = params_[k].first;
-    Tensor param = params_[k].second;  // a handle: updated in place
+    const Tensor& param = params_[k].second;
     const Tensor& grad = param.grad();
     if (!grad.defined()) continue;
-    TINYR2_CHECK(grad.shape() == param.shape(), "Muon parameter {}: grad shape {} != {}", name,
-                 shape_str(grad.shape()), shape_str(param.shape()));
-    const kernels::Backend& kern = kernels::backend(param.device());
-    const int64_t n = param.numel();
-    Tensor update = Tensor::empty(param.shape());
-    float* u = update.data();
-
-    // m ← β m + (1 − β) g;  u = (1 − β) g + β m
-    kern.muon_momentum(grad.data(), momentum_[k].data(), u, n, beta, one_minus_beta);
-
-    // X = NS5(u / (‖u‖_F + 1e-7)), in place.
-    const auto [rows, cols] = muon_matrix_shape(param);
-    kern.newton_schulz(u, u, rows, cols, config_.ns_steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
-
-    // p ← p (1 − lr wd) − lr sqrt(max(1, rows/cols)) X
-    const double scale = std::sqrt(std::max(1.0, static_cast<double>(rows) / cols));
-    const float decay = static_cast<float>(1.0 - lr * config_.weight_decay);
-    const float alpha = static_cast<float>(lr * scale);
-    kern.scaled_update(param.data(), u, n, decay, alpha);
+    TINYR2_CHECK(grad.shape() == param.shape(), "Muon parameter {}: grad shape {} != {}",
+                 params_[k].first, shape_str(grad.shape()), shape_str(param.shape()));
+    items.push_back(k);
   }
+  auto cost = [&](size_t k) {  // ∝ Newton–Schulz FLOPs: numel · small side
+    const auto [rows, cols] = muon_matrix_shape(params_[k].second);
+    return static_cast<double>(rows) * cols * std::min(rows, cols);
+  };
+  std::stable_sort(items.begin(), items.end(),
+                   [&](size_t a, size_t b) { return cost(a) > cost(b); });
+
+  const int64_t n_items = static_cast<int64_t>(items.size());
+  // An exception must not leave the parallel region: each item keeps its own, and the first
+  // one (in item order) is rethrown after the loop.
+  std::vector<std::exception_ptr> errors(items.size());
+#pragma omp parallel for schedule(dynamic, 1) if (n_items > 1)
+  for (int64_t i = 0; i < n_items; ++i) try {
+      const size_t k = items[static_cast<size_t>(i)];
+      Tensor param = params_[k].second;  // a handle: updated in place
+      const Tensor& grad = param.grad();
+      const kernels::Backend& kern = kernels::backend(param.device());
+      const int64_t n = param.numel();
+      std::vector<float> update(static_cast<size_t>(n));
+      float* u = update.data();
+
+      // m ← β m + (1 − β) g;  u = (1 − β) g + β m
+      kern.muon_momentum(grad.data(), momentum_[k].data(), u, n, beta, one_minus_beta);
+
+      // X = NS5(u / (‖u‖_F + 1e-7)), in place.
+      const auto [rows, cols] = muon_matrix_shape(param);
+      kern.newton_schulz(u, u, rows, cols, config_.ns_steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
+
+      // p ← p (1 − lr wd) − lr sqrt(max(1, rows/cols)) X
+      const double scale = std::sqrt(std::max(1.0, static_cast<double>(rows) / cols));
+      const float decay = static_cast<float>(1.0 - lr * config_.weight_decay);
+      const float alpha = static_cast<float>(lr * scale);
+      kern.scaled_update(param.data(), u, n, decay, alpha);
+    } catch (...) {
+      errors[static_cast<size_t>(i)] = std::current_exception();
+    }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 std::map<std::string, Tensor> Muon::state_dict() const {

@@ -1,6 +1,6 @@
 // `tinyr2 bench compare` end to end on a tiny config with shrunken micro-benchmarks: it runs
 // both sides (tinyr2 and the PyTorch reference under TINYR2_TORCH_PYTHON), prints the table
-// and ends with the eight `ratio NAME=VALUE` lines, every value finite and positive. Bad
+// and ends with its ten `ratio NAME=VALUE` lines, every value finite and positive. Bad
 // input fails with exit status 1 and one line on stderr.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -47,7 +47,7 @@ constexpr const char* kSmall =
     "--steps 1 --warmup 0 --rounds 1 --decode-tokens 4 --prompt-tokens 4 --micro-t 64,128 "
     "--moe-tokens 256 --mfu-batch 1 --mfu-ctx 32 --gemm-n 128 --min-time 0.05";
 
-TEST(BenchCompare, TinyConfigPrintsTableAndEightRatios) {
+TEST(BenchCompare, TinyConfigPrintsTableAndTenRatios) {
   TempDir dir("bench_test");
   const std::string config = dir / "tiny.json";
   std::ofstream(config) << kTinyConfig;
@@ -64,8 +64,9 @@ TEST(BenchCompare, TinyConfigPrintsTableAndEightRatios) {
   EXPECT_NE(r.out.find("6·N + 12·n_layer·T·C/2"), std::string::npos) << r.out;
 
   const std::vector<std::string> names = {
-      "train_speedup",   "decode_speedup",  "memory_ratio", "bf16_speedup",       "nsa_vs_full_32k",
-      "nsa_vs_full_512", "moe_64_vs_8",     "mfu_dense512", "gemm_vs_best_kernel"};
+      "train_speedup",       "decode_speedup",  "memory_ratio", "bf16_speedup",
+      "nsa_vs_full_32k",     "nsa_vs_full_512", "moe_64_vs_8",  "mfu_dense512",
+      "gemm_vs_best_kernel", "threads2_scaling"};
   // The output ends with exactly these ratio lines, in this order.
   const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_GE(lines.size(), names.size());

@@ -3,10 +3,13 @@
 // query that sees nothing gets an exact 0.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "autograd/ops_attention.h"
 #include "core/rng.h"
+#include "core/threads.h"
 #include "support/op_case.h"
 #include "support/random_tensor.h"
 
@@ -161,6 +164,44 @@ TEST(AttentionOps, NoGradientOutsideTheRange) {
       EXPECT_EQ(gk, 0.f) << "key " << j;
       EXPECT_EQ(gv, 0.f) << "key " << j;
     }
+  }
+}
+
+// The backward runs in one pass over (b, h) when there are ≥ 2 (b, h) pairs per thread and
+// in the split dK/dV + dQ passes otherwise; both add the same terms in the same order. So the
+// gradients must be bit-identical at 1 thread (one pass for B·H ≥ 2) and at 2 and 3 threads
+// (the split for B·H = 2, one pass for B·H = 32): causal attention with T not a multiple of
+// the tiles (above the parallel threshold), T = 1, and ranges that are empty, not monotone,
+// and start past key 0 (a key-tile grid that does not start at 0).
+TEST(AttentionOps, BackwardIsBitIdenticalAcrossThreadCounts) {
+  struct Shape4 {
+    int64_t B, Tq, Tk, H, Dk, Dv;
+    bool causal;
+  };
+  for (const Shape4& s : {Shape4{1, 133, 133, 2, 16, 24, true}, Shape4{1, 1, 1, 2, 8, 8, true},
+                          Shape4{1, 150, 170, 2, 16, 8, false}, Shape4{8, 45, 45, 4, 8, 8, true}}) {
+    std::vector<int32_t> lo(s.Tq), hi(s.Tq);  // non-causal: arbitrary ranges, one empty
+    for (int64_t t = 0; !s.causal && t < s.Tq; ++t) {
+      lo[t] = static_cast<int32_t>(3 + t / 3 + (t * 37) % 11);
+      hi[t] = static_cast<int32_t>(std::min<int64_t>(s.Tk, lo[t] + 1 + (t * 53) % s.Tk));
+    }
+    if (!s.causal) lo[5] = hi[5] = 9;
+    auto grads = [&](int nt) {
+      threads::ScopedNumThreads threads_for_this_test(nt);
+      Tensor q = random_tensor({s.B, s.Tq, s.H, s.Dk}, 11),
+             k = random_tensor({s.B, s.Tk, s.H, s.Dk}, 12),
+             v = random_tensor({s.B, s.Tk, s.H, s.Dv}, 13);
+      for (Tensor* x : {&q, &k, &v}) x->set_requires_grad(true);
+      Tape tape;
+      Tensor y = s.causal ? ops::causal_attention(tape, q, k, v, 0.25f)
+                          : ops::range_attention(tape, q, k, v, 0.25f, lo, hi);
+      tape.backward(y, random_tensor(y.shape(), 14));
+      return std::vector<std::vector<float>>{y.to_vector(), q.grad().to_vector(),
+                                             k.grad().to_vector(), v.grad().to_vector()};
+    };
+    const auto want = grads(1);
+    EXPECT_EQ(grads(2), want) << "Tq=" << s.Tq;
+    EXPECT_EQ(grads(3), want) << "Tq=" << s.Tq;
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_nn.h"
+#include "core/threads.h"
 #include "kernels/cpu/linear_cross_entropy.h"
 #include "support/op_case.h"
 #include "support/random_tensor.h"
@@ -43,6 +44,25 @@ TEST(OpParity, RmsNorm) {
       check_case(c, tape, {ops::rmsnorm(tape, c.in("x"), c.in("w"), c.attr<float>("eps"))});
     });
   }
+}
+
+// rmsnorm's backward sums dw in fixed 32-row chunks: dx and dw are bit-identical at 1, 2 and
+// 3 threads (rows not a multiple of the chunk, above the parallel threshold).
+TEST(RmsNorm, BackwardIsBitIdenticalAcrossThreadCounts) {
+  auto grads = [](int nt) {
+    threads::ScopedNumThreads threads_for_this_test(nt);
+    Tensor x = testing::random_tensor({301, 160}, 31), w = testing::random_tensor({160}, 32);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tape tape;
+    Tensor y = ops::rmsnorm(tape, x, w, 1e-6f);
+    tape.backward(y, testing::random_tensor(y.shape(), 33));
+    return std::vector<std::vector<float>>{y.to_vector(), x.grad().to_vector(),
+                                           w.grad().to_vector()};
+  };
+  const auto want = grads(1);
+  EXPECT_EQ(grads(2), want);
+  EXPECT_EQ(grads(3), want);
 }
 
 TEST(OpParity, Softmax) {

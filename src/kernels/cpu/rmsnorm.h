@@ -6,8 +6,9 @@
 // Backward from the saved rstd, with g = dL/dy:
 //   dx[r,c] += rstd[r] · (w[c] g[r,c] − x[r,c] · rstd[r]² · mean_c' w[c'] g[r,c'] x[r,c'])
 //   dw[c]   += Σ_r g[r,c] · x[r,c] · rstd[r]
-// dw is summed race-free: each thread accumulates its rows into a private (C) buffer and the
-// buffers are added in thread order afterwards. dx or dw may be null (no gradient wanted).
+// dw is summed race-free and independently of the thread count: rows are taken in fixed
+// chunks of 32, each chunk accumulates into its own (C) buffer, and the buffers are added in
+// chunk order afterwards (SPEC §16). dx or dw may be null (no gradient wanted).
 #pragma once
 
 #include <cstdint>
