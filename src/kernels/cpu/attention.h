@@ -180,26 +180,28 @@ inline void block_atb(const float* P, const float* X, int64_t n, int64_t ja, int
 // (4 × kKeyTile), row r's keys in this tile are [ra[r], re[r]). Per row, with m the
 // running max and l the running Σ exp(s − m): m' = max(m, max s), alpha = exp(m − m'),
 // l' = alpha·l + Σ exp(s − m'). s becomes P = exp(s − m') inside the range and exactly 0
-// outside it (and for rows without keys here, which keep alpha = 1).
+// outside it (and for rows without keys here, which keep alpha = 1). W: the tile's first W
+// keys (a narrower tile, e.g. the sliding window's edge tiles; the row stride stays kKeyTile).
+template <int64_t W = kKeyTile>
 inline void online_softmax_step(float* s, const int64_t ra[kRows], const int64_t re[kRows],
                                 float* m, float* l, float alpha[kRows]) {
   for (int64_t r = 0; r < kRows; ++r) {
     float* sr = s + r * kKeyTile;
     const int64_t a = ra[r], e = re[r];
     if (a >= e) {
-      std::fill(sr, sr + kKeyTile, 0.f);
+      std::fill(sr, sr + W, 0.f);
       alpha[r] = 1.f;
       continue;
     }
     float mx = m[r];
 #pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
+    for (int64_t j = 0; j < W; ++j) {
       const float x = j >= a && j < e ? sr[j] : kNegInf;
       mx = x > mx ? x : mx;
     }
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < kKeyTile; ++j) {
+    for (int64_t j = 0; j < W; ++j) {
       const float p = j >= a && j < e ? fast_exp(sr[j] - mx) : 0.f;
       sr[j] = p;
       sum += p;

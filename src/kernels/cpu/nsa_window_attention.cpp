@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/fast_math.h"
 
 namespace tinyr2::kernels::cpu {
@@ -19,6 +20,8 @@ constexpr int64_t kQueryTile = 64;  // forward: queries per work item (a multipl
 constexpr int64_t kMinChunk = 64;   // backward: queries per work item, at least the window
 constexpr double kParallelWork = 1 << 16;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+static_assert(kR == attention_detail::kRows && kW == attention_detail::kKeyTile,
+              "the window tiles share the range kernel's online-softmax step");
 
 int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
@@ -183,39 +186,6 @@ template <int64_t kD>
   }
 }
 
-// One online-softmax step for 4 rows over W keys (scores s, row stride kW; row r sees
-// [ra[r], re[r])): m' = max(m, max s), alpha = exp(m − m'), l' = alpha·l + Σ exp(s − m');
-// s becomes P = exp(s − m') on the row's keys and exactly 0 elsewhere.
-template <int64_t W>
-inline void softmax_step(float* s, const int64_t ra[kR], const int64_t re[kR], float* m, float* l,
-                         float alpha[kR]) {
-  for (int64_t r = 0; r < kR; ++r) {
-    float* sr = s + r * kW;
-    const int64_t a = ra[r], e = re[r];
-    if (a >= e) {
-      std::fill(sr, sr + W, 0.f);
-      alpha[r] = 1.f;
-      continue;
-    }
-    float mx = m[r];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < W; ++j) {
-      const float x = j >= a && j < e ? sr[j] : kNegInf;
-      mx = x > mx ? x : mx;
-    }
-    float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < W; ++j) {
-      const float p = j >= a && j < e ? fast_exp(sr[j] - mx) : 0.f;
-      sr[j] = p;
-      sum += p;
-    }
-    alpha[r] = fast_exp(m[r] - mx);  // 0 on a row's first keys (m = −inf)
-    l[r] = l[r] * alpha[r] + sum;
-    m[r] = mx;
-  }
-}
-
 // P ← exp(S − lse) and dS ← scale·P·(dP − delta) for 4 rows over W keys, exactly 0 outside
 // each row's keys [ra, re) (S in p, dP in ds on entry).
 template <int64_t W>
@@ -273,10 +243,10 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
               const float* kcol = kt.data() + (tb - sb);
               if (W == kW) {
                 scores4<kW, kDk>(x, kcol, ldt, Dk, scale, s.data());
-                softmax_step<kW>(s.data(), ra, re, m, l, alpha);
+                attention_detail::online_softmax_step<kW>(s.data(), ra, re, m, l, alpha);
               } else {
                 scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
-                softmax_step<kNarrow>(s.data(), ra, re, m, l, alpha);
+                attention_detail::online_softmax_step<kNarrow>(s.data(), ra, re, m, l, alpha);
               }
               for (int64_t r = 0; r < kR; ++r)
                 if (alpha[r] != 1.f)
