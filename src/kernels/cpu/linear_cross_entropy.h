@@ -25,6 +25,13 @@ namespace tinyr2::kernels::cpu {
 // Rows per chunk when the caller passes chunk_rows ≤ 0: about kLinearCeChunkBytes of logits
 // (≥ 16 rows; 128 rows for the GPT-2 vocabulary), and never more than N.
 inline constexpr int64_t kLinearCeChunkBytes = int64_t{24} << 20;
+// The loss of rows [r0, r0 + R) from their logits z (R, V), shared by the fp32 and bf16 heads:
+// row_loss[n] = lse − z[target] (ignored rows untouched), lse[n] when lse is given, and with
+// grad z becomes G = scale · (softmax − onehot), 0 on ignored rows.
+void cross_entropy_chunk(float* z, int64_t r0, int64_t R, int64_t V, const int32_t* targets,
+                         int32_t ignore_index, float scale, bool grad, float* lse,
+                         double* row_loss);
+
 int64_t linear_cross_entropy_chunk_rows(int64_t V);
 
 // Writes lse (N, may be null) and, when dh / dW are not null, OVERWRITES dh (N, C) and dW

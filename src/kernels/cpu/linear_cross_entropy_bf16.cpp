@@ -1,19 +1,13 @@
 #include "kernels/cpu/linear_cross_entropy_bf16.h"
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
 #include <vector>
 
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/linear_cross_entropy.h"
-#include "kernels/cpu/softmax.h"
 
 namespace tinyr2::kernels::cpu {
-
-namespace {
-constexpr int64_t kParallelWork = 32768;  // chunk elements below which the row loop is serial
-}  // namespace
 
 double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
                                  const int32_t* targets, int64_t N, int64_t C, int64_t V,
@@ -49,29 +43,7 @@ double linear_cross_entropy_bf16(bool native, const float* h, const float* W,
     else
       gemm_bf16(false, false, true, R, V, C, 1.f, hc, C, W, C, 0.f, z, V);  // z = h_chunk · Wᵀ
 
-#pragma omp parallel for schedule(static) if (R * V > kParallelWork)
-    for (int64_t r = 0; r < R; ++r) {
-      const int64_t n = r0 + r;
-      float* x = z + r * V;
-      const int32_t t = targets[n];
-      const bool ignored = t == ignore_index;
-      const float m = row_max(x, V);
-      const float target_logit = ignored ? 0.f : x[t];
-      double total;
-      if (grad && !ignored) {
-        total = row_exp(x, x, V, m);
-        const float f = static_cast<float>(scale / total);
-#pragma omp simd
-        for (int64_t v = 0; v < V; ++v) x[v] *= f;
-        x[t] -= scale;
-      } else {
-        total = row_sum_exp(x, V, m);
-        if (grad) std::fill(x, x + V, 0.f);
-      }
-      const double l = m + std::log(total);
-      if (lse) lse[n] = static_cast<float>(l);
-      if (!ignored) row_loss[static_cast<size_t>(n)] = l - target_logit;
-    }
+    cross_entropy_chunk(z, r0, R, V, targets, ignore_index, scale, grad, lse, row_loss.data());
 
     if (dh) {  // G · W
       if (native)
