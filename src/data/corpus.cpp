@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::data {
 
@@ -40,12 +41,11 @@ bool is_jsonl(const fs::path& path) {
 
 // The "text" field of one JSONL line, or an error naming FILE:LINE.
 std::string jsonl_text(std::string_view line, const std::string& path, int64_t index) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}:{}: not valid JSON ({})", path, index + 1, e.what());
-  }
+  // A line may hold a whole document: no size limits beyond the file's, but the nesting and
+  // value-count limits, duplicate keys and trailing bytes are checked like every JSON reader.
+  io::JsonLimits limits;
+  limits.max_bytes = limits.max_string = line.size();
+  const nlohmann::json j = io::parse_json(line, fmt::format("{}:{}", path, index + 1), limits);
   if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
     fail("{}:{}: expected a JSON object with a string field \"text\"", path, index + 1);
   return j["text"].get<std::string>();

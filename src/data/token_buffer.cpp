@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::data {
 
@@ -57,7 +58,7 @@ BufferPosition BufferPosition::from_json(const nlohmann::json& j) {
     p.fingerprint = std::stoull(fp, &used, 16);
     if (used != fp.size() || fp.size() != 16) throw std::invalid_argument(fp);
   } catch (const std::exception& e) {
-    fail("malformed data position {}: {}", j.dump(), e.what());
+    fail("malformed data position {}: {}", io::json_excerpt(j, 80), io::text_excerpt(e.what(), 80));
   }
   return p;
 }

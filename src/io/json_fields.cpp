@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::io {
 
@@ -29,10 +30,11 @@ const nlohmann::json& JsonFields::raw(const std::string& key) {
 void JsonFields::integer(const std::string& key, int64_t& out, int64_t min, int64_t max) {
   if (!has(key)) return;
   const auto& v = raw(key);
-  if (!v.is_number_integer()) error(key, fmt::format("must be an integer, got {}", v.dump()));
+  if (!v.is_number_integer())
+    error(key, fmt::format("must be an integer, got {}", json_excerpt(v)));
   const int64_t x = v.get<int64_t>();
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max))
-    error(key, fmt::format("= {} is out of range [{}, {}]", v.dump(), min, max));
+    error(key, fmt::format("= {} is out of range [{}, {}]", json_excerpt(v), min, max));
   if (x < min || x > max) {
     if (max == std::numeric_limits<int64_t>::max())
       error(key, fmt::format("= {} is out of range: must be ≥ {}", x, min));
@@ -45,12 +47,12 @@ void JsonFields::number(const std::string& key, double& out, double min, double 
                         bool min_exclusive) {
   if (!has(key)) return;
   const auto& v = raw(key);
-  if (!v.is_number()) error(key, fmt::format("must be a number, got {}", v.dump()));
+  if (!v.is_number()) error(key, fmt::format("must be a number, got {}", json_excerpt(v)));
   const double x = v.get<double>();
   const bool low = min_exclusive ? !(x > min) : !(x >= min);
   if (!std::isfinite(x) || low || x > max) {
     std::string range = fmt::format("{}{}, {}]", min_exclusive ? "(" : "[", min, max);
-    error(key, fmt::format("= {} is out of range {}", v.dump(), range));
+    error(key, fmt::format("= {} is out of range {}", json_excerpt(v), range));
   }
   out = x;
 }
@@ -59,7 +61,7 @@ void JsonFields::boolean(const std::string& key, bool& out) {
   if (!has(key)) return;
   const auto& v = raw(key);
   if (!v.is_boolean())
-    error(key, fmt::format("must be true or false (a JSON boolean), got {}", v.dump()));
+    error(key, fmt::format("must be true or false (a JSON boolean), got {}", json_excerpt(v)));
   out = v.get<bool>();
 }
 
@@ -69,19 +71,19 @@ void JsonFields::choice(const std::string& key, std::string& out,
   const auto& v = raw(key);
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
-  if (!v.is_string()) error(key, fmt::format("must be one of {}, got {}", list, v.dump()));
+  if (!v.is_string()) error(key, fmt::format("must be one of {}, got {}", list, json_excerpt(v)));
   const std::string s = v.get<std::string>();
   for (const auto& a : allowed)
     if (s == a) {
       out = s;
       return;
     }
-  error(key, fmt::format("must be one of {}, got {}", list, v.dump()));
+  error(key, fmt::format("must be one of {}, got {}", list, json_excerpt(v)));
 }
 
 void JsonFields::finish() const {
   for (auto it = j_.begin(); it != j_.end(); ++it)
-    if (!seen_.count(it.key())) fail("{}: unknown key \"{}\"", context_, it.key());
+    if (!seen_.count(it.key())) fail("{}: unknown key \"{}\"", context_, text_excerpt(it.key()));
 }
 
 }  // namespace tinyr2::io

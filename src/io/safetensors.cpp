@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::io {
 
@@ -91,12 +92,11 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
   if (header_len > bytes.size() - 8)
     fail("{}: safetensors header length {} runs past the end of the {}-byte file", file, header_len,
          bytes.size());
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + header_len);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: safetensors header is not valid JSON ({})", file, e.what());
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxHeaderBytes;
+  limits.max_depth = 8;  // {"name": {"shape": [...]}} and __metadata__: three levels
+  const nlohmann::json header = parse_json(std::string_view(bytes.data() + 8, header_len),
+                                           file + ": safetensors header", limits);
   if (!header.is_object()) fail("{}: safetensors header is not a JSON object", file);
 
   SafetensorsData out;
@@ -107,40 +107,48 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
     if (name == "__metadata__") {
       if (!v.is_object()) fail("{}: __metadata__ is not an object", file);
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail("{}: __metadata__[\"{}\"] is not a string", file, m.key());
+        if (!m.value().is_string())
+          fail("{}: __metadata__[\"{}\"] is not a string", file, text_excerpt(m.key()));
         out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
         !v.contains("data_offsets"))
-      fail("{}: tensor \"{}\" needs dtype, shape and data_offsets", file, name);
-    if (!v["dtype"].is_string()) fail("{}: tensor \"{}\": dtype is not a string", file, name);
+      fail("{}: tensor \"{}\" needs dtype, shape and data_offsets", file, text_excerpt(name));
+    if (!v["dtype"].is_string())
+      fail("{}: tensor \"{}\": dtype is not a string", file, text_excerpt(name));
     const DTypeInfo* dt = find_dtype(v["dtype"].get<std::string>());
-    if (!dt) fail("{}: tensor \"{}\": unsupported dtype {}", file, name, v["dtype"].dump());
-    if (!v["shape"].is_array()) fail("{}: tensor \"{}\": shape is not an array", file, name);
+    if (!dt)
+      fail("{}: tensor \"{}\": unsupported dtype {}", file, text_excerpt(name),
+           json_excerpt(v["dtype"]));
+    if (!v["shape"].is_array())
+      fail("{}: tensor \"{}\": shape is not an array", file, text_excerpt(name));
     Shape shape;
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
       if (!d.is_number_unsigned())
-        fail("{}: tensor \"{}\": shape {} is not a list of non-negative integers", file, name,
-             v["shape"].dump());
+        fail("{}: tensor \"{}\": shape {} is not a list of non-negative integers", file,
+             text_excerpt(name), json_excerpt(v["shape"]));
       const uint64_t n = d.get<uint64_t>();
       if (n > (1ull << 40) || (n && numel > (1ull << 40) / n))
-        fail("{}: tensor \"{}\": shape {} is too large", file, name, v["shape"].dump());
+        fail("{}: tensor \"{}\": shape {} is too large", file, text_excerpt(name),
+             json_excerpt(v["shape"]));
       numel *= n;
       shape.push_back(static_cast<int64_t>(n));
     }
     const auto& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
         !off[1].is_number_unsigned())
-      fail("{}: tensor \"{}\": data_offsets must be two non-negative integers", file, name);
+      fail("{}: tensor \"{}\": data_offsets must be two non-negative integers", file,
+           text_excerpt(name));
     const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (end < begin)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] are reversed", file, name, begin, end);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] are reversed", file, text_excerpt(name), begin,
+           end);
     if (end - begin != numel * dt->bytes)
-      fail("{}: tensor \"{}\": {} bytes for shape {} of {} (expected {})", file, name, end - begin,
-           shape_str(shape), dt->name, numel * dt->bytes);
+      fail("{}: tensor \"{}\": {} bytes for shape {} of {} (expected {})", file, text_excerpt(name),
+           end - begin, shape_str(shape), dt->name, numel * dt->bytes);
     entries.push_back({name, dt, shape, begin, end});
   }
 
@@ -152,14 +160,14 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
   uint64_t expected = 0;
   for (const Entry& e : entries) {
     if (e.begin < expected)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] overlap the previous tensor", file, e.name,
-           e.begin, e.end);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] overlap the previous tensor", file,
+           text_excerpt(e.name), e.begin, e.end);
     if (e.begin > expected)
-      fail("{}: tensor \"{}\": data_offsets [{}, {}] leave a gap after byte {}", file, e.name,
-           e.begin, e.end, expected);
+      fail("{}: tensor \"{}\": data_offsets [{}, {}] leave a gap after byte {}", file,
+           text_excerpt(e.name), e.begin, e.end, expected);
     if (e.end > data_size)
       fail("{}: tensor \"{}\": data_offsets [{}, {}] run past the {}-byte data section", file,
-           e.name, e.begin, e.end, data_size);
+           text_excerpt(e.name), e.begin, e.end, data_size);
     expected = e.end;
   }
   if (expected != data_size)

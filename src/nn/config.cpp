@@ -1,9 +1,8 @@
 #include "nn/config.h"
 
-#include <fstream>
-
 #include "core/error.h"
 #include "io/json_fields.h"
+#include "io/json_reader.h"
 #include "nn/mixer_factory.h"
 
 namespace tinyr2::nn {
@@ -19,13 +18,14 @@ std::vector<int> string_list(io::JsonFields& f, const std::string& key,
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
   if (!v.is_array() || v.empty())
-    f.error(key, fmt::format("must be a non-empty list of {}, got {}", list, v.dump()));
+    f.error(key, fmt::format("must be a non-empty list of {}, got {}", list, io::json_excerpt(v)));
   std::vector<int> out;
   for (const auto& e : v) {
     int found = -1;
     for (size_t i = 0; i < allowed.size(); ++i)
       if (e.is_string() && e.get<std::string>() == allowed[i]) found = static_cast<int>(i);
-    if (found < 0) f.error(key, fmt::format("entry {} must be one of {}", e.dump(), list));
+    if (found < 0)
+      f.error(key, fmt::format("entry {} must be one of {}", io::json_excerpt(e), list));
     out.push_back(found);
   }
   return out;
@@ -51,7 +51,7 @@ BranchSet parse_mode(io::JsonFields& f, const nlohmann::json& e) {
   f.error("attention_mode",
           fmt::format(
               "entry {} must be \"NSA\", \"SWA\", \"DSA\" or [b1,b2,b3] of 0/1 with at least one 1",
-              e.dump()));
+              io::json_excerpt(e)));
 }
 
 }  // namespace
@@ -76,7 +76,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (f.has("attention_mode")) {
     const auto& v = f.raw("attention_mode");
     if (!v.is_array() || v.empty())
-      f.error("attention_mode", fmt::format("must be a non-empty list, got {}", v.dump()));
+      f.error("attention_mode",
+              fmt::format("must be a non-empty list, got {}", io::json_excerpt(v)));
     // A bare [b1,b2,b3] triple is one mode, not a list of three.
     std::vector<nlohmann::json> entries;
     if (v.size() == 3 && v[0].is_number())
@@ -132,7 +133,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     const auto& v = f.raw("ns_coeffs");
     if (!v.is_array() || v.size() != 3 || !v[0].is_number() || !v[1].is_number() ||
         !v[2].is_number())
-      f.error("ns_coeffs", fmt::format("must be a list of 3 numbers, got {}", v.dump()));
+      f.error("ns_coeffs", fmt::format("must be a list of 3 numbers, got {}", io::json_excerpt(v)));
     for (int i = 0; i < 3; ++i) c.ns_coeffs[i] = v[i].get<double>();
   }
   f.number("dropout", c.dropout, 0.0, 1.0);
@@ -179,14 +180,7 @@ void ModelConfig::validate() const {
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) fail("{}: cannot open config file", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path, io::json_error_text(e));
-  }
+  const nlohmann::json j = io::read_json_file(path, {}, "config file");
   try {
     return from_json(j);
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "io/json_fields.h"
+#include "io/json_reader.h"
 #include "io/safetensors.h"
 
 namespace tinyr2::train {
@@ -177,12 +178,7 @@ Checkpoint load_latest_checkpoint(const std::string& run_dir) {
   c.optimizer_state = io::load_safetensors(opt).tensors;
   const std::string state_file = c.dir + "/trainer_state.json";
   if (!fs::exists(state_file)) fail("{}: missing", state_file);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_text(state_file));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", state_file, io::json_error_text(e));
-  }
+  const nlohmann::json j = io::read_json_file(state_file, {}, "trainer state");
   c.state = TrainerState::from_json(j, state_file);
   if (c.state.step != parse_name(name))
     fail("{}: step {} does not match the checkpoint name {}", state_file, c.state.step, name);

@@ -1,10 +1,8 @@
 #include "train/train_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/error.h"
 #include "io/json_fields.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::train {
 
@@ -50,14 +48,14 @@ void field(const std::string& key, Read&& read) {
 }  // namespace
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) fail("train must be a JSON object, got {}", j.dump());
+  if (!j.is_object()) fail("train must be a JSON object, got {}", io::json_excerpt(j));
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     for (const auto& k : kTrainKeys) known = known || k == it.key();
     if (!known) {
       std::string list;
       for (const auto& k : kTrainKeys) list += (list.empty() ? "" : ", ") + k;
-      fail("train.{}: unknown key (known: {})", it.key(), list);
+      fail("train.{}: unknown key (known: {})", io::text_excerpt(it.key()), list);
     }
   }
   TrainConfig c;
@@ -81,7 +79,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     bool ok = v.is_array() && v.size() == 2;
     for (size_t i = 0; ok && i < 2; ++i)
       ok = v[i].is_number() && v[i].get<double>() >= 0.0 && v[i].get<double>() < 1.0;
-    if (!ok) bad("betas", fmt::format("must be [b1, b2] with 0 ≤ b < 1, got {}", v.dump()));
+    if (!ok)
+      bad("betas", fmt::format("must be [b1, b2] with 0 ≤ b < 1, got {}", io::json_excerpt(v)));
     c.betas = {v[0].get<double>(), v[1].get<double>()};
   }
   field("eps", [&] { f.number("eps", c.eps, 0.0, 1.0, /*min_exclusive=*/true); });
@@ -141,15 +140,17 @@ nlohmann::json RunConfig::to_json() const {
 void apply_override(nlohmann::json& config, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    fail("--set \"{}\": expected KEY=VALUE (e.g. train.lr=3e-3 or n_layer=2)", assignment);
+    fail("--set \"{}\": expected KEY=VALUE (e.g. train.lr=3e-3 or n_layer=2)",
+         io::text_excerpt(assignment));
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   nlohmann::json value;
   try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception&) {
+    value = io::parse_json(text, "--set " + io::text_excerpt(key));
+  } catch (const Error&) {
     value = text;  // not JSON: a bare string such as sigmoid
   }
-  if (!config.is_object()) fail("--set {}: the config is not a JSON object", key);
+  const std::string shown = io::text_excerpt(key);
+  if (!config.is_object()) fail("--set {}: the config is not a JSON object", shown);
   const size_t dot = key.find('.');
   if (dot == std::string::npos) {
     config[key] = value;
@@ -157,24 +158,15 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
   }
   const std::string section = key.substr(0, dot), sub = key.substr(dot + 1);
   if (section != "train" || sub.empty() || sub.find('.') != std::string::npos)
-    fail("--set {}: only model keys (n_embd=...) and train.<key> (train.lr=...) can be set", key);
+    fail("--set {}: only model keys (n_embd=...) and train.<key> (train.lr=...) can be set", shown);
   nlohmann::json& train = config["train"];
   if (train.is_null()) train = nlohmann::json::object();
-  if (!train.is_object()) fail("--set {}: \"train\" is not a JSON object", key);
+  if (!train.is_object()) fail("--set {}: \"train\" is not a JSON object", shown);
   train[sub] = value;
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) fail("{}: cannot open config file", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: invalid JSON: {}", path, io::json_error_text(e));
-  }
+  const nlohmann::json j = io::read_json_file(path, {}, "config file");
   if (!j.is_object()) fail("{}: a config must be a JSON object, got {}", path, j.type_name());
   return j;
 }

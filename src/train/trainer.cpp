@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "io/json_reader.h"
 #include "optim/grad_clip.h"
 #include "optim/schedule.h"
 
@@ -56,7 +57,7 @@ data::Batch BatchListSource::next() {
 void BatchListSource::restore(const nlohmann::json& p) {
   const auto it = p.find("index");
   if (it == p.end() || !it->is_number_unsigned() || it->get<size_t>() > batches_.size())
-    fail("batch list position {} is not valid", p.dump());
+    fail("batch list position {} is not valid", io::json_excerpt(p));
   index_ = it->get<size_t>();
 }
 

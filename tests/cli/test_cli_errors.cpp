@@ -123,7 +123,7 @@ TEST(CliErrors, MalformedSafetensors) {
     expect_user_error(logits(corrupt(model, "header_too_long", s)), "exceeds the limit");
   }
   expect_user_error(logits(corrupt(model, "bad_json", with_header("{\"a\":", 0))),
-                    "not valid JSON");
+                    "safetensors header: invalid JSON");
   expect_user_error(
       logits(corrupt(model, "overlap",
                      with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"

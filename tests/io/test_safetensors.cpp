@@ -88,7 +88,7 @@ TEST(Safetensors, RejectsMalformedFiles) {
     std::memcpy(b.data(), &n, 8);
     expect_error(b, "exceeds the limit");
   }
-  expect_error(file_bytes("{\"a\": {", 0), "not valid JSON");
+  expect_error(file_bytes("{\"a\": {", 0), "safetensors header: invalid JSON");
   expect_error(file_bytes("[1,2]", 0), "not a JSON object");
   expect_error(file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4),
                "run past");
