@@ -1,5 +1,6 @@
 // Model-directory commands (SPEC §5):
-//   tinyr2 init   --config FILE --out MODEL_DIR [-s SEED]   a randomly initialised model
+//   tinyr2 init   --config FILE --out MODEL_DIR [-s SEED] [--force]
+//     a randomly initialised model; a non-empty MODEL_DIR only with --force
 //   tinyr2 logits -m MODEL_DIR (--ids 1,2,3 | --ids-file F) --out FILE.safetensors
 //   tinyr2 info   -m MODEL_DIR                               config and parameter counts
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
+#include "train/run_directory.h"
 
 namespace tinyr2::cli {
 
@@ -47,6 +49,7 @@ Command make_init_command() {
   struct Opt {
     std::string config, out;
     uint64_t seed = 1337;
+    bool force = false;
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -55,12 +58,17 @@ Command make_init_command() {
     s->add_option("--config", o->config, "model config JSON (SPEC §1)")->required();
     s->add_option("--out", o->out, "model directory to write")->required();
     s->add_option("-s,--seed", o->seed, "initialisation seed")->capture_default_str();
+    s->add_flag("--force", o->force, "replace the model in a non-empty --out");
     return s;
   };
   c.execute = [o]() -> int {
     const nn::ModelConfig cfg = nn::ModelConfig::from_file(o->config);
+    using Mode = train::OutputDirectory::Mode;  // never over a model or run unless --force
+    train::OutputDirectory out =
+        train::OutputDirectory::claim(o->out, o->force ? Mode::Overwrite : Mode::New, "init");
     nn::Model model(cfg);
     model.init(o->seed);
+    out.start_fresh();
     model.save(o->out);
     fmt::print("wrote {} ({} parameters, {} active per token)\n", o->out, model.num_params(),
                model.active_params_per_token());

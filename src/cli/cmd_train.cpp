@@ -57,7 +57,11 @@ Command make_train_command() {
          "override a config key: KEY=VALUE (VALUE as JSON), e.g. train.lr=3e-3; repeatable")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    s->add_flag("--resume", o->resume, "continue the run in --out from its latest checkpoint");
+    auto* resume =
+        s->add_flag("--resume", o->resume, "continue the run in --out from its latest checkpoint");
+    s->add_flag("--force", o->force,
+                "start over in a non-empty --out (deletes the run or model files there)")
+        ->excludes(resume);
     s->add_option("--stop-after", o->faults.stop_after, "test hook")->group("");
     s->add_option("--test-kill-in-checkpoint", o->faults.kill_in_checkpoint, "test hook")
         ->group("");

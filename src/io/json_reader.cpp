@@ -29,7 +29,8 @@ class BoundedBuilder {
   bool number_integer(json::number_integer_t v) { return add(v); }
   bool number_unsigned(json::number_unsigned_t v) { return add(v); }
   bool number_float(json::number_float_t v, const json::string_t& text) {
-    if (!std::isfinite(v)) return refuse(fmt::format("number {} is out of range", text_excerpt(text)));
+    if (!std::isfinite(v))
+      return refuse(fmt::format("number {} is out of range", text_excerpt(text)));
     return add(v);
   }
   bool string(json::string_t& s) {
@@ -186,8 +187,8 @@ std::string json_excerpt(const json& value, size_t max) {
   // Strings and containers can be large: dump only a bounded prefix's worth.
   if (value.is_string()) {
     const std::string& s = value.get_ref<const std::string&>();
-    const std::string head = json(s.substr(0, std::min(s.size(), max + 4))).dump(
-        -1, ' ', false, json::error_handler_t::replace);
+    const std::string head = json(s.substr(0, std::min(s.size(), max + 4)))
+                                 .dump(-1, ' ', false, json::error_handler_t::replace);
     return s.size() > max + 4 ? text_excerpt(head, max) : text_excerpt(head, max + 2);
   }
   if (value.is_array() || value.is_object()) {

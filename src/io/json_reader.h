@@ -26,9 +26,9 @@
 namespace tinyr2::io {
 
 struct JsonLimits {
-  size_t max_depth = 64;              // arrays/objects open at once
-  size_t max_bytes = 16u << 20;       // the whole text
-  size_t max_string = 1u << 20;       // one string or key, in bytes
+  size_t max_depth = 64;                // arrays/objects open at once
+  size_t max_bytes = 16u << 20;         // the whole text
+  size_t max_string = 1u << 20;         // one string or key, in bytes
   size_t max_values = size_t{1} << 20;  // values of any kind (an array of N numbers: N + 1)
 };
 

@@ -163,7 +163,10 @@ void write_checkpoint(const std::string& run_dir, const nn::Model& model,
 Checkpoint load_latest_checkpoint(const std::string& run_dir) {
   const fs::path latest = fs::path(run_dir) / "latest";
   if (!fs::exists(latest))
-    fail("{}: no checkpoint to resume from ({} does not exist)", run_dir, latest.string());
+    fail(
+        "{}: no checkpoint to resume from ({} does not exist); to start over, run without "
+        "--resume and with --force",
+        run_dir, latest.string());
   std::string name = read_text(latest.string());
   while (!name.empty() && (name.back() == '\n' || name.back() == '\r' || name.back() == ' '))
     name.pop_back();

@@ -19,6 +19,7 @@
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/run_directory.h"
 #include "train/trainer.h"
 
 namespace tinyr2::train {
@@ -88,18 +89,10 @@ std::string config_file(const TrainOptions& o, const std::string& out) {
   return path;
 }
 
-// With --resume the latest checkpoint of `out` (its model config must be rc's); without,
-// none, and `out` must not hold a run already.
+// With --resume the latest checkpoint of `out` (its model config must be rc's); without, none.
 std::optional<Checkpoint> open_checkpoint(const TrainOptions& o, const RunConfig& rc,
                                           const std::string& out) {
-  if (!o.resume) {
-    if (fs::exists(fs::path(out) / "latest") || fs::exists(fs::path(out) / "metrics.jsonl"))
-      fail(
-          "{}: already holds a training run; add --resume to continue it, or choose another "
-          "--out",
-          out);
-    return std::nullopt;
-  }
+  if (!o.resume) return std::nullopt;  // OutputDirectory::claim checked `out`
   Checkpoint ckpt = load_latest_checkpoint(out);
   const std::string diff = first_difference(rc.model.to_json(), ckpt.model->cfg.to_json());
   if (!diff.empty())
@@ -372,6 +365,9 @@ int run_training(const TrainOptions& o) {
   const auto t_start = Clock::now();
   const std::string out = run_directory(o);
   const RunConfig rc = load_run_config(config_file(o, out), o.sets);
+  using Mode = OutputDirectory::Mode;  // locked for the whole run (run_directory.h)
+  OutputDirectory out_dir = OutputDirectory::claim(
+      out, o.resume ? Mode::Resume : (o.force ? Mode::Overwrite : Mode::New), "train");
   std::optional<Checkpoint> ckpt = open_checkpoint(o, rc, out);
 
   const std::vector<std::string> sources = data_sources(o, ckpt);
@@ -384,6 +380,7 @@ int run_training(const TrainOptions& o) {
 
   TrainingRun run(o.faults, rc, out, std::move(ckpt), sources, corpus, tok);
   run.report_model();
+  out_dir.start_fresh();  // with --force: the old run goes only now, after every check
   run.open_run_directory();
   if (run.done()) {
     say(fmt::format("nothing to do: {} of {} steps already done", run.steps_done(),

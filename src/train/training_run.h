@@ -17,6 +17,7 @@ struct TrainOptions {
   std::string out;                // run directory (default runs/<config file stem>)
   std::vector<std::string> sets;  // --set KEY=VALUE overrides
   bool resume = false;
+  bool force = false;     // --force: start over in a non-empty --out (run_directory.h)
   FaultInjection faults;  // the hidden test flags (fault_injection.h); off by default
 };
 

@@ -53,7 +53,7 @@ TEST(JsonReader, NestingLimit) {
 TEST(JsonReader, SizeStringAndValueLimits) {
   JsonLimits l;
   l.max_bytes = 100;
-  expect_refused(std::string(101, ' ') , "101 bytes exceed the limit of 100", l);
+  expect_refused(std::string(101, ' '), "101 bytes exceed the limit of 100", l);
   l = {};
   l.max_string = 10;
   EXPECT_NO_THROW(parse_json("\"0123456789\"", "src", l));
@@ -81,9 +81,9 @@ TEST(JsonReader, MessagesQuoteAtMostAFewDozenCharacters) {
   const std::string msg = error_of("[\"" + std::string(1 << 20, 'a'));
   EXPECT_LT(msg.size(), 300u) << msg;
   EXPECT_NE(msg.find("…"), std::string::npos) << msg;
-  expect_refused(R"({")" + std::string(100000, 'k') + R"(": 1, ")" + std::string(100000, 'k') +
-                     R"(": 2})",
-                 "duplicate key");
+  expect_refused(
+      R"({")" + std::string(100000, 'k') + R"(": 1, ")" + std::string(100000, 'k') + R"(": 2})",
+      "duplicate key");
 }
 
 TEST(JsonReader, Excerpts) {
@@ -104,7 +104,8 @@ TEST(JsonReader, Excerpts) {
 
 TEST(JsonReader, RandomMutationsNeverEscapeAsAnythingButError) {
   // Property: any byte string either parses to nlohmann's own result or throws tinyr2::Error.
-  const std::string seed = R"({"n_embd": 64, "attention_mode": ["NSA", [1, 0, 1]], "t": {"lr": 1e-3}})";
+  const std::string seed =
+      R"({"n_embd": 64, "attention_mode": ["NSA", [1, 0, 1]], "t": {"lr": 1e-3}})";
   std::mt19937_64 rng(19);
   for (int i = 0; i < 3000; ++i) {
     std::string s = seed;
@@ -113,9 +114,15 @@ TEST(JsonReader, RandomMutationsNeverEscapeAsAnythingButError) {
       const size_t at = rng() % (s.size() + 1);
       const char bytes[] = "{}[]\",:0e-.\\ \xff\x01nulltrue";
       switch (rng() % 3) {
-        case 0: s.insert(at, 1, bytes[rng() % (sizeof bytes - 1)]); break;
-        case 1: if (at < s.size()) s.erase(at, 1); break;
-        default: if (at < s.size()) s[at] = static_cast<char>(rng()); break;
+        case 0:
+          s.insert(at, 1, bytes[rng() % (sizeof bytes - 1)]);
+          break;
+        case 1:
+          if (at < s.size()) s.erase(at, 1);
+          break;
+        default:
+          if (at < s.size()) s[at] = static_cast<char>(rng());
+          break;
       }
     }
     nlohmann::json ours, reference;
