@@ -3,7 +3,6 @@
 //     a randomly initialised model; a non-empty MODEL_DIR only with --force
 //   tinyr2 logits -m MODEL_DIR (--ids 1,2,3 | --ids-file F) --out FILE.safetensors
 //   tinyr2 info   -m MODEL_DIR                               config and parameter counts
-#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -12,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "io/file_io.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
 #include "train/run_directory.h"
@@ -69,7 +69,12 @@ Command make_init_command() {
     nn::Model model(cfg);
     model.init(o->seed);
     out.start_fresh();
-    model.save(o->out);
+    try {
+      model.save(o->out);
+    } catch (const Error&) {
+      out.discard();  // no half-written model directory
+      throw;
+    }
     fmt::print("wrote {} ({} parameters, {} active per token)\n", o->out, model.num_params(),
                model.active_params_per_token());
     return 0;
@@ -101,11 +106,7 @@ Command make_logits_command() {
     if (!o->ids.empty()) {
       ids = parse_ids(o->ids, "--ids");
     } else {
-      std::ifstream f(o->ids_file);
-      if (!f) fail("{}: cannot open", o->ids_file);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      ids = parse_ids(ss.str(), o->ids_file);
+      ids = parse_ids(io::read_whole_file(o->ids_file, "ids file"), o->ids_file);
     }
     auto model = nn::Model::load(o->model);
     Tape tape;

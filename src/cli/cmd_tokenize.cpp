@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "io/file_io.h"
 
 namespace tinyr2::cli {
 
@@ -31,9 +32,7 @@ std::string read_input(const std::string& path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open {}: {}", path, std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return io::read_whole_file(path, "input file");
 }
 
 std::vector<int32_t> parse_ids(const std::string& text) {

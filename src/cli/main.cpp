@@ -1,6 +1,7 @@
 // tinyr2 command-line entry point: global flags, subcommand dispatch, error → exit code.
 //
 // Exit status (SPEC §5): 0 success, 1 user error (one line on stderr), 2 usage error.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
   // OpenBLAS on the kernel the CPU's features call for (may re-execute this program once).
   if (!tinyr2::blas::select_blas_kernel(argv)) return 1;
   tinyr2::memory::keep_freed_memory();
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, reported with the path,
+  // instead of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"tinyr2 — train and run Tiny-R2 language models (MLA + NSA, DeepSeek MoE, mHC)",
                "tinyr2"};
   app.set_version_flag("--version", std::string("tinyr2 ") + TINYR2_VERSION);

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "io/file_io.h"
 #include "io/json_reader.h"
 
 namespace tinyr2::data {
@@ -24,11 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string read_whole(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read {}", path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail("cannot read {}", path.string());
-  return bytes;
+  return io::read_whole_file(path.string(), "data file");
 }
 
 bool is_text(std::string_view bytes) {

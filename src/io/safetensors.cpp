@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/file_io.h"
 #include "io/json_reader.h"
 
 namespace tinyr2::io {
@@ -221,9 +223,13 @@ SafetensorsData parse_safetensors(const std::vector<char>& bytes, const std::str
 
 SafetensorsData load_safetensors(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) fail("{}: no such file", path);
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail("{}: cannot read: {}", path,
+         std::filesystem::is_directory(path, ec) ? "Is a directory"
+         : std::filesystem::exists(path, ec)     ? "not a regular file"
+                                                 : "No such file or directory");
   std::ifstream f(path, std::ios::binary);
-  if (!f) fail("{}: cannot open for reading", path);
+  if (!f) fail("{}: cannot read: {}", path, std::strerror(errno));
   f.seekg(0, std::ios::end);
   const std::streamoff size = f.tellg();
   f.seekg(0);
@@ -258,10 +264,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   std::string json = header.dump();
   while ((json.size() + 8) % 8) json += ' ';  // keep the data section 8-byte aligned
 
-  const std::string tmp = path + ".tmp";
   {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail("{}: cannot open for writing", tmp);
+    AtomicFile f(path);  // PATH.tmp, renamed over PATH by commit(); removed on failure
     const uint64_t len = json.size();
     f.write(reinterpret_cast<const char*>(&len), 8);
     f.write(json.data(), static_cast<std::streamsize>(json.size()));
@@ -281,12 +285,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     for (const auto& [name, t] : int_tensors)
       f.write(reinterpret_cast<const char*>(t.values.data()),
               static_cast<std::streamsize>(t.values.size() * 8));
-    f.flush();
-    if (!f) fail("{}: write error", tmp);
+    f.commit();
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename to {}: {}", tmp, path, ec.message());
 }
 
 }  // namespace tinyr2::io

@@ -1,10 +1,10 @@
 #include "nn/model.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "io/file_io.h"
 #include "io/safetensors.h"
 
 namespace tinyr2::nn {
@@ -123,14 +123,7 @@ void Model::save(const std::string& dir) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail("{}: cannot create directory: {}", dir, ec.message());
-  {
-    const std::string tmp = dir + "/config.json.tmp";
-    std::ofstream f(tmp);
-    f << cfg.to_json().dump(2) << "\n";
-    if (!f) fail("{}: write error", tmp);
-    f.close();
-    std::filesystem::rename(tmp, dir + "/config.json");
-  }
+  io::write_file_atomically(dir + "/config.json", cfg.to_json().dump(2) + "\n");
   io::save_safetensors(dir + "/model.safetensors", params.state_dict(), {{"format", "pt"}});
 }
 

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "io/file_io.h"
 #include "io/json_fields.h"
 #include "io/json_reader.h"
 #include "io/safetensors.h"
@@ -23,24 +22,11 @@ namespace fs = std::filesystem;
 constexpr const char* kPrefix = "step-";
 
 void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
-    f << text;
-    f.flush();
-    if (!f) fail("{}: write error", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename to {}: {}", tmp, path, ec.message());
+  io::write_file_atomically(path, text);
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail("{}: cannot open", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return io::read_whole_file(path);
 }
 
 // "step-00000050" → 50; -1 if the name is not a checkpoint's.
@@ -104,7 +90,12 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
 void write_model_dir(const std::string& dir, const nn::Model& model) {
   const fs::path final_dir(dir), tmp = dir + ".tmp", old = dir + ".old";
   remove_dir(tmp);
-  model.save(tmp.string());
+  try {
+    model.save(tmp.string());
+  } catch (...) {
+    remove_dir(tmp);  // no best.tmp/ left behind (a --resume would trip over it)
+    throw;
+  }
   remove_dir(old);
   std::error_code ec;
   if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
@@ -126,13 +117,18 @@ void write_checkpoint(const std::string& run_dir, const nn::Model& model,
   if (ec) fail("{}: cannot create directory: {}", root.string(), ec.message());
   remove_dir(tmp);
 
-  model.save(tmp.string());  // config.json + model.safetensors
-  if (hook) hook("model");
-  io::save_safetensors((tmp / "optimizer.safetensors").string(), optimizer_state,
-                       {{"format", "tinyr2-optimizer"}});
-  if (hook) hook("optimizer");
-  write_text_atomically((tmp / "trainer_state.json").string(), state.to_json().dump(2) + "\n");
-  if (hook) hook("state");
+  try {
+    model.save(tmp.string());  // config.json + model.safetensors
+    if (hook) hook("model");
+    io::save_safetensors((tmp / "optimizer.safetensors").string(), optimizer_state,
+                         {{"format", "tinyr2-optimizer"}});
+    if (hook) hook("optimizer");
+    write_text_atomically((tmp / "trainer_state.json").string(), state.to_json().dump(2) + "\n");
+    if (hook) hook("state");
+  } catch (...) {
+    remove_dir(tmp);  // a failed write (disk full) leaves no partial checkpoint
+    throw;
+  }
 
   remove_dir(final_dir);  // a stale copy from an abandoned (later resumed) timeline
   fs::rename(tmp, final_dir, ec);

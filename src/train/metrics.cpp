@@ -1,7 +1,9 @@
 #include "train/metrics.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/file_io.h"
 
 namespace tinyr2::train {
 
@@ -110,24 +113,18 @@ MetricsLog::MetricsLog(std::string dir, int64_t keep_until) : dir_(std::move(dir
       if (kind == 't' && t.step <= keep_until) train_.push_back(t), kept += line + "\n";
       if (kind == 'e' && e.step <= keep_until) eval_.push_back(e), kept += line + "\n";
     }
-    const std::string tmp = file + ".tmp";
-    {
-      std::ofstream o(tmp, std::ios::trunc);
-      o << kept;
-      if (!o) fail("{}: write error", tmp);
-    }
-    fs::rename(tmp, file);
+    io::write_file_atomically(file, kept);
     out_.open(file, std::ios::app);
   } else {
     out_.open(file, std::ios::trunc);
   }
-  if (!out_) fail("{}: cannot open for writing", file);
+  if (!out_) fail("{}: cannot write: {}", file, std::strerror(errno));
 }
 
 void MetricsLog::write_line(const std::string& line) {
   out_ << line << '\n';
   out_.flush();
-  if (!out_) fail("{}: write error", path());
+  if (!out_) fail("{}: cannot write: {}", path(), std::strerror(errno));
 }
 
 void MetricsLog::append(const TrainRecord& r) {
@@ -147,13 +144,7 @@ void MetricsLog::append(const EvalRecord& r) {
 }
 
 void MetricsLog::write_svg(const std::string& title) const {
-  const std::string file = dir_ + "/loss.svg", tmp = file + ".tmp";
-  {
-    std::ofstream o(tmp, std::ios::trunc);
-    o << loss_svg(train_, eval_, title);
-    if (!o) fail("{}: write error", tmp);
-  }
-  fs::rename(tmp, file);
+  io::write_file_atomically(dir_ + "/loss.svg", loss_svg(train_, eval_, title));
 }
 
 std::string loss_svg(const std::vector<TrainRecord>& train, const std::vector<EvalRecord>& eval,

@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 constexpr const char* kLockFile = ".lock";
 
 // The entries of a run directory (checkpoint.h, metrics.h) and of a model directory.
-constexpr const char* kOwnEntries[] = {"config.json",   "model.safetensors", "metrics.jsonl",
-                                       "loss.svg",      "latest",            "checkpoints",
-                                       "best"};
+constexpr const char* kOwnEntries[] = {
+    "config.json", "model.safetensors", "metrics.jsonl", "loss.svg",
+    "latest",      "checkpoints",       "best"};
 
 bool is_temporary(const std::string& name) {
   return (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) || name == "best.old";
@@ -87,7 +87,7 @@ OutputDirectory::~OutputDirectory() {
   // its flock, that the path names another inode (or none) and tries again (lock_file below).
   if (fd_ >= 0) fs::remove(fs::path(dir_) / kLockFile, ec);
   if (created_ && !keep_) fs::remove(dir_, ec);  // nothing was written: leave no trace
-  if (fd_ >= 0) ::close(fd_);                     // releases the lock
+  if (fd_ >= 0) ::close(fd_);                    // releases the lock
 }
 
 namespace {
@@ -127,9 +127,10 @@ int lock_file(const std::string& dir) {
       if (err == EWOULDBLOCK) refuse_live(dir);
       fail("{}: cannot lock: {}", lock, std::strerror(err));
     }
-    struct stat held {}, now {};
-    if (::fstat(fd, &held) == 0 && ::stat(lock.c_str(), &now) == 0 &&
-        held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+    struct stat held {
+    }, now{};
+    if (::fstat(fd, &held) == 0 && ::stat(lock.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev)
       return fd;
     ::close(fd);  // its holder unlinked it as we opened it: take the new one
   }
@@ -160,6 +161,13 @@ OutputDirectory OutputDirectory::claim(const std::string& dir, Mode mode,
   if (mode == Mode::New && !empty_apart_from_lock(d)) refuse_non_empty(dir, command);
   if (mode == Mode::Resume) sweep_temporaries(dir);
   return out;
+}
+
+void OutputDirectory::discard() {
+  std::error_code ec;
+  for (const char* name : kOwnEntries) fs::remove_all(fs::path(dir_) / name, ec);
+  sweep_temporaries(dir_);
+  keep_ = false;  // the destructor removes a directory claim() created, once empty
 }
 
 void OutputDirectory::start_fresh() {

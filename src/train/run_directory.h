@@ -39,6 +39,9 @@ class OutputDirectory {
   void start_fresh();
   // Marks the directory as in use without clearing anything (Mode::New, Mode::Resume).
   void written() { keep_ = true; }
+  // After a failed write (disk full): removes what was written (the entries start_fresh()
+  // clears) and, when claim() made the directory, the directory.
+  void discard();
 
   const std::string& path() const { return dir_; }
 

@@ -17,6 +17,7 @@
 #include "core/threads.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "io/file_io.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/run_directory.h"
@@ -64,13 +65,7 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    if (!f) fail("{}: write error", tmp);
-  }
-  fs::rename(tmp, path);
+  io::write_file_atomically(path, text);  // PATH.tmp removed on failure
 }
 
 // ---- setup: configuration, run directory, data ----

@@ -57,8 +57,8 @@ class OutputDirs : public ::testing::Test {
     return fmt::format("init --config {} --out {} {}", tmp / "config.json", out, extra);
   }
   std::string train(const std::string& out, const std::string& extra = "") {
-    return fmt::format("train --config {} --data {} --out {} {}", tmp / "config.json",
-                       tmp / "data", out, extra);
+    return fmt::format("train --config {} --data {} --out {} {}", tmp / "config.json", tmp / "data",
+                       out, extra);
   }
 };
 
