@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "io/file_io.h"
 #include "io/safetensors.h"
+#include "nn/memory_estimate.h"
 #include "nn/model.h"
 #include "train/run_directory.h"
 
@@ -63,6 +64,7 @@ Command make_init_command() {
   };
   c.execute = [o]() -> int {
     const nn::ModelConfig cfg = nn::ModelConfig::from_file(o->config);
+    nn::check_memory(cfg, o->config, {});       // before allocating (nn/memory_estimate.h)
     using Mode = train::OutputDirectory::Mode;  // never over a model or run unless --force
     train::OutputDirectory out =
         train::OutputDirectory::claim(o->out, o->force ? Mode::Overwrite : Mode::New, "init");

@@ -8,10 +8,22 @@
 // from its heap and keep freed memory for reuse instead of returning it to the system, so
 // after the first step the same pages are reused. It only sets allocator options (mallopt);
 // it holds no state of ours. Called once at the start of the CLI and the benchmarks.
+//
+// available_bytes(): the memory this process can still use — MemAvailable from /proc/meminfo,
+// or the cgroup's memory.max minus its memory.current when that is lower; 0 when unknown.
+// Used to refuse oversized configs before allocating (nn/memory_estimate.h, issue 19).
 #pragma once
+
+#include <cstdint>
+#include <string>
 
 namespace tinyr2::memory {
 
 void keep_freed_memory();
+
+uint64_t available_bytes();
+
+// 1536 → "1.5 KiB", 3e9 → "2.8 GiB", 1e30 → "8.3e+17 TiB": for messages.
+std::string format_bytes(double bytes);
 
 }  // namespace tinyr2::memory

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "io/file_io.h"
 #include "io/safetensors.h"
+#include "nn/memory_estimate.h"
 
 namespace tinyr2::nn {
 
@@ -130,6 +131,7 @@ void Model::save(const std::string& dir) const {
 std::unique_ptr<Model> Model::load(const std::string& dir) {
   if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", dir);
   const ModelConfig cfg = ModelConfig::from_file(dir + "/config.json");
+  check_memory(cfg, dir + "/config.json", {});  // before allocating (memory_estimate.h)
   auto model = std::make_unique<Model>(cfg);
   const std::string path = dir + "/model.safetensors";
   model->params.load_state_dict(io::load_safetensors(path).tensors, path);

@@ -18,6 +18,7 @@
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "io/file_io.h"
+#include "nn/memory_estimate.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/run_directory.h"
@@ -360,6 +361,7 @@ int run_training(const TrainOptions& o) {
   const auto t_start = Clock::now();
   const std::string out = run_directory(o);
   const RunConfig rc = load_run_config(config_file(o, out), o.sets);
+  nn::check_memory(rc.model, config_file(o, out), {rc.train.batch_size, /*training=*/true});
   using Mode = OutputDirectory::Mode;  // locked for the whole run (run_directory.h)
   OutputDirectory out_dir = OutputDirectory::claim(
       out, o.resume ? Mode::Resume : (o.force ? Mode::Overwrite : Mode::New), "train");
