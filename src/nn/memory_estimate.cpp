@@ -20,8 +20,8 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryUse& use) {
   double params = V * C;  // the embedding, tied with the head
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const double ffn = 2 * C * hidden;  // at least up and down projections
-    params += attention +
-              (c.ffn_type(l) == FfnType::Moe ? static_cast<double>(c.n_experts) * ffn : ffn);
+    params +=
+        attention + (c.ffn_type(l) == FfnType::Moe ? static_cast<double>(c.n_experts) * ffn : ffn);
   }
   MemoryEstimate e;
   e.params = params;
@@ -41,13 +41,12 @@ void check_memory(const ModelConfig& cfg, const std::string& context, const Memo
   const uint64_t available = memory::available_bytes();
   if (available == 0 || e.total() <= static_cast<double>(available)) return;
   using memory::format_bytes;
-  std::string parts = fmt::format("{:.3g} parameters: {} of weights", e.params,
-                                  format_bytes(e.weights));
+  std::string parts =
+      fmt::format("{:.3g} parameters: {} of weights", e.params, format_bytes(e.weights));
   if (use.training)
     parts += fmt::format(
         ", {} of gradients and optimizer state, {} of activations for a batch of {} × {}",
-                         format_bytes(e.training), format_bytes(e.activations), use.batch,
-                         cfg.ctx_len);
+        format_bytes(e.training), format_bytes(e.activations), use.batch, cfg.ctx_len);
   fail("{}: this model needs at least {} ({}), more than the {} of memory available", context,
        format_bytes(e.total()), parts, format_bytes(static_cast<double>(available)));
 }

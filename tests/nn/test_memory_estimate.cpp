@@ -1,6 +1,6 @@
 // nn::estimate_memory is a lower bound: its parameter count never exceeds Model::num_params()
 // (the model's own count, itself checked against PyTorch in test_param_counts.cpp), and stays
-// within 4x of it — over FULL/Sparse, MLP/MoE and hyper-connection variants.
+// within 5x of it — over FULL/Sparse, MLP/MoE and hyper-connection variants.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,10 +12,9 @@
 namespace tinyr2::nn {
 
 TEST(MemoryEstimate, IsALowerBoundOfTheParameterCount) {
-  for (const char* extra :
-       {R"({})", R"({"attention_types": ["Sparse"]})", R"({"types": ["moe"]})",
-        R"({"types": ["mlp", "moe"], "n_layer": 3, "hc": true})",
-        R"({"n_embd": 64, "n_head": 4, "vocab_size": 1000})"}) {
+  for (const char* extra : {R"({})", R"({"attention_types": ["Sparse"]})", R"({"types": ["moe"]})",
+                            R"({"types": ["mlp", "moe"], "n_layer": 3, "hc": true})",
+                            R"({"n_embd": 64, "n_head": 4, "vocab_size": 1000})"}) {
     nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
     j.update(nlohmann::json::parse(extra));
     const ModelConfig cfg = ModelConfig::from_json(j);
@@ -23,7 +22,7 @@ TEST(MemoryEstimate, IsALowerBoundOfTheParameterCount) {
     const MemoryEstimate e = estimate_memory(cfg, {});
     const double actual = static_cast<double>(model.num_params());
     EXPECT_LE(e.params, actual) << extra;
-    EXPECT_GE(e.params, 0.25 * actual) << extra;  // within 4x at these toy widths
+    EXPECT_GE(e.params, 0.2 * actual) << extra;  // within 5x at these toy widths
     EXPECT_EQ(e.weights, 4 * e.params);
     const MemoryEstimate t = estimate_memory(cfg, {8, true});
     EXPECT_EQ(t.training, 3 * t.weights);
