@@ -17,6 +17,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/arg_checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
@@ -54,8 +55,11 @@ Command make_generate_command() {
         app.add_subcommand("generate", "continue a prompt with a model (streams text to stdout)");
     s->add_option("-m,--model", o->model, "model directory")->required();
     s->add_option("-p,--prompt", o->prompt, "prompt text")->required();
-    s->add_option("-n,--n-predict", o->n, "tokens to generate (-1: until <|endoftext|>)")
-        ->capture_default_str();
+    s->add_option(
+         "-n,--n-predict", o->n,
+         fmt::format("tokens to generate (-1: until <|endoftext|>, at most {})", kMaxNewTokens))
+        ->capture_default_str()
+        ->check(in_range<int64_t>(INT64_MIN, INT64_MAX));  // the range: below, exit 1
     s->add_option("--temp", o->sampling.temperature, "temperature (0: greedy)")
         ->capture_default_str();
     s->add_option("--top-k", o->sampling.top_k, "keep the k most likely tokens (<= 0: off)")
@@ -63,13 +67,16 @@ Command make_generate_command() {
     s->add_option("--top-p", o->sampling.top_p,
                   "nucleus: keep the smallest set of mass >= p (1: off)")
         ->capture_default_str();
-    s->add_option("-s,--seed", o->seed, "sampling seed (-1: random)")->capture_default_str();
+    s->add_option("-s,--seed", o->seed, "sampling seed (-1: random)")
+        ->capture_default_str()
+        ->check(in_range<int64_t>(INT64_MIN, INT64_MAX));
     s->add_flag("--no-cache", o->no_cache, "recompute the full forward every step (check path)");
     return s;
   };
   c.execute = [o]() -> int {
     if (o->prompt.empty()) fail("generate: the prompt (-p) is empty");
-    if (o->n < -1) fail("-n must be >= -1 (-1: until <|endoftext|>), got {}", o->n);
+    if (o->n < -1 || o->n > kMaxNewTokens)
+      fail("-n must be in [-1, {}] (-1: until <|endoftext|>), got {}", kMaxNewTokens, o->n);
     if (o->seed < -1) fail("-s must be >= 0 (or -1 for a random seed), got {}", o->seed);
     infer::validate(o->sampling);
 
@@ -79,7 +86,7 @@ Command make_generate_command() {
     if (prompt.empty()) fail("generate: the prompt encodes to no tokens");
 
     infer::GenerationOptions opt;
-    opt.max_new_tokens = o->n;
+    opt.max_new_tokens = o->n == -1 ? kMaxNewTokens : o->n;  // -1: until <|endoftext|>, capped
     opt.sampling = o->sampling;
     opt.seed = o->seed >= 0 ? static_cast<uint64_t>(o->seed) : std::random_device{}();
     opt.use_cache = !o->no_cache;
@@ -98,6 +105,9 @@ Command make_generate_command() {
 
     const infer::GenerationStats& st = generator.stats();
     if (!ends_with_newline) fmt::print(stderr, "\n");  // keep the report off the text's last line
+    if (o->n == -1 && static_cast<int64_t>(ids.size()) >= kMaxNewTokens)
+      fmt::print(stderr, "note: stopped at the cap of {} tokens (-n -1 without <|endoftext|>)\n",
+                 kMaxNewTokens);
     const infer::SamplingParams& sp = opt.sampling;
     fmt::print(stderr, "sampling: {}{}\n",
                sp.temperature == 0 ? std::string("greedy")

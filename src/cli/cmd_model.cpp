@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/arg_checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/file_io.h"
@@ -58,7 +59,9 @@ Command make_init_command() {
     auto* s = app.add_subcommand("init", "write a randomly initialised model directory");
     s->add_option("--config", o->config, "model config JSON (SPEC §1)")->required();
     s->add_option("--out", o->out, "model directory to write")->required();
-    s->add_option("-s,--seed", o->seed, "initialisation seed")->capture_default_str();
+    s->add_option("-s,--seed", o->seed, "initialisation seed")
+        ->capture_default_str()
+        ->check(in_range<uint64_t>(0, UINT64_MAX));
     s->add_flag("--force", o->force, "replace the model in a non-empty --out");
     return s;
   };

@@ -25,6 +25,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/arg_checks.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
@@ -96,7 +97,9 @@ Command make_eval_command() {
     s->add_option("--batch-size", o->batch_size, "windows of ctx_len tokens per batch")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    s->add_option("-s,--seed", o->seed, "seed of the document order")->capture_default_str();
+    s->add_option("-s,--seed", o->seed, "seed of the document order")
+        ->capture_default_str()
+        ->check(in_range<uint64_t>(0, UINT64_MAX));
     return s;
   };
   c.execute = [o]() -> int {

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/arg_checks.h"
 #include "cli/commands.h"
 #include "core/blas_kernel.h"
 #include "core/error.h"
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   int threads = 0;
   app.add_option("-t,--threads", threads, "threads for kernels and BLAS (default: physical cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(tinyr2::cli::in_range(0, tinyr2::cli::kMaxThreads));
 
   std::vector<tinyr2::cli::Command> commands = tinyr2::cli::all_commands();
   for (auto& c : commands) c.attach(app);
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
   }
   try {
     tinyr2::threads::set_num_threads(threads);
+    if (threads > 0 && tinyr2::threads::num_threads() != threads)  // OpenMP's own limit
+      tinyr2::fail("-t {}: this build runs at most {} threads (0: one per physical core)", threads,
+                   tinyr2::threads::num_threads());
     for (auto& c : commands)
       if (c.parsed()) return c.run();
     return 2;

@@ -21,6 +21,8 @@ int32_t argmax(const float* logits, int64_t vocab) {
   float best_value = -std::numeric_limits<float>::infinity();
   for (int64_t i = 0; i < vocab; ++i)
     if (logits[i] > best_value) best_value = logits[i], best = i;  // strict: ties keep the lower id
+  // Like sampling (filter below): NaN or infinite logits everywhere are an error, not token 0.
+  if (!std::isfinite(best_value)) fail("sampling: the logits have no finite maximum");
   return static_cast<int32_t>(best);
 }
 

@@ -373,6 +373,9 @@ int run_training(const TrainOptions& o) {
   const data::Corpus corpus = data::Corpus::scan(sources, {o.glob, rc.train.val_fraction});
   if (corpus.train().empty())
     fail("no training documents (all {} went to validation)", corpus.val().size());
+  if (total_bytes(corpus.train()) == 0)
+    fail("no text to train on: the {} training documents under {} are empty", corpus.train().size(),
+         sources.front());
   report_data(out, sources, corpus, tok, rc);
 
   TrainingRun run(o.faults, rc, out, std::move(ckpt), sources, corpus, tok);
