@@ -48,6 +48,9 @@ nlohmann::json BufferPosition::to_json() const {
 BufferPosition BufferPosition::from_json(const nlohmann::json& j) {
   BufferPosition p;
   try {
+    // Integers only: get<int64_t>() of a float would cast (undefined out of range).
+    for (const char* key : {"seed", "epoch", "doc_cursor", "token_offset", "num_documents"})
+      if (!j.at(key).is_number_integer()) throw std::invalid_argument(std::string(key));
     p.seed = j.at("seed").get<uint64_t>();
     p.epoch = j.at("epoch").get<int64_t>();
     p.doc_cursor = j.at("doc_cursor").get<int64_t>();

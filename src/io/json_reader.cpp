@@ -177,10 +177,27 @@ json read_json_file(const std::string& path, const JsonLimits& limits, const cha
 }
 
 std::string text_excerpt(std::string_view text, size_t max) {
-  if (text.size() <= max) return std::string(text);
-  size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
-  return std::string(text.substr(0, cut)) + "…";
+  size_t cut = text.size();
+  if (cut > max) {
+    cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+  }
+  // Control characters escaped, so that a message stays on one line.
+  std::string out;
+  for (const char c : text.substr(0, cut)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\x{:02x}", u);
+    else
+      out += c;
+  }
+  return cut < text.size() ? out + "…" : out;
 }
 
 std::string json_excerpt(const json& value, size_t max) {

@@ -42,7 +42,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& source,
 nlohmann::json read_json_file(const std::string& path, const JsonLimits& limits = {},
                               const char* kind = "JSON file");
 
-// For messages: at most `max` characters (UTF-8 safe), "…" appended when cut.
+// For messages: at most `max` bytes of the text (not cutting a UTF-8 sequence), "…" appended
+// when cut, control characters escaped (\n, \x01) so that the message stays on one line.
 std::string text_excerpt(std::string_view text, size_t max = 40);
 std::string json_excerpt(const nlohmann::json& value, size_t max = 40);
 

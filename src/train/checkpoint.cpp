@@ -67,23 +67,52 @@ nlohmann::json TrainerState::to_json() const {
 }
 
 TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string& source) {
+  // Strict types: a float where an integer belongs is an error, never a cast (which is
+  // undefined behaviour out of range).
+  auto bad = [&](const std::string& key, const std::string& what) {
+    fail("{}: malformed trainer state: \"{}\" {}", source, key, what);
+  };
+  auto at = [&](const nlohmann::json& obj, const char* key) -> const nlohmann::json& {
+    if (!obj.is_object() || !obj.contains(key)) bad(key, "is missing");
+    return obj.at(key);
+  };
+  auto count = [&](const nlohmann::json& obj, const char* key) -> int64_t {
+    const auto& v = at(obj, key);
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) ||
+        v.get<int64_t>() < 0)
+      bad(key, fmt::format("must be an integer ≥ 0, got {}", io::json_excerpt(v)));
+    return v.get<int64_t>();
+  };
+  auto word = [&](const nlohmann::json& obj, const char* key) -> uint64_t {
+    const auto& v = at(obj, key);
+    if (!v.is_number_unsigned())
+      bad(key, fmt::format("must be an integer in [0, 2^64), got {}", io::json_excerpt(v)));
+    return v.get<uint64_t>();
+  };
+  auto number = [&](const nlohmann::json& obj, const char* key) -> double {
+    const auto& v = at(obj, key);
+    if (!v.is_number()) bad(key, fmt::format("must be a number, got {}", io::json_excerpt(v)));
+    return v.get<double>();
+  };
+  if (!j.is_object()) fail("{}: malformed trainer state: not a JSON object", source);
   TrainerState s;
-  try {
-    s.step = j.at("step").get<int64_t>();
-    s.rng_seed = j.at("rng").at("seed").get<uint64_t>();
-    s.rng_offset = j.at("rng").at("offset").get<uint64_t>();
-    s.data_position = j.at("data_position");
-    const auto& b = j.at("best_val_loss");
-    s.best_val_loss = b.is_null() ? std::numeric_limits<double>::infinity() : b.get<double>();
-    s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int64_t>();
-    s.nonfinite_total = j.at("nonfinite_total").get<int64_t>();
-    s.tokens_seen = j.at("tokens_seen").get<int64_t>();
-    s.elapsed_s = j.at("elapsed_s").get<double>();
-    s.data_sources = j.at("data_sources").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: malformed trainer state: {}", source, io::json_error_text(e));
+  s.step = count(j, "step");
+  const auto& rng = at(j, "rng");
+  s.rng_seed = word(rng, "seed");
+  s.rng_offset = word(rng, "offset");
+  s.data_position = at(j, "data_position");
+  s.best_val_loss = at(j, "best_val_loss").is_null() ? std::numeric_limits<double>::infinity()
+                                                     : number(j, "best_val_loss");
+  s.nonfinite_in_a_row = count(j, "nonfinite_in_a_row");
+  s.nonfinite_total = count(j, "nonfinite_total");
+  s.tokens_seen = count(j, "tokens_seen");
+  s.elapsed_s = number(j, "elapsed_s");
+  const auto& sources = at(j, "data_sources");
+  if (!sources.is_array()) bad("data_sources", "must be a list of paths");
+  for (const auto& p : sources) {
+    if (!p.is_string()) bad("data_sources", "must be a list of paths");
+    s.data_sources.push_back(p.get<std::string>());
   }
-  if (s.step < 0) fail("{}: malformed trainer state: step {} < 0", source, s.step);
   return s;
 }
 
