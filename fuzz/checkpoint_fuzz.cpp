@@ -41,8 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const tinyr2::Error& e) {
     const std::string m = e.what();
-    check(m.find('\n') == std::string::npos && m.size() < 1000, "a long or multi-line message",
-          m);
+    check(m.find('\n') == std::string::npos && m.size() < 1000, "a long or multi-line message", m);
   }
   return 0;
 }

@@ -46,9 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 std::vector<std::string> fuzz_seeds() {
   return {
-      file(R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
-           R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})",
-           32),
+      file(
+          R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+          R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})",
+          32),
       file(R"({"i":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
            R"("h":{"dtype":"F16","shape":[1,1],"data_offsets":[16,18]},)"
            R"("u":{"dtype":"U8","shape":[],"data_offsets":[18,19]}})",

@@ -16,12 +16,39 @@
 namespace {
 
 // Tokens that JSON-shaped and binary readers treat specially.
-const char* const kDictionary[] = {
-    "{",     "}",    "[",     "]",     "\"",   ":",    ",",    "0",    "-1",  "1e308", "-0",
-    "1.5",   "null", "true",  "false", "\\u0000", "\"\"", "18446744073709551616",
-    "99999999999999999999", "9223372036854775807", "[[[[[[[[", "]]]]", "{\"a\":",
-    "\"dtype\"", "\"shape\"", "\"data_offsets\"", "\"F32\"", "\"BF16\"", "\"I64\"",
-    "\"__metadata__\"", "\xff", "\xc3\xa9", "\x00\x00\x00\x00\x00\x00\x00\x00"};
+const char* const kDictionary[] = {"{",
+                                   "}",
+                                   "[",
+                                   "]",
+                                   "\"",
+                                   ":",
+                                   ",",
+                                   "0",
+                                   "-1",
+                                   "1e308",
+                                   "-0",
+                                   "1.5",
+                                   "null",
+                                   "true",
+                                   "false",
+                                   "\\u0000",
+                                   "\"\"",
+                                   "18446744073709551616",
+                                   "99999999999999999999",
+                                   "9223372036854775807",
+                                   "[[[[[[[[",
+                                   "]]]]",
+                                   "{\"a\":",
+                                   "\"dtype\"",
+                                   "\"shape\"",
+                                   "\"data_offsets\"",
+                                   "\"F32\"",
+                                   "\"BF16\"",
+                                   "\"I64\"",
+                                   "\"__metadata__\"",
+                                   "\xff",
+                                   "\xc3\xa9",
+                                   "\x00\x00\x00\x00\x00\x00\x00\x00"};
 
 std::string mutate(std::string s, std::mt19937_64& rng) {
   const int edits = 1 + static_cast<int>(rng() % 8);
@@ -49,7 +76,8 @@ std::string mutate(std::string s, std::mt19937_64& rng) {
         s.resize(at);
         break;
       default:  // overwrite with a random small integer's digits
-        if (at < s.size()) s.replace(at, 1, std::to_string(static_cast<int64_t>(rng() % 2000) - 1000));
+        if (at < s.size())
+          s.replace(at, 1, std::to_string(static_cast<int64_t>(rng() % 2000) - 1000));
         break;
     }
   }
