@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "io/file_io.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::train {
 
@@ -75,9 +76,9 @@ std::string tick_label(double v, double step) {
 char parse_metrics_line(const std::string& line, TrainRecord& t, EvalRecord& e) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception&) {
-    return 0;
+    j = io::parse_json(line, "metrics.jsonl");  // bounded (io/json_reader.h)
+  } catch (const Error&) {
+    return 0;  // a half-written or foreign line is skipped
   }
   if (!j.is_object() || !j.contains("type") || !j.contains("step") ||
       !j["step"].is_number_integer())

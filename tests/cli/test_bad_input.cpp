@@ -101,8 +101,9 @@ std::string safetensors_with_header(const std::string& header) {
 }
 
 std::string mutate(std::string s, std::mt19937_64& rng) {
-  static const char* const kTokens[] = {"[[[[[[[[[[", "\"", "99999999999999999999", "-1", "1e999",
-                                        "null", "{", "}", ",", "\xff", "0"};
+  static const char* const kTokens[] = {
+      "[[[[[[[[[[", "\"", "99999999999999999999", "-1", "1e999", "null", "{", "}", ",",
+      "\xff",       "0"};
   const int edits = 1 + static_cast<int>(rng() % 4);
   for (int e = 0; e < edits; ++e) {
     const size_t at = rng() % (s.size() + 1);
@@ -135,8 +136,8 @@ class BadInput : public ::testing::Test {
       write_file(*tmp_ / fmt::format("data/d{}.txt", i),
                  fmt::format("Document {} talks about hardening a small engine. ", i) +
                      std::string(400, static_cast<char>('a' + i)));
-    const Outcome init = run(*tmp_, fmt::format("init --config {} --out {}", *tmp_ / "config.json",
-                                                *tmp_ / "model"));
+    const Outcome init = run(
+        *tmp_, fmt::format("init --config {} --out {}", *tmp_ / "config.json", *tmp_ / "model"));
     ASSERT_EQ(init.status, 0) << init.err;
     const Outcome train =
         run(*tmp_, fmt::format("train --config {} --data {} --out {}", *tmp_ / "config.json",
@@ -186,8 +187,8 @@ TEST_F(BadInput, DeepNestingIsOneLineEverywhere) {
   const std::string d = deep(100000);
   expect_one_line(cli(init_with("{\"n_embd\":" + d + "}", "deep")), "nested deeper than 64",
                   "config");
-  const std::string m = model_with("model.safetensors", safetensors_with_header("{\"a\":" + d + "}"),
-                                   "deep_model");
+  const std::string m =
+      model_with("model.safetensors", safetensors_with_header("{\"a\":" + d + "}"), "deep_model");
   expect_one_line(cli(fmt::format("info -m {}", m)), "nested deeper than", "safetensors header");
   const std::string r1 = run_with("config.json", "{\"n_embd\":" + d + "}", "deep_run1");
   const auto before1 = snapshot(r1);
@@ -199,10 +200,11 @@ TEST_F(BadInput, DeepNestingIsOneLineEverywhere) {
   expect_one_line(cli(fmt::format("train --out {} --resume --data {}", r2, path("data"))),
                   "nested deeper than", "trainer_state.json");
   EXPECT_EQ(snapshot(r2), before2);
-  write_file(path("run_deep_train.json"), std::string(kConfig).substr(0, std::string(kConfig).size() - 1) +
-                                               ", \"x\": " + d + "}");
-  expect_one_line(cli(fmt::format("train --config {} --data {} --out {}", path("run_deep_train.json"),
-                                  path("data"), path("never1"))),
+  write_file(
+      path("run_deep_train.json"),
+      std::string(kConfig).substr(0, std::string(kConfig).size() - 1) + ", \"x\": " + d + "}");
+  expect_one_line(cli(fmt::format("train --config {} --data {} --out {}",
+                                  path("run_deep_train.json"), path("data"), path("never1"))),
                   "nested deeper than", "train config");
   expect_one_line(cli(fmt::format("train --config {} --data {} --out {} --set 'n_embd={}'",
                                   path("config.json"), path("data"), path("never2"), deep(5000))),
@@ -245,10 +247,10 @@ TEST_F(BadInput, FailuresSayWhatAndWhere) {
   // A file-size limit stands in for a full disk: the error names the file and the reason,
   // and nothing half-written stays.
   fs::remove_all(path("full_model"));
-  expect_one_line(cli(fmt::format("init --config {} --out {}", path("config.json"),
-                                  path("full_model")),
-                      60, "ulimit -f 200;"),
-                  "model.safetensors: cannot write: File too large", "disk full in init");
+  expect_one_line(
+      cli(fmt::format("init --config {} --out {}", path("config.json"), path("full_model")), 60,
+          "ulimit -f 200;"),
+      "model.safetensors: cannot write: File too large", "disk full in init");
   EXPECT_FALSE(fs::exists(path("full_model")));
   fs::remove_all(path("full_run"));
   const Outcome full = cli(fmt::format("train --config {} --data {} --out {}", path("config.json"),
@@ -270,7 +272,8 @@ TEST_F(BadInput, NoSilentAcceptance) {
   std::string weights = read_file(path("model/model.safetensors"));
   uint64_t header = 0;
   std::memcpy(&header, weights.data(), 8);
-  for (size_t i = 8 + header; i + 4 <= weights.size(); i += 4) weights.replace(i, 4, "\xff\xff\xff\x7f");
+  for (size_t i = 8 + header; i + 4 <= weights.size(); i += 4)
+    weights.replace(i, 4, "\xff\xff\xff\x7f");
   const std::string nan_model = model_with("model.safetensors", weights, "nan_model");
   expect_one_line(cli(fmt::format("generate -m {} -p hi -n 4 --temp 0", nan_model)),
                   "no finite maximum", "greedy on NaN weights");
