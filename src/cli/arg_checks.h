@@ -19,10 +19,12 @@ inline constexpr int64_t kMaxNewTokens = int64_t{1} << 20;  // generate -n, and 
 
 template <class T>
 CLI::Validator in_range(T lo, T hi) {
-  const bool whole_type =
-      lo == std::numeric_limits<T>::min() && hi == std::numeric_limits<T>::max();
+  // A signed type's whole range reads better in powers of two than as two 19-digit bounds.
+  const bool whole_type = std::numeric_limits<T>::is_signed &&
+                          lo == std::numeric_limits<T>::min() &&
+                          hi == std::numeric_limits<T>::max();
   const std::string range =
-      whole_type ? fmt::format("an integer of at most {} digits", std::numeric_limits<T>::digits10)
+      whole_type ? fmt::format("an integer in [-2^{0}, 2^{0})", std::numeric_limits<T>::digits)
                  : fmt::format("an integer in [{}, {}]", lo, hi);
   return CLI::Validator(
       [lo, hi, range](std::string& text) -> std::string {
