@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace tinyr2::serve {
 
@@ -17,7 +18,12 @@ Scheduler::Scheduler(const nn::Model& model, const data::Tokenizer& tokenizer,
       decoder_(model, options.parallel),
       slots_(static_cast<size_t>(options.parallel)) {
   TINYR2_CHECK(options.queue >= 0, "--queue must be >= 0, got {}", options.queue);
-  thread_ = std::thread([this] { run(); });
+  // OpenMP's thread count is per thread: the decode thread takes the creator's (-t N).
+  const int threads = threads::num_threads();
+  thread_ = std::thread([this, threads] {
+    threads::set_num_threads(threads);
+    run();
+  });
 }
 
 Scheduler::~Scheduler() {
