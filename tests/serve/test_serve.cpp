@@ -147,6 +147,22 @@ TEST_F(Serve, BadInputGetsOpenAiErrors) {
   EXPECT_NE(out.find("ok   still serving after all of it "), std::string::npos) << out;
 }
 
+// The playground in headless chromium (tests/serve/playground.js); the screenshot goes to
+// the test's scratch directory, or to $TINYR2_PLAYGROUND_SHOT when set (docs/ uses it).
+TEST_F(Serve, PlaygroundStreamsTheApiTextInChromium) {
+  if (!have_node()) GTEST_SKIP() << "node is not installed";
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed";
+  ASSERT_TRUE(fs::exists(npm_prefix() + "/node_modules/puppeteer-core/package.json"))
+      << "npm puppeteer-core is not in " << npm_prefix() << ": run scripts/setup";
+  const char* env = std::getenv("TINYR2_PLAYGROUND_SHOT");
+  const std::string shot = env && *env ? env : *dir_ / "serve_playground.png";
+  const std::string out =
+      node("playground.js", fmt::format("{} {} {} {}", npm_prefix(), server_->port(), kKey, shot));
+  EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
+  EXPECT_NE(out.find("ok   the page streamed the API's text"), std::string::npos) << out;
+  EXPECT_GT(fs::file_size(shot), 1000u);
+}
+
 TEST(ServeTextStream, HoldsBackStopPrefixesAndIncompleteUtf8) {
   serve::TextStream s({"\n\n", "END"});
   std::string sent;
