@@ -1,6 +1,6 @@
 // Load test of `tinyr2 serve` (SPEC §14), bounded and on loopback only; stops by itself.
 //
-//   scripts/load_test [-m MODEL_DIR] [--clients 32] [--requests 20] [--threads T]
+//   scripts/load_test [-m MODEL_DIR] [--clients 32] [--requests 20] [--threads T (1)]
 //
 // Without -m it makes a randomly initialised model of configs/default.json (`tinyr2 init`)
 // in a temporary directory. Starts `build/tinyr2 serve --parallel 8`, then:
@@ -23,7 +23,7 @@ const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const cli = path.join(root, "build", "tinyr2");
 const clients = Number(opt("--clients", 32)), perClient = Number(opt("--requests", 20));
-const threads = opt("--threads", String(Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length)));
+const threads = opt("--threads", "1");  // one thread: the batching gain alone, robust on a shared machine
 let model = opt("-m", null);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tinyr2-load-"));
 if (!model) {
