@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../infer/model_configs.h"
 #include "core/rng.h"
-#include "infer/model_configs.h"
 #include "nn/model.h"
 #include "nn/model_cache.h"
 

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "serve/http_api.h"
-#include "serve/server_process.h"
 #include "serve/text_stream.h"
+#include "server_process.h"
 #include "support/cli.h"
 
 namespace tinyr2 {
