@@ -27,6 +27,7 @@ std::vector<Command> all_commands();
 
 // One factory per command file.
 Command make_version_command();
+Command make_serve_command();  // cmd_serve.cpp (SPEC §14)
 Command make_bench_command();
 Command make_init_command();
 Command make_logits_command();

@@ -58,4 +58,12 @@ Tensor Block::forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& 
   return wire(ctx, R, btc, [&](const Tensor& u) { return attention_cached(ctx, u, state, pos0); });
 }
 
+Tensor Block::forward_cached_batch(ForwardContext& ctx, const Tensor& R, const Shape& btc,
+                                   const std::vector<MixerState*>& states,
+                                   const std::vector<int64_t>& pos) const {
+  return wire(ctx, R, btc, [&](const Tensor& u) {
+    return attn->forward_cached_batch(ctx, rm1.forward(ctx, u), states, pos);
+  });
+}
+
 }  // namespace tinyr2::nn

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "nn/config.h"
 #include "nn/hyper_connection.h"
@@ -26,6 +27,13 @@ class Block {
   // mixer reading and extending its decode state (made by attn->new_state()).
   Tensor forward_cached(ForwardContext& ctx, const Tensor& R, const Shape& btc, MixerState& state,
                         int64_t pos0) const;
+
+  // Batched decoding (SPEC §14): R holds one new position of each of B sequences as one
+  // sequence of B tokens (btc = (1,B,C)); row b is position pos[b] of the sequence whose
+  // state for this block is states[b] (SequenceMixer::forward_cached_batch).
+  Tensor forward_cached_batch(ForwardContext& ctx, const Tensor& R, const Shape& btc,
+                              const std::vector<MixerState*>& states,
+                              const std::vector<int64_t>& pos) const;
 
   Tensor attention(ForwardContext& ctx, const Tensor& x) const;  // attn(rm1(x))
   Tensor attention_cached(ForwardContext& ctx, const Tensor& x, MixerState& state,

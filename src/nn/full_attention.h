@@ -37,6 +37,11 @@ class FullAttention : public SequenceMixer {
   // as forward.
   Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
                         int64_t pos0) const override;
+  // Batched decoding: q, k, v of all B rows are one GEMM, as is the output projection; each
+  // row attends over its own state's rows (nn/mixer_batch.cpp).
+  Tensor forward_cached_batch(ForwardContext& ctx, const Tensor& x,
+                              const std::vector<MixerState*>& states,
+                              const std::vector<int64_t>& pos) const override;
   // QKᵀ and PV: 2·2·T·C per token forward, ×3 with backward, halved by the causal mask
   // (PaLM, Chowdhery et al. 2022, appendix B): 6·T·C.
   double flops_per_token(int64_t T) const override;

@@ -23,21 +23,29 @@ Model::Model(const ModelConfig& c) : cfg(c) {
 
 Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
                      ModelCache* cache) const {
+  std::vector<int32_t> pos(static_cast<size_t>(ids.shape[1]));
+  for (size_t i = 0; i < pos.size(); ++i)
+    pos[i] = static_cast<int32_t>(pos0 + static_cast<int64_t>(i));
+  return hidden_with(ctx, ids, pos, [&](size_t i, const Tensor& R, const Shape& btc) {
+    return cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0)
+                 : blocks[i]->forward(ctx, R, btc);
+  });
+}
+
+Tensor Model::hidden_with(
+    ForwardContext& ctx, const IndexTensor& ids, const std::vector<int32_t>& pos,
+    const std::function<Tensor(size_t, const Tensor&, const Shape&)>& block) const {
   Tape& t = ctx.tape;
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg.n_embd, N = B * T, S = cfg.streams();
   ctx.v_first = Tensor();
   ctx.balance_losses.clear();
 
-  std::vector<int32_t> pos(static_cast<size_t>(T));
-  for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
   Tensor x = ops::add(t, ops::embedding(t, token_embedding, ids),
                       ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
   const Shape btc = {B, T, C};
   Tensor R =
       S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
-  for (size_t i = 0; i < blocks.size(); ++i)
-    R = cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0)
-              : blocks[i]->forward(ctx, R, btc);
+  for (size_t i = 0; i < blocks.size(); ++i) R = block(i, R, btc);
   Tensor h = S > 1 ? ops::reshape(t, ops::stream_mix(t, R, Tensor::full({S, 1}, 1.f)), btc) : R;
   return rm_f->forward(ctx, h);
 }

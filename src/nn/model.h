@@ -3,6 +3,7 @@
 // model.safetensors, SPEC §4).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,14 @@ class Model {
   Tensor forward_cached(ForwardContext& ctx, const IndexTensor& ids, ModelCache& cache,
                         bool last_only = false) const;
 
+  // Batched decoding (SPEC §14, continuous batching): ids[b] is the next token of the sequence
+  // held in caches[b] (at position caches[b]->length(); the caches are distinct). One forward
+  // over all B rows — every per-token product one GEMM over the B rows, attention per row
+  // against its own cache — appends each token to its cache and returns the logits (B,V),
+  // row b equal to forward_cached of ids[b] alone on caches[b] (nn/model_batch.cpp).
+  Tensor forward_batch(ForwardContext& ctx, const std::vector<int32_t>& ids,
+                       const std::vector<ModelCache*>& caches) const;
+
   // An empty decode state for one sequence: one MixerState per block (nn/model_cache.h).
   ModelCache new_cache() const { return ModelCache(*this); }
 
@@ -65,6 +74,10 @@ class Model {
   // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache
   // every block reads and extends its layer cache.
   Tensor hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0, ModelCache* cache) const;
+  // rm_f(reduce(blocks(embed(ids)))) for ids (B,T) at positions pos (T entries), each block
+  // applied by block(i, R, btc).
+  Tensor hidden_with(ForwardContext& ctx, const IndexTensor& ids, const std::vector<int32_t>& pos,
+                     const std::function<Tensor(size_t, const Tensor&, const Shape&)>& block) const;
 };
 
 }  // namespace tinyr2::nn

@@ -68,6 +68,15 @@ class SequenceMixer {
   virtual Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
                                 int64_t pos0) const = 0;
 
+  // Batched decoding (SPEC §14, continuous batching): x (1,B,C) holds one new position of
+  // each of B sequences — row b is position pos[b] of the sequence in states[b] (each made by
+  // this layer's new_state()). Extends every state by its row and returns the outputs (1,B,C),
+  // row b equal to forward_cached on that row alone. This default runs forward_cached row by
+  // row; layers override it to project all rows in one GEMM (nn/mixer_batch.cpp).
+  virtual Tensor forward_cached_batch(ForwardContext& ctx, const Tensor& x,
+                                      const std::vector<MixerState*>& states,
+                                      const std::vector<int64_t>& pos) const;
+
   // FLOPs per token of one training step (forward + backward) at sequence length T beyond
   // the 6·N of the layer's parameters (bench/workloads.h): the products between positions.
   virtual double flops_per_token(int64_t T) const = 0;

@@ -262,18 +262,24 @@ std::unique_ptr<MixerState> SparseAttention::new_state() const {
 
 Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, MixerState& state,
                                        int64_t pos0) const {
-  Tape& t = ctx.tape;
   TINYR2_CHECK(x.dim() == 3 && x.size(0) == 1, "cached Sparse attention: x {} must be (1,T,C)",
                shape_str(x.shape()));
+  const int64_t Tn = x.size(1);
+  std::vector<int32_t> positions(static_cast<size_t>(Tn));
+  for (int64_t i = 0; i < Tn; ++i) positions[i] = static_cast<int32_t>(pos0 + i);
+  const Projections pr = project(ctx, x, positions);
+  return combine(ctx, pr.gate_logits, attend_cached(ctx, x, pr, state, pos0));
+}
+
+std::vector<Tensor> SparseAttention::attend_cached(ForwardContext& ctx, const Tensor& x,
+                                                   const Projections& pr, MixerState& state,
+                                                   int64_t pos0) const {
+  Tape& t = ctx.tape;
   SparseAttentionState& cache = state_as<SparseAttentionState>(state);
   const int64_t Tn = x.size(1), H = cfg_.n_head;
   const int64_t Dk = cfg_.qk_nope_head_dim + cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
   const int64_t l = cfg_.block_size, d = cfg_.block_stride, w = cfg_.window_size;
   const float scale = 1.f / std::sqrt(static_cast<float>(Dk));
-  std::vector<int32_t> positions(static_cast<size_t>(Tn));
-  for (int64_t i = 0; i < Tn; ++i) positions[i] = static_cast<int32_t>(pos0 + i);
-
-  const Projections pr = project(ctx, x, positions);
   const Tensor& q = pr.q;
   std::vector<Tensor> outs;
 
@@ -340,7 +346,7 @@ Tensor SparseAttention::forward_cached(ForwardContext& ctx, const Tensor& x, Mix
       cache.v_win.push(v_win);
     }
   }
-  return combine(ctx, pr.gate_logits, outs);
+  return outs;
 }
 
 double SparseAttention::flops_per_token(int64_t T) const {

@@ -66,6 +66,11 @@ class SparseAttention : public SequenceMixer {
   // compressed keys and attends over cached selection rows; the window reads the ring.
   Tensor forward_cached(ForwardContext& ctx, const Tensor& x_new, MixerState& state,
                         int64_t pos0) const override;
+  // Batched decoding: the projections and the gate/output of all B rows are one GEMM each;
+  // the branches attend per row against its own state (nn/mixer_batch.cpp).
+  Tensor forward_cached_batch(ForwardContext& ctx, const Tensor& x,
+                              const std::vector<MixerState*>& states,
+                              const std::vector<int64_t>& pos) const override;
   // The attention products of the active branches, averaged over positions t < T (the
   // projections are in 6·N): per head and key, 2·(Dk + vd) forward and twice that backward,
   // over the ⌊(t−l)/d⌋+1 compressed blocks visible to t (branch 1), at most min(n·l′, t+1)
@@ -104,6 +109,10 @@ class SparseAttention : public SequenceMixer {
   // nb blocks, token-major — whose first block has index first_block.
   std::pair<Tensor, Tensor> compress(ForwardContext& ctx, const Tensor& blocks, int64_t B,
                                      int64_t nb, int64_t first_block) const;
+  // The cached branches on new rows x (1,Tn,C) at pos0 … with their projections pr: extends
+  // the state and returns the active branches' outputs (1,Tn,H,vd), in branch order.
+  std::vector<Tensor> attend_cached(ForwardContext& ctx, const Tensor& x, const Projections& pr,
+                                    MixerState& state, int64_t pos0) const;
   // The block geometry of branches 1 and 2, for ops::compressed_attention's selection.
   ops::NsaSelectParams select_params() const;
   // Gate the branch outputs (B,T,H,vd) with the gate logits (B,T,gate_out), merge heads,

@@ -1,0 +1,65 @@
+#include "server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "support/cli.h"
+
+namespace tinyr2::testing {
+
+ServerProcess::ServerProcess(const std::vector<std::string>& args, const std::string& stderr_file)
+    : log_(stderr_file) {
+  std::vector<std::string> argv_s = {TINYR2_CLI};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  argv_s.insert(argv_s.end(), {"--port", "0"});
+  std::vector<char*> argv;
+  for (std::string& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int fd = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // Up to 60 s (the sanitizer build loads slowly) for the "listening on" line.
+  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  for (int i = 0; i < 600 && pid_ > 0 && running(); ++i) {
+    std::smatch m;
+    const std::string text = read_file(stderr_file);
+    if (std::regex_search(text, m, listening)) {
+      port_ = std::stoi(m[1]);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+bool ServerProcess::running() const {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+}  // namespace tinyr2::testing
