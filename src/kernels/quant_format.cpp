@@ -113,8 +113,7 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
     const float d = amax / 127.f;
     const float id = d != 0.f ? 1.f / d : 0.f;
     y[b].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQuantBlock; ++j)
-      y[b].qs[j] = static_cast<int8_t>(std::roundf(x[j] * id));
+    for (int j = 0; j < kQuantBlock; ++j) y[b].qs[j] = static_cast<int8_t>(std::roundf(x[j] * id));
   }
 }
 

@@ -31,8 +31,8 @@ std::string reference(const std::string& type, const std::vector<float>& x, bool
   const std::string in = dir / "in.bin", out = dir / "out.bin";
   testing::write_file(in, dequantize ? raw : bytes_of(x.data(), x.size() * 4));
   const std::string cmd = std::string(TINYR2_TORCH_PYTHON) + " " + TINYR2_SOURCE_DIR +
-                          "/reference/quant.py --type " + type + (dequantize ? " --dequantize " : " ") +
-                          in + " " + out;
+                          "/reference/quant.py --type " + type +
+                          (dequantize ? " --dequantize " : " ") + in + " " + out;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   return testing::read_file(out);
 }
@@ -48,15 +48,15 @@ std::vector<float> test_blocks() {
   auto block = [&x](auto f) {
     for (int j = 0; j < 32; ++j) x.push_back(f(j));
   };
-  block([](int) { return 0.f; });                                      // all zero
-  block([](int) { return -0.f; });                                     // negative zeros
-  block([](int j) { return j == 5 ? -127.f : 0.5f + j; });             // max |x| negative; q8 ties
-  block([](int j) { return j == 0 ? 127.f : -(0.5f + j); });           // ties, negative side
+  block([](int) { return 0.f; });                             // all zero
+  block([](int) { return -0.f; });                            // negative zeros
+  block([](int j) { return j == 5 ? -127.f : 0.5f + j; });    // max |x| negative; q8 ties
+  block([](int j) { return j == 0 ? 127.f : -(0.5f + j); });  // ties, negative side
   block([](int j) { return j == 3 ? -8.f : static_cast<float>(j % 17) - 8.f; });  // q4 ties
-  block([](int j) { return j == 31 ? 8.f : -7.5f + 0.5f * (j % 31); });          // q4 max positive
-  block([](int j) { return j % 2 ? 3.f : -3.f; });                     // equal magnitudes, sign
-  block([](int) { return -1e-7f; });                                   // fp16 subnormal d
-  block([](int j) { return j == 7 ? 60000.f : 1.f; });                 // large d
+  block([](int j) { return j == 31 ? 8.f : -7.5f + 0.5f * (j % 31); });           // q4 max positive
+  block([](int j) { return j % 2 ? 3.f : -3.f; });      // equal magnitudes, sign
+  block([](int) { return -1e-7f; });                    // fp16 subnormal d
+  block([](int j) { return j == 7 ? 60000.f : 1.f; });  // large d
   block([](int j) { return 1e-3f * static_cast<float>(j - 16); });
   return x;
 }
@@ -104,8 +104,8 @@ TEST(QuantFormat, HalfAndBfloat16RoundToNearestEvenLikeNumpy) {
   // Halfway cases, overflow, subnormals, infinities and NaN.
   for (float v : {65504.f, 65519.f, 65520.f, 1e9f, 6e-8f, 3e-8f, 2.98e-8f, 1.0009765625f,
                   1.00048828125f, 1.00146484375f, std::numeric_limits<float>::infinity(),
-                  -std::numeric_limits<float>::infinity(), std::nanf(""), 1.00390625f,
-                  1.001953125f, 3.4e38f, -1e-40f})
+                  -std::numeric_limits<float>::infinity(), std::nanf(""), 1.00390625f, 1.001953125f,
+                  3.4e38f, -1e-40f})
     x.push_back(v);
   for (const std::string type : {"f16", "bf16"}) {
     std::vector<uint16_t> ours(x.size());
@@ -118,7 +118,8 @@ TEST(QuantFormat, HalfAndBfloat16RoundToNearestEvenLikeNumpy) {
       std::memcpy(&r, ref.data() + 2 * i, 2);
       EXPECT_EQ(ours[i], r) << type << " of " << x[i];
       // and back: the widening is exact
-      const float back = type == "f16" ? kernels::fp16_to_fp32(ours[i]) : kernels::bf16_to_fp32(ours[i]);
+      const float back =
+          type == "f16" ? kernels::fp16_to_fp32(ours[i]) : kernels::bf16_to_fp32(ours[i]);
       if (!std::isnan(x[i])) {
         const uint16_t again =
             type == "f16" ? kernels::fp32_to_fp16(back) : kernels::fp32_to_bf16(back);
