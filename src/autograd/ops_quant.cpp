@@ -49,8 +49,8 @@ std::vector<Tensor> quant_stacked_linear(Tape& tape, const Tensor& x,
       const int64_t rows = p.q ? p.q->rows : p.weight.size(0);
       const int64_t cols = p.q ? p.q->cols : p.weight.size(1);
       TINYR2_CHECK(cols == C && 0 <= p.begin && p.begin <= p.end && p.end <= rows,
-                   "quant_stacked_linear: rows [{}, {}) of a {} × {} weight for input {}",
-                   p.begin, p.end, rows, cols, shape_str(x.shape()));
+                   "quant_stacked_linear: rows [{}, {}) of a {} × {} weight for input {}", p.begin,
+                   p.end, rows, cols, shape_str(x.shape()));
       width += p.end - p.begin;
     }
     if (o.rope_heads > 0)
@@ -71,8 +71,7 @@ std::vector<Tensor> quant_stacked_linear(Tape& tape, const Tensor& x,
       if (n == 0) continue;
       if (p.q) {
         check_quantized(*p.q, "quant_stacked_linear");
-        kern.quant_matmul(p.q->type, p.q->row(p.begin), n, C, x.data(), M, y.data() + col, N,
-                          path);
+        kern.quant_matmul(p.q->type, p.q->row(p.begin), n, C, x.data(), M, y.data() + col, N, path);
       } else {
         kern.gemm(false, true, M, n, C, 1.f, x.data(), C, p.weight.data() + p.begin * C, C, 0.f,
                   y.data() + col, N);
@@ -121,8 +120,8 @@ Tensor quant_linear_cross_entropy(const Tensor& h, const kernels::QuantizedMatri
   for (int64_t n0 = 0; n0 < N; n0 += kChunk) {
     const int64_t n = std::min(kChunk, N - n0);
     kern.quant_matmul(w.type, w.data, V, C, h.data() + n0 * C, n, logits.data(), V, path);
-    sum += kern.cross_entropy_forward(logits.data(), targets.data.data() + n0, lse.data(), n, V,
-                                      -1);
+    sum +=
+        kern.cross_entropy_forward(logits.data(), targets.data.data() + n0, lse.data(), n, V, -1);
   }
   return Tensor::scalar(static_cast<float>(sum / static_cast<double>(N)));
 }
@@ -133,11 +132,11 @@ Tensor quant_moe_experts(const Tensor& x, const Tensor& g, const IndexTensor& id
                          const std::vector<Tensor>& w_fc, const std::vector<Tensor>& w_proj,
                          kernels::QuantPath path) {
   const kernels::Backend& kern = kernels::backend(x.device());
-  TINYR2_CHECK(x.dim() == 2 && g.dim() == 2 && g.shape() == idx.shape &&
-                   g.size(0) == x.size(0) && q_fc.size() == q_proj.size() &&
-                   w_fc.size() == q_fc.size() && w_proj.size() == q_fc.size(),
-               "quant_moe_experts: x {}, g {}, idx {}", shape_str(x.shape()),
-               shape_str(g.shape()), shape_str(idx.shape));
+  TINYR2_CHECK(x.dim() == 2 && g.dim() == 2 && g.shape() == idx.shape && g.size(0) == x.size(0) &&
+                   q_fc.size() == q_proj.size() && w_fc.size() == q_fc.size() &&
+                   w_proj.size() == q_fc.size(),
+               "quant_moe_experts: x {}, g {}, idx {}", shape_str(x.shape()), shape_str(g.shape()),
+               shape_str(idx.shape));
   const int64_t N = x.size(0), C = x.size(1), K = g.size(1), E = static_cast<int64_t>(q_fc.size());
   // y (M, rows) = in (M, cols) · Wᵀ for a quantized or float32 expert matrix.
   auto product = [&kern, path](const kernels::QuantizedMatrix* q, const Tensor& w, int64_t M,
@@ -146,8 +145,8 @@ Tensor quant_moe_experts(const Tensor& x, const Tensor& g, const IndexTensor& id
       check_quantized(*q, "quant_moe_experts");
       kern.quant_matmul(q->type, q->data, q->rows, q->cols, in, M, y, q->rows, path);
     } else {
-      kern.gemm(false, true, M, w.size(0), w.size(1), 1.f, in, w.size(1), w.data(), w.size(1),
-                0.f, y, w.size(0));
+      kern.gemm(false, true, M, w.size(0), w.size(1), 1.f, in, w.size(1), w.data(), w.size(1), 0.f,
+                y, w.size(0));
     }
   };
   Tensor out = Tensor::zeros({N, C});
@@ -171,8 +170,7 @@ Tensor quant_moe_experts(const Tensor& x, const Tensor& g, const IndexTensor& id
     hid.resize(static_cast<size_t>(M * H));
     yout.resize(static_cast<size_t>(M * C));
     for (int64_t m = 0; m < M; ++m)
-      std::copy(x.data() + slots[m] / K * C, x.data() + (slots[m] / K + 1) * C,
-                xin.data() + m * C);
+      std::copy(x.data() + slots[m] / K * C, x.data() + (slots[m] / K + 1) * C, xin.data() + m * C);
     product(q_fc[ue], w_fc[ue], M, xin.data(), hid.data());
     for (float& v : hid) v = v > 0.f ? v * v : 0.f;  // relu²
     product(q_proj[ue], w_proj[ue], M, hid.data(), yout.data());

@@ -77,7 +77,8 @@ Command make_quantize_command() {
   auto o = std::make_shared<Opt>();
   Command c;
   c.setup = [o](CLI::App& app) {
-    auto* s = app.add_subcommand("quantize", "write a model as a GGUF file (q8_0, q4_0, bf16, f32)");
+    auto* s =
+        app.add_subcommand("quantize", "write a model as a GGUF file (q8_0, q4_0, bf16, f32)");
     s->add_option("-m,--model", o->model, "model directory")->required();
     s->add_option("--type", o->type, "q8_0 | q4_0 | bf16 | f32")->required();
     s->add_option("--out", o->out, "the .gguf file to write")->required();
@@ -128,10 +129,9 @@ Command make_convert_command() {
       f << config_text;
       if (!f) fail("{}/config.json: write error", o->out);
     }
-    io::save_safetensors(o->out + "/model.safetensors", model->params.state_dict(),
-                         {{"format", "pt"}},
-                         type == kernels::QuantType::BF16 ? io::FloatFormat::BF16
-                                                          : io::FloatFormat::F32);
+    io::save_safetensors(
+        o->out + "/model.safetensors", model->params.state_dict(), {{"format", "pt"}},
+        type == kernels::QuantType::BF16 ? io::FloatFormat::BF16 : io::FloatFormat::F32);
     fmt::print("wrote {} ({})\n", o->out, o->dtype);
     return 0;
   };

@@ -22,7 +22,7 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 // Bounds (far above any tinyr2 model, far below what could exhaust memory).
 constexpr uint64_t kMaxTensors = 1u << 20;
 constexpr uint64_t kMaxKeys = 1u << 16;
-constexpr uint64_t kMaxString = 1u << 24;    // 16 MiB (the config text is a few KiB)
+constexpr uint64_t kMaxString = 1u << 24;  // 16 MiB (the config text is a few KiB)
 constexpr uint64_t kMaxArray = 1u << 26;
 constexpr int64_t kMaxNumel = int64_t{1} << 40;
 constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
@@ -50,7 +50,8 @@ class Cursor {
   }
   std::string string(const char* what) {
     const uint64_t len = read<uint64_t>(what);
-    if (len > kMaxString) fail("{}: {} of {} bytes exceeds the limit of {}", name_, what, len, kMaxString);
+    if (len > kMaxString)
+      fail("{}: {} of {} bytes exceeds the limit of {}", name_, what, len, kMaxString);
     need(len, what);
     std::string s(reinterpret_cast<const char*>(p_ + pos_), static_cast<size_t>(len));
     pos_ += static_cast<size_t>(len);
@@ -256,7 +257,8 @@ GgufFile parse_gguf(const uint8_t* bytes, size_t size, std::shared_ptr<const voi
   if (f.version != 3) fail("{}: GGUF version {} is not supported (only 3)", name, f.version);
   const uint64_t n_tensors = c.read<uint64_t>("the tensor count");
   const uint64_t n_kv = c.read<uint64_t>("the key-value count");
-  if (n_tensors > kMaxTensors) fail("{}: {} tensors exceeds the limit of {}", name, n_tensors, kMaxTensors);
+  if (n_tensors > kMaxTensors)
+    fail("{}: {} tensors exceeds the limit of {}", name, n_tensors, kMaxTensors);
   if (n_kv > kMaxKeys) fail("{}: {} keys exceeds the limit of {}", name, n_kv, kMaxKeys);
 
   std::set<std::string> keys;
@@ -278,7 +280,8 @@ GgufFile parse_gguf(const uint8_t* bytes, size_t size, std::shared_ptr<const voi
     t.name = c.string("a tensor name");
     if (!names.insert(t.name).second) fail("{}: duplicate tensor {}", name, t.name);
     const uint32_t nd = c.read<uint32_t>("a tensor's dimension count");
-    if (nd == 0 || nd > kMaxDims) fail("{}: tensor {} has {} dimensions (1 to 4)", name, t.name, nd);
+    if (nd == 0 || nd > kMaxDims)
+      fail("{}: tensor {} has {} dimensions (1 to 4)", name, t.name, nd);
     int64_t numel = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       const uint64_t dim = c.read<uint64_t>("a tensor dimension");
@@ -460,11 +463,11 @@ void write_gguf(const std::string& path,
                  t.name);
     int64_t numel = 1;
     for (int64_t d : t.dims) numel *= d;
-    TINYR2_CHECK(t.dims[0] % info->block_elems == 0 &&
-                     static_cast<int64_t>(t.bytes.size()) ==
-                         numel / info->block_elems * info->block_bytes,
-                 "GGUF writer: tensor {} holds {} bytes for {} elements of {}", t.name,
-                 t.bytes.size(), numel, info->name);
+    TINYR2_CHECK(
+        t.dims[0] % info->block_elems == 0 &&
+            static_cast<int64_t>(t.bytes.size()) == numel / info->block_elems * info->block_bytes,
+        "GGUF writer: tensor {} holds {} bytes for {} elements of {}", t.name, t.bytes.size(),
+        numel, info->name);
     w.string(t.name);
     w.put<uint32_t>(static_cast<uint32_t>(t.dims.size()));
     for (int64_t d : t.dims) w.put<uint64_t>(static_cast<uint64_t>(d));

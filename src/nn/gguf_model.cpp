@@ -13,7 +13,8 @@ namespace tinyr2::nn {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -95,8 +96,7 @@ void save_gguf(const Model& model, const std::string& config_text, const std::st
     const int64_t row_bytes = kernels::quant_row_bytes(type, cols);
     t.bytes.resize(static_cast<size_t>(rows * row_bytes));
     for (int64_t r = 0; r < rows; ++r)
-      kernels::quantize_row(type, e.tensor.data() + r * cols, t.bytes.data() + r * row_bytes,
-                            cols);
+      kernels::quantize_row(type, e.tensor.data() + r * cols, t.bytes.data() + r * row_bytes, cols);
     tensors.push_back(std::move(t));
   }
   io::write_gguf(path, kv, tensors);

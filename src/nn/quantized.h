@@ -24,7 +24,7 @@
 namespace tinyr2::nn {
 
 struct QuantizedWeights {
-  kernels::QuantPath path = kernels::QuantPath::Scalar;  // the integer dot-product path
+  kernels::QuantPath path = kernels::QuantPath::Scalar;        // the integer dot-product path
   std::map<const float*, kernels::QuantizedMatrix> by_tensor;  // by the placeholder's data()
 
   const kernels::QuantizedMatrix* find(const Tensor& w) const;

@@ -90,31 +90,29 @@ TINYR2_VNNI_TARGET inline __m256i block_dot_vnni(__m256i w, __m256i a) {
 
 // kRowTile rows of W (or fewer: n_rows) against one quantized activation row; the body is
 // the same for both paths, compiled once per instruction set.
-#define TINYR2_DOT_TILE_BODY(BLOCK_DOT)                                                   \
-  __m256 acc[kRowTile];                                                                   \
-  for (int i = 0; i < kRowTile; ++i) acc[i] = _mm256_setzero_ps();                        \
-  for (int64_t b = 0; b < nb; ++b) {                                                      \
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));    \
-    for (int i = 0; i < n_rows; ++i) {                                                    \
-      const uint8_t* wrow = w + i * row_bytes;                                            \
-      const __m256i s = BLOCK_DOT(load_weights<T>(wrow, b), av);                          \
-      const __m256 d = _mm256_set1_ps(weight_scale<T>(wrow, b) * da[b]);                  \
-      acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[i]);                         \
-    }                                                                                     \
-  }                                                                                       \
+#define TINYR2_DOT_TILE_BODY(BLOCK_DOT)                                               \
+  __m256 acc[kRowTile];                                                               \
+  for (int i = 0; i < kRowTile; ++i) acc[i] = _mm256_setzero_ps();                    \
+  for (int64_t b = 0; b < nb; ++b) {                                                  \
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs)); \
+    for (int i = 0; i < n_rows; ++i) {                                                \
+      const uint8_t* wrow = w + i * row_bytes;                                        \
+      const __m256i s = BLOCK_DOT(load_weights<T>(wrow, b), av);                      \
+      const __m256 d = _mm256_set1_ps(weight_scale<T>(wrow, b) * da[b]);              \
+      acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[i]);                     \
+    }                                                                                 \
+  }                                                                                   \
   for (int i = 0; i < n_rows; ++i) out[i] = hsum(acc[i]);
 
 template <QuantType T>
 TINYR2_AVX2_TARGET void dot_tile_avx2(const uint8_t* w, int64_t row_bytes, int n_rows,
-                                      const BlockQ8_0* a, const float* da, int64_t nb,
-                                      float* out) {
+                                      const BlockQ8_0* a, const float* da, int64_t nb, float* out) {
   TINYR2_DOT_TILE_BODY(block_dot_avx2)
 }
 
 template <QuantType T>
 TINYR2_VNNI_TARGET void dot_tile_vnni(const uint8_t* w, int64_t row_bytes, int n_rows,
-                                      const BlockQ8_0* a, const float* da, int64_t nb,
-                                      float* out) {
+                                      const BlockQ8_0* a, const float* da, int64_t nb, float* out) {
   TINYR2_DOT_TILE_BODY(block_dot_vnni)
 }
 #undef TINYR2_DOT_TILE_BODY
