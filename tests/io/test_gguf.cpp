@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 std::string npm_prefix() {
   const char* home = std::getenv("TINYR2_HOME");
   const char* user = std::getenv("HOME");
-  const fs::path root = home && *home ? fs::path(home) : fs::path(user ? user : ".") / ".cache" / "tinyr2";
+  const fs::path root =
+      home && *home ? fs::path(home) : fs::path(user ? user : ".") / ".cache" / "tinyr2";
   return (root / "npm").string();
 }
 
@@ -76,9 +77,9 @@ TEST(Gguf, WriteReadRoundTrip) {
   kv.emplace_back("a.ints", arr);
   kv.emplace_back("a.strs", io::GgufValue::strings({"x", "", "yz"}));
   std::vector<io::GgufTensorOut> ts;
-  ts.push_back({"t0", {3}, 0, std::vector<uint8_t>(12, 1)});           // F32, 12 bytes
-  ts.push_back({"t1", {32, 2}, 8, std::vector<uint8_t>(68, 2)});       // Q8_0
-  ts.push_back({"t2", {64}, 2, std::vector<uint8_t>(36, 3)});          // Q4_0
+  ts.push_back({"t0", {3}, 0, std::vector<uint8_t>(12, 1)});            // F32, 12 bytes
+  ts.push_back({"t1", {32, 2}, 8, std::vector<uint8_t>(68, 2)});        // Q8_0
+  ts.push_back({"t2", {64}, 2, std::vector<uint8_t>(36, 3)});           // Q4_0
   ts.push_back({"t3", {5, 1, 1, 1}, 30, std::vector<uint8_t>(10, 4)});  // BF16
   io::write_gguf(dir / "x.gguf", kv, ts);
   const io::GgufFile g = io::read_gguf(dir / "x.gguf");
@@ -104,7 +105,8 @@ TEST(Gguf, WriteReadRoundTrip) {
 }
 
 TEST(Gguf, IndependentReaderListsTheSameKeysTensorsTypesShapes) {
-  ASSERT_EQ(std::system("node --version >/dev/null 2>&1"), 0) << "node is missing: run scripts/setup";
+  ASSERT_EQ(std::system("node --version >/dev/null 2>&1"), 0)
+      << "node is missing: run scripts/setup";
   ASSERT_TRUE(fs::exists(fs::path(npm_prefix()) / "node_modules/@huggingface/gguf/package.json"))
       << "npm @huggingface/gguf is not in " << npm_prefix() << ": run scripts/setup";
   const testing::TempDir dir("gguf_oracle");
@@ -113,8 +115,8 @@ TEST(Gguf, IndependentReaderListsTheSameKeysTensorsTypesShapes) {
   model.save(dir / "m");
   for (const char* type : {"q4_0", "bf16"}) {
     const std::string file = dir / (std::string(type) + ".gguf");
-    const auto r = testing::run_cli("quantize -m " + (dir / "m") + " --type " + type + " --out " + file,
-                                    dir / "scratch");
+    const auto r = testing::run_cli(
+        "quantize -m " + (dir / "m") + " --type " + type + " --out " + file, dir / "scratch");
     ASSERT_EQ(r.status, 0) << r.err;
     const std::string out = dir / "oracle.json";
     const std::string cmd = "node " + std::string(TINYR2_SOURCE_DIR) + "/tests/io/gguf_oracle.js " +
@@ -157,9 +159,9 @@ TEST(Gguf, IndependentReaderListsTheSameKeysTensorsTypesShapes) {
       Shape dims(params[i].tensor.shape().rbegin(), params[i].tensor.shape().rend());
       if (dims.empty()) dims = {1};
       EXPECT_EQ(t["shape"].get<std::vector<int64_t>>(), dims) << params[i].name;
-      const auto want = nn::gguf_tensor_type(params[i].name, params[i].tensor.shape(),
-                                             std::string(type) == "bf16" ? kernels::QuantType::BF16
-                                                                         : kernels::QuantType::Q4_0);
+      const auto want = nn::gguf_tensor_type(
+          params[i].name, params[i].tensor.shape(),
+          std::string(type) == "bf16" ? kernels::QuantType::BF16 : kernels::QuantType::Q4_0);
       EXPECT_EQ(t["dtype"], static_cast<uint32_t>(want)) << params[i].name;
     }
   }
@@ -297,7 +299,8 @@ TEST(Gguf, CliReportsACorruptFileInOneLineWithExitStatus1) {
   std::vector<uint8_t> b = file_bytes(dir / "good.gguf");
   b.resize(b.size() - 100);
   put_bytes(dir / "cut.gguf", b);
-  for (const std::string& cmd : {std::string("info -m "), "logits --ids 1,2 --out " + (dir / "l.st") + " -m "}) {
+  for (const std::string& cmd :
+       {std::string("info -m "), "logits --ids 1,2 --out " + (dir / "l.st") + " -m "}) {
     const auto r = testing::run_cli(cmd + (dir / "cut.gguf"), dir / "scratch");
     EXPECT_EQ(r.status, 1) << cmd << r.err;
     EXPECT_EQ(testing::lines_of(r.err).size(), 1u) << r.err;

@@ -59,7 +59,8 @@ std::vector<float> cached_logits(const nn::Model& m, const std::vector<int32_t>&
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    m = std::max(m, double(std::fabs(a[i] - b[i])));
   return m;
 }
 
@@ -122,7 +123,8 @@ TEST(QuantModel, F32AndBf16FilesLoadAsFloatModels) {
     const std::vector<float> a = e.tensor.to_vector();
     const std::vector<float> b = bf16->params.find(e.name)->tensor.to_vector();
     for (size_t i = 0; i < a.size(); ++i)
-      ASSERT_EQ(b[i], e.tensor.dim() >= 2 ? kernels::bf16_to_fp32(kernels::fp32_to_bf16(a[i])) : a[i])
+      ASSERT_EQ(b[i],
+                e.tensor.dim() >= 2 ? kernels::bf16_to_fp32(kernels::fp32_to_bf16(a[i])) : a[i])
           << e.name;
   }
 }

@@ -34,9 +34,8 @@ TEST(QuantDot, EveryPathMatchesTheBlockReferenceAndTheActivationBound) {
   std::normal_distribution<float> normal(0.f, 1.f);
   // rows not a multiple of the 4-row tile; M = 1 (decode) and M = 7; a large M·rows·cols so
   // that threads split the rows.
-  for (const auto& [rows, cols, M] : {std::tuple<int64_t, int64_t, int64_t>{37, 96, 1},
-                                      {37, 96, 7},
-                                      {1030, 256, 9}})
+  for (const auto& [rows, cols, M] :
+       {std::tuple<int64_t, int64_t, int64_t>{37, 96, 1}, {37, 96, 7}, {1030, 256, 9}})
     for (QuantType type : {QuantType::Q8_0, QuantType::Q4_0}) {
       std::vector<float> w(static_cast<size_t>(rows * cols)), x(static_cast<size_t>(M * cols));
       for (float& v : w) v = 0.05f * normal(gen);
@@ -73,8 +72,8 @@ TEST(QuantDot, EveryPathMatchesTheBlockReferenceAndTheActivationBound) {
             }
             const double got = y[m * rows + r];
             EXPECT_NEAR(got, exact, 2e-6 * magnitude + 1e-7)
-                << kernels::quant_type_name(type) << " " << kernels::quant_path_name(path)
-                << " m " << m << " r " << r;
+                << kernels::quant_type_name(type) << " " << kernels::quant_path_name(path) << " m "
+                << m << " r " << r;
             EXPECT_LE(std::fabs(got - fp32), bound * 1.0001 + 1e-6) << "r " << r;
           }
         EXPECT_EQ(y[M * rows], -1.f) << "wrote past the output";
@@ -90,7 +89,8 @@ TEST(QuantDot, ResultDoesNotDependOnTheThreadCount) {
   std::normal_distribution<float> normal(0.f, 1.f);
   for (float& v : w) v = normal(gen);
   for (float& v : x) v = normal(gen);
-  std::vector<uint8_t> wq(static_cast<size_t>(rows * kernels::quant_row_bytes(QuantType::Q8_0, cols)));
+  std::vector<uint8_t> wq(
+      static_cast<size_t>(rows * kernels::quant_row_bytes(QuantType::Q8_0, cols)));
   for (int64_t r = 0; r < rows; ++r)
     kernels::quantize_row_q8_0(w.data() + r * cols,
                                reinterpret_cast<kernels::BlockQ8_0*>(wq.data()) + r * (cols / 32),
@@ -100,8 +100,9 @@ TEST(QuantDot, ResultDoesNotDependOnTheThreadCount) {
   kern.quant_matmul(QuantType::Q8_0, wq.data(), rows, cols, x.data(), M, y1.data(), rows, path);
   // One row at a time (no parallel region at all) gives the same bits.
   for (int64_t r = 0; r < rows; ++r)
-    kern.quant_matmul(QuantType::Q8_0, wq.data() + r * kernels::quant_row_bytes(QuantType::Q8_0, cols),
-                      1, cols, x.data(), M, y2.data() + r, rows, path);
+    kern.quant_matmul(QuantType::Q8_0,
+                      wq.data() + r * kernels::quant_row_bytes(QuantType::Q8_0, cols), 1, cols,
+                      x.data(), M, y2.data() + r, rows, path);
   EXPECT_EQ(y1, y2);
 }
 
