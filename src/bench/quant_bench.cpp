@@ -33,8 +33,9 @@ double decode_tokens_per_s(const nn::Model& m, const std::vector<int32_t>& promp
   nn::ForwardContext ctx(tape);
   nn::ModelCache cache = m.new_cache();
   const int64_t V = m.cfg.vocab_size;
-  Tensor logits = m.forward_cached(ctx, IndexTensor({1, static_cast<int64_t>(prompt.size())}, prompt),
-                                   cache, /*last_only=*/true);
+  Tensor logits =
+      m.forward_cached(ctx, IndexTensor({1, static_cast<int64_t>(prompt.size())}, prompt), cache,
+                       /*last_only=*/true);
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < tokens; ++i) {
     const float* l = logits.data();
@@ -62,8 +63,8 @@ int run_bench_quant(const QuantBenchOptions& o) {
          cfg.ctx_len);
   nn::Model fp32(cfg);
   fp32.init(o.seed);
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("tinyr2_bench_quant_" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tinyr2_bench_quant_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   struct Entry {
     std::string name;
@@ -81,7 +82,8 @@ int run_bench_quant(const QuantBenchOptions& o) {
                             {"q4_0", kernels::QuantType::Q4_0}}) {
     const std::string file = (dir / (std::string(name) + ".gguf")).string();
     nn::save_gguf(fp32, text, "bench", vocab, type, file);
-    Entry e{name, type, nullptr, nullptr, static_cast<int64_t>(std::filesystem::file_size(file)), {}};
+    Entry e{name, type, nullptr, nullptr, static_cast<int64_t>(std::filesystem::file_size(file)),
+            {}};
     if (type == kernels::QuantType::F32) {
       e.model = &fp32;  // the in-memory float32 model (what a model directory loads as)
     } else {
@@ -94,10 +96,12 @@ int run_bench_quant(const QuantBenchOptions& o) {
 
   Rng rng(o.seed + 1);
   std::vector<int32_t> prompt(static_cast<size_t>(o.prompt_tokens));
-  for (auto& id : prompt) id = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
-  fmt::print("bench quant: {} ({} parameters), {} threads, prompt {} tokens, {} decode tokens, "
-             "{} rounds interleaved\n",
-             config, fp32.num_params(), threads::num_threads(), o.prompt_tokens, o.tokens, o.rounds);
+  for (auto& id : prompt)
+    id = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
+  fmt::print(
+      "bench quant: {} ({} parameters), {} threads, prompt {} tokens, {} decode tokens, "
+      "{} rounds interleaved\n",
+      config, fp32.num_params(), threads::num_threads(), o.prompt_tokens, o.tokens, o.rounds);
   for (Entry& e : entries) decode_tokens_per_s(*e.model, prompt, std::min<int64_t>(4, o.tokens));
   for (int64_t r = 0; r < o.rounds; ++r)
     for (Entry& e : entries) e.tps.push_back(decode_tokens_per_s(*e.model, prompt, o.tokens));
