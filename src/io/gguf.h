@@ -1,4 +1,4 @@
-// GGUF v3 files (SPEC §13; the format of ggml / llama.cpp, docs/gguf.md in ggml):
+// GGUF v3 files (SPEC §13; the format of ggml / llama.cpp, described in ggml's gguf docs):
 //   "GGUF", u32 version = 3, u64 tensor count, u64 key-value count,
 //   key-values   (string key, u32 value type, value; arrays: u32 element type, u64 count, ...),
 //   tensor infos (string name, u32 n_dims, u64 dims innermost first, u32 ggml type,
