@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/compare/bench_compare.h"
+#include "bench/quant_bench.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/threads.h"
@@ -45,11 +46,12 @@ int run_ops(const std::vector<std::string>& extra) {
 Command make_bench_command() {
   struct Options {
     CLI::App *ops = nullptr, *compare = nullptr, *train_step = nullptr, *decode = nullptr,
-             *blas_sgemm = nullptr;
+             *blas_sgemm = nullptr, *quant = nullptr;
     bench_compare::CompareOptions cmp;
     bench_compare::TrainStepOptions ts;
     bench_compare::DecodeOptions dec;
     bench_compare::BlasSgemmOptions blas;
+    bench::QuantBenchOptions quant_opt;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -136,6 +138,18 @@ Command make_bench_command() {
     bs->fallthrough();
     bs->add_option("--n", o->blas.n, "square sizes")->delimiter(',');
     bs->add_option("--min-time", o->blas.min_time, "seconds per size, at least");
+
+    // `bench quant` (SPEC §13, bench/quant_bench.h): f32 vs Q8_0 vs Q4_0 decode and file size.
+    CLI::App* q = o->quant = sub->add_subcommand(
+        "quant", "decode tokens/s and file size, f32 vs q8_0 vs q4_0; ends with `ratio` lines");
+    q->fallthrough();
+    q->add_option("--config", o->quant_opt.config, "model config (default configs/default.json)");
+    q->add_option("--prompt-tokens", o->quant_opt.prompt_tokens, "random prompt length")
+        ->capture_default_str();
+    q->add_option("--tokens", o->quant_opt.tokens, "decode tokens per measurement")
+        ->capture_default_str();
+    q->add_option("--rounds", o->quant_opt.rounds, "interleaved rounds (median)")
+        ->capture_default_str();
     return sub;
   };
   c.execute = [o]() -> int {
@@ -144,6 +158,7 @@ Command make_bench_command() {
     if (o->train_step->parsed()) return bench_compare::run_bench_train_step(o->ts);
     if (o->decode->parsed()) return bench_compare::run_bench_decode(o->dec);
     if (o->blas_sgemm->parsed()) return bench_compare::run_bench_blas_sgemm(o->blas);
+    if (o->quant->parsed()) return bench::run_bench_quant(o->quant_opt);
     return 2;
   };
   return c;

@@ -53,7 +53,7 @@ Command make_generate_command() {
   c.setup = [o](CLI::App& app) {
     auto* s =
         app.add_subcommand("generate", "continue a prompt with a model (streams text to stdout)");
-    s->add_option("-m,--model", o->model, "model directory")->required();
+    s->add_option("-m,--model", o->model, "model directory or .gguf file")->required();
     s->add_option("-p,--prompt", o->prompt, "prompt text")->required();
     s->add_option(
          "-n,--n-predict", o->n,

@@ -96,7 +96,7 @@ Command make_logits_command() {
   c.setup = [o](CLI::App& app) {
     auto* s = app.add_subcommand(
         "logits", "write the logits (T,V) of a token sequence, every position, eval mode");
-    s->add_option("-m,--model", o->model, "model directory")->required();
+    s->add_option("-m,--model", o->model, "model directory or .gguf file")->required();
     auto* ids = s->add_option("--ids", o->ids, "comma-separated token ids, e.g. 1,2,3");
     auto* file =
         s->add_option("--ids-file", o->ids_file, "text file of token ids (whitespace or commas)");
@@ -130,7 +130,7 @@ Command make_info_command() {
   Command c;
   c.setup = [dir](CLI::App& app) {
     auto* s = app.add_subcommand("info", "print a model's config and parameter counts");
-    s->add_option("-m,--model", *dir, "model directory")->required();
+    s->add_option("-m,--model", *dir, "model directory or .gguf file")->required();
     return s;
   };
   c.execute = [dir]() -> int {
@@ -138,6 +138,10 @@ Command make_info_command() {
     fmt::print("{}\n", model->cfg.to_json().dump(2));
     fmt::print("parameters: {} total, {} active per token\n", model->num_params(),
                model->active_params_per_token());
+    if (model->quantized)  // a Q8_0 / Q4_0 GGUF file (SPEC §13)
+      fmt::print("quantized: {} matrices kept in their blocks; integer products: {}\n",
+                 model->quantized->by_tensor.size(),
+                 kernels::quant_path_name(model->quantized->path));
     return 0;
   };
   return c;

@@ -84,7 +84,7 @@ Command make_eval_command() {
   Command c;
   c.setup = [o](CLI::App& app) {
     auto* s = app.add_subcommand("eval", "loss and perplexity of a model on held-out text");
-    s->add_option("-m,--model", o->model, "model directory")->required();
+    s->add_option("-m,--model", o->model, "model directory or .gguf file")->required();
     s->add_option("--data", o->data,
                   "held-out text: a directory, a text file or a .jsonl file; repeatable")
         ->required()

@@ -36,6 +36,7 @@
 #include "kernels/broadcast.h"
 #include "kernels/nsa_params.h"
 #include "kernels/params.h"
+#include "kernels/quant_format.h"
 
 namespace tinyr2::kernels {
 
@@ -65,7 +66,7 @@ namespace tinyr2::kernels {
   X(moe_balance_loss_backward) X(moe_dispatch) X(moe_experts_forward) X(moe_experts_backward) \
   X(moe_update_bias)                                                                          \
   X(newton_schulz) X(sum_squares) X(adamw_update) X(muon_momentum) X(scaled_update)           \
-  X(scale_in_place)
+  X(scale_in_place) X(quant_matmul)
 // clang-format on
 
 enum class Kernel {
@@ -345,6 +346,11 @@ struct Backend {
       muon_momentum;
   Entry<void(float* p, const float* u, int64_t n, float decay, float alpha)> scaled_update;
   Entry<void(float* x, int64_t n, float s)> scale_in_place;
+  // ---- Quantized products (cpu/quant_dot.h, SPEC §13): y (M × rows, row stride ldy) =
+  // x (M × cols) · Wᵀ, W Q8_0 / Q4_0, x quantized to Q8_0 on the fly, integer dot products.
+  Entry<void(QuantType type, const uint8_t* w, int64_t rows, int64_t cols, const float* x,
+             int64_t M, float* y, int64_t ldy, QuantPath path)>
+      quant_matmul;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

@@ -74,6 +74,7 @@ constexpr OpKernels kOps[] = {
     {"newton_schulz", {K::newton_schulz}},
     {"clip_grad_norm", {K::sum_squares, K::scale_in_place}},
     {"moe_update_bias", {K::moe_update_bias}},
+    {"quant_linear", {K::quant_matmul, K::copy_out_columns, K::gemm, K::cross_entropy_forward}},
 };
 // clang-format on
 

@@ -9,6 +9,8 @@
 
 namespace tinyr2::nn {
 
+struct QuantizedWeights;  // nn/quantized.h
+
 struct ForwardContext {
   explicit ForwardContext(Tape& t) : tape(t) {}
 
@@ -19,6 +21,8 @@ struct ForwardContext {
 
   Tensor v_first;                      // raw v of the first FULL layer (value residual)
   std::vector<Tensor> balance_losses;  // one L_bal per MoE layer
+  // The quantized weights of a model loaded from a quantized GGUF (set by Model), or null.
+  const QuantizedWeights* quantized = nullptr;
 };
 
 }  // namespace tinyr2::nn

@@ -1,6 +1,7 @@
 #include "nn/mlp.h"
 
 #include "autograd/ops.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -12,7 +13,7 @@ MLP::MLP(Parameters& p, const std::string& prefix, int64_t dim, int64_t hidden, 
 
 Tensor MLP::forward(ForwardContext& ctx, const Tensor& x) const {
   Tape& t = ctx.tape;
-  Tensor y = ops::linear(t, ops::relu2(t, ops::linear(t, x, c_fc)), c_proj);
+  Tensor y = linear(ctx, ops::relu2(t, linear(ctx, x, c_fc)), c_proj);
   if (ctx.training && dropout_ > 0.f) y = ops::dropout(t, y, dropout_, *ctx.rng);
   return y;
 }

@@ -6,11 +6,15 @@
 #include "core/error.h"
 #include "io/file_io.h"
 #include "io/safetensors.h"
+#include "nn/gguf_model.h"
 #include "nn/memory_estimate.h"
 
 namespace tinyr2::nn {
 
-Model::Model(const ModelConfig& c) : cfg(c) {
+Model::Model(const ModelConfig& c) : Model(c, {}) {}
+
+Model::Model(const ModelConfig& c, const std::set<std::string>& unfilled) : cfg(c) {
+  params.leave_unfilled(unfilled);
   const float std = static_cast<float>(cfg.init_std);
   token_embedding =
       params.add("token_embedding_table.weight", {cfg.vocab_size, cfg.n_embd}, Init::normal(std));
@@ -39,9 +43,12 @@ Tensor Model::hidden_with(
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg.n_embd, N = B * T, S = cfg.streams();
   ctx.v_first = Tensor();
   ctx.balance_losses.clear();
+  ctx.quantized = quantized.get();
 
-  Tensor x = ops::add(t, ops::embedding(t, token_embedding, ids),
-                      ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
+  const kernels::QuantizedMatrix* q_emb = nn::quantized(ctx, token_embedding);
+  Tensor x = ops::add(
+      t, q_emb ? ops::quant_embedding(*q_emb, ids) : ops::embedding(t, token_embedding, ids),
+      ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
   const Shape btc = {B, T, C};
   Tensor R =
       S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
@@ -76,7 +83,7 @@ Tensor Model::forward_cached(ForwardContext& ctx, const IndexTensor& ids, ModelC
   Tensor h = hidden(ctx, ids, pos0, &cache);
   cache.set_length(pos0 + T);
   if (last_only && T > 1) h = ops::slice(t, h, 1, T - 1, T);
-  return ops::linear(t, h, token_embedding);  // tied head
+  return linear(ctx, h, token_embedding);  // tied head
 }
 
 ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids,
@@ -89,14 +96,18 @@ ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids,
 
   ModelOutput out;
   if (!targets) {
-    out.logits = ops::linear(t, h, token_embedding);  // tied head, (B,T,V)
+    out.logits = linear(ctx, h, token_embedding);  // tied head, (B,T,V)
     return out;
   }
   TINYR2_CHECK(targets->shape == ids.shape, "targets {} vs ids {}", shape_str(targets->shape),
                shape_str(ids.shape));
   // Tied head and loss fused: the (N, V) logits are never held (412 MB at N = 2048).
-  out.ce = ops::linear_cross_entropy(t, ops::reshape(t, h, {N, cfg.n_embd}), token_embedding,
-                                     IndexTensor({N}, targets->data));
+  if (const kernels::QuantizedMatrix* q = nn::quantized(ctx, token_embedding))
+    out.ce = ops::quant_linear_cross_entropy(ops::reshape(t, h, {N, cfg.n_embd}), *q,
+                                             IndexTensor({N}, targets->data), quantized->path);
+  else
+    out.ce = ops::linear_cross_entropy(t, ops::reshape(t, h, {N, cfg.n_embd}), token_embedding,
+                                       IndexTensor({N}, targets->data));
   if (ctx.balance_losses.empty()) {
     out.bal = Tensor::scalar(0.f);
     out.loss = out.ce;
@@ -129,6 +140,8 @@ int64_t Model::active_params_per_token() const {
 }
 
 void Model::save(const std::string& dir) const {
+  if (quantized)
+    fail("{}: a model loaded from a quantized GGUF file cannot be saved as a model directory", dir);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail("{}: cannot create directory: {}", dir, ec.message());
@@ -137,6 +150,7 @@ void Model::save(const std::string& dir) const {
 }
 
 std::unique_ptr<Model> Model::load(const std::string& dir) {
+  if (is_gguf_path(dir)) return load_gguf(dir);
   if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", dir);
   const ModelConfig cfg = ModelConfig::from_file(dir + "/config.json");
   check_memory(cfg, dir + "/config.json", {});  // before allocating (memory_estimate.h)

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "nn/forward_context.h"
 #include "nn/model_cache.h"
 #include "nn/parameters.h"
+#include "nn/quantized.h"
 #include "nn/rmsnorm.h"
 
 namespace tinyr2::nn {
@@ -28,6 +30,9 @@ struct ModelOutput {
 class Model {
  public:
   explicit Model(const ModelConfig& cfg);
+  // A model whose tensors named in `unfilled` stay unfilled (Parameters::leave_unfilled): the
+  // quantized matrices of a GGUF model, found through `quantized` instead.
+  Model(const ModelConfig& cfg, const std::set<std::string>& unfilled);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -56,7 +61,7 @@ class Model {
   // An empty decode state for one sequence: one MixerState per block (nn/model_cache.h).
   ModelCache new_cache() const { return ModelCache(*this); }
 
-  // Model directory I/O.
+  // Model directory I/O. load also takes a GGUF file (SPEC §13, nn/gguf_model.h).
   static std::unique_ptr<Model> load(const std::string& dir);
   void save(const std::string& dir) const;
 
@@ -69,6 +74,8 @@ class Model {
   Tensor token_embedding, position_embedding;
   std::vector<std::unique_ptr<Block>> blocks;
   std::unique_ptr<RMSNorm> rm_f;
+  // Set when loaded from a Q8_0 / Q4_0 GGUF file: the quantized matrices (nn/quantized.h).
+  std::shared_ptr<const QuantizedWeights> quantized;
 
  private:
   // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache

@@ -3,6 +3,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -73,7 +74,17 @@ Tensor DSMoE::forward(ForwardContext& ctx, const Tensor& x) const {
     TINYR2_CHECK(ctx.rng, "DSMoE: training with dropout needs ctx.rng");
     mask = ops::dropout_mask({N * K, C}, p_drop, *ctx.rng);
   }
-  const Tensor routed = ops::moe_experts(t, xf, w, chosen, w_fc, w_proj, mask);
+  Tensor routed;
+  if (quantized(ctx, w_fc[0]) || quantized(ctx, w_proj[0])) {  // a quantized GGUF model: §13
+    std::vector<const kernels::QuantizedMatrix*> q_fc, q_proj;
+    for (int64_t e = 0; e < R; ++e) {
+      q_fc.push_back(quantized(ctx, w_fc[e]));
+      q_proj.push_back(quantized(ctx, w_proj[e]));
+    }
+    routed = ops::quant_moe_experts(xf, w, chosen, q_fc, q_proj, w_fc, w_proj, ctx.quantized->path);
+  } else {
+    routed = ops::moe_experts(t, xf, w, chosen, w_fc, w_proj, mask);
+  }
   y = ops::add(t, y, ops::scale(t, routed, c_routed));
   return ops::reshape(t, y, x.shape());
 }

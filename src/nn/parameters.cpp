@@ -9,7 +9,8 @@ Tensor Parameters::add(const std::string& name, const Shape& shape, Init init, b
   if (init.kind == Init::Kind::Values)
     TINYR2_CHECK(static_cast<int64_t>(init.values.size()) == shape_numel(shape),
                  "{}: {} init values for shape {}", name, init.values.size(), shape_str(shape));
-  Tensor t = Tensor::zeros(shape);
+  // An unfilled tensor's pages are never touched, so they never become resident.
+  Tensor t = unfilled_.count(name) ? Tensor::empty(shape) : Tensor::zeros(shape);
   t.set_requires_grad(!buffer);
   index_[name] = entries_.size();
   entries_.push_back({name, t, buffer, std::move(init)});
@@ -65,6 +66,7 @@ void Parameters::load_state_dict(const std::map<std::string, Tensor>& sd,
     if (!index_.count(name))
       fail("{}: unexpected tensor \"{}\" (not a parameter of this model)", source, name);
   for (auto& e : entries_) {
+    if (unfilled_.count(e.name)) continue;
     auto it = sd.find(e.name);
     if (it == sd.end()) fail("{}: missing tensor \"{}\"", source, e.name);
     if (it->second.shape() != e.tensor.shape())

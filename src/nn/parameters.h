@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct NamedTensor {
 
 class Parameters {
  public:
+  // Names whose tensors are left unfilled: their buffer is reserved but never written (the
+  // quantized matrices of a GGUF model, nn/quantized.h); load_state_dict skips them. Call
+  // before the tensors are added.
+  void leave_unfilled(std::set<std::string> names) { unfilled_ = std::move(names); }
+  bool unfilled(const std::string& name) const { return unfilled_.count(name) > 0; }
+
   // Registers a new tensor (zeros until init_all) and returns its handle.
   Tensor add(const std::string& name, const Shape& shape, Init init, bool buffer = false);
 
@@ -53,6 +60,7 @@ class Parameters {
  private:
   std::vector<NamedTensor> entries_;
   std::map<std::string, size_t> index_;
+  std::set<std::string> unfilled_;
 };
 
 }  // namespace tinyr2::nn

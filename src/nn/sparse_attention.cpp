@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -87,7 +88,7 @@ SparseAttention::Projections SparseAttention::project(ForwardContext& ctx, const
     outputs.push_back({{all_rows(window_v)}});
   }
   outputs.push_back({{all_rows(branch_gate)}});
-  const std::vector<Tensor> y = ops::stacked_linear(t, x, outputs, table);
+  const std::vector<Tensor> y = stacked_linear(ctx, x, outputs, table);
   Projections p;
   size_t i = 1;
   if (branches_[1]) {
@@ -107,7 +108,7 @@ SparseAttention::Projections SparseAttention::project(ForwardContext& ctx, const
     query.parts.push_back({decompress_q_nope, h * nope, (h + 1) * nope});
     query.parts.push_back({decompress_q_rope, h * rope, (h + 1) * rope});
   }
-  p.q = ops::reshape(t, ops::stacked_linear(t, c_q, {query}, table)[0], {B, T, H, Dk});
+  p.q = ops::reshape(t, stacked_linear(ctx, c_q, {query}, table)[0], {B, T, H, Dk});
   return p;
 }
 
@@ -122,22 +123,22 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
       ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
   const Tensor x_cmp = ops::reshape(
       t,
-      ops::linear(t,
-                  ops::gelu(t, ops::linear(t, ops::reshape(t, with_pos, {B * nb, l * C}),
-                                           block_compressor_0)),
-                  block_compressor_2),
+      linear(
+          ctx,
+          ops::gelu(t, linear(ctx, ops::reshape(t, with_pos, {B * nb, l * C}), block_compressor_0)),
+          block_compressor_2),
       {B, nb, C});
   // MLA on the compressed tokens; one rope key per block, at its last token, shared by heads.
-  const Tensor c_kv = kv_norm->forward(ctx, ops::linear(t, x_cmp, compress_kv_linear));
-  const Tensor k_nope = ops::reshape(t, ops::linear(t, c_kv, decompress_k_nope), {B, nb, H, nope});
-  const Tensor v_cmp = ops::reshape(t, ops::linear(t, c_kv, decompress_v_linear), {B, nb, H, vd});
+  const Tensor c_kv = kv_norm->forward(ctx, linear(ctx, x_cmp, compress_kv_linear));
+  const Tensor k_nope = ops::reshape(t, linear(ctx, c_kv, decompress_k_nope), {B, nb, H, nope});
+  const Tensor v_cmp = ops::reshape(t, linear(ctx, c_kv, decompress_v_linear), {B, nb, H, vd});
   std::vector<int32_t> block_pos(static_cast<size_t>(nb));
   for (int64_t i = 0; i < nb; ++i)
     block_pos[i] = static_cast<int32_t>((first_block + i) * d + l - 1);
   const Tensor k_rope =
       ops::expand(t,
                   ops::reshape(t,
-                               ops::rope(t, ops::linear(t, x_cmp, k_rope_linear), block_pos,
+                               ops::rope(t, linear(ctx, x_cmp, k_rope_linear), block_pos,
                                          static_cast<float>(cfg_.rope_theta)),
                                {B, nb, 1, rope}),
                   {B, nb, H, rope});
@@ -160,7 +161,7 @@ Tensor SparseAttention::combine(ForwardContext& ctx, const Tensor& gate_logits,
                            ? ops::reshape(t, ops::softmax(t, gate_logits), {B, T, 1, n_active_})
                            : ops::reshape(t, ops::sigmoid(t, gate_logits), {B, T, H, n_active_});
   const Tensor mixed = ops::gated_sum(t, outs, gates);
-  Tensor y = ops::linear(t, ops::reshape(t, mixed, {B, T, H * vd}), proj);
+  Tensor y = linear(ctx, ops::reshape(t, mixed, {B, T, H * vd}), proj);
   if (ctx.training && cfg_.dropout > 0)
     y = ops::dropout(t, y, static_cast<float>(cfg_.dropout), *ctx.rng);
   return y;

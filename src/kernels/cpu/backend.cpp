@@ -19,6 +19,7 @@
 #include "kernels/cpu/nsa_fused.h"
 #include "kernels/cpu/nsa_window_attention.h"
 #include "kernels/cpu/optim.h"
+#include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
@@ -110,6 +111,7 @@ void fill(Backend& b) {
   b.muon_momentum = cpu::muon_momentum;
   b.scaled_update = cpu::scaled_update;
   b.scale_in_place = cpu::scale_in_place;
+  b.quant_matmul = cpu::quant_matmul;
 }
 
 }  // namespace
