@@ -74,6 +74,9 @@ constexpr OpKernels kOps[] = {
     {"newton_schulz", {K::newton_schulz}},
     {"clip_grad_norm", {K::sum_squares, K::scale_in_place}},
     {"moe_update_bias", {K::moe_update_bias}},
+    {"retention", {K::retention_forward, K::retention_backward}},
+    {"selective_scan", {K::selective_scan_forward, K::selective_scan_backward}},
+    {"depthwise_conv1d", {K::depthwise_conv1d_forward, K::depthwise_conv1d_backward}},
 };
 // clang-format on
 
