@@ -63,6 +63,10 @@ MODEL_DEFAULTS = {
     "dropout": 0.0,
     "norm_eps": 1e-6,
     "init_std": 0.02,
+    "mamba_expand": 2,           # Mamba layers (SPEC §10): d_in = mamba_expand * n_embd
+    "mamba_d_state": 16,
+    "mamba_d_conv": 4,
+    "mamba_dt_rank": None,       # ceil(n_embd / 16)
 }
 
 TRAIN_DEFAULTS = {
@@ -225,7 +229,7 @@ class Config:
             d[k] = _int(d, k, 1)
         if d["n_embd"] % d["n_head"]:
             raise ConfigError(f"n_head: must divide n_embd ({d['n_embd']}), got {d['n_head']}")
-        d["attention_types"] = _str_list(d, "attention_types", ("FULL", "Sparse"))
+        d["attention_types"] = _str_list(d, "attention_types", ("FULL", "Sparse", "Retention", "Mamba"))
         d["attention_mode"] = _modes(d["attention_mode"])
         d["types"] = _str_list(d, "types", ("mlp", "moe"))
 
@@ -285,6 +289,12 @@ class Config:
         d["dropout"] = _num(d, "dropout", 0.0, hi=1.0, hi_open=True)
         d["norm_eps"] = _num(d, "norm_eps", 0.0, lo_open=True)
         d["init_std"] = _num(d, "init_std", 0.0)
+        d["mamba_expand"] = _int(d, "mamba_expand", 1)
+        d["mamba_d_state"] = _int(d, "mamba_d_state", 1)
+        d["mamba_d_conv"] = _int(d, "mamba_d_conv", 1)
+        if d["mamba_dt_rank"] is None:
+            d["mamba_dt_rank"] = -(-d["n_embd"] // 16)
+        d["mamba_dt_rank"] = _int(d, "mamba_dt_rank", 1)
         return cls(d, train)
 
     @classmethod

@@ -22,6 +22,13 @@ try:
 except ImportError:  # imported as a package module
     from . import safetensors_io  # type: ignore
 
+try:
+    from mixers_ssm import Mamba, Retention
+except ImportError:  # imported as a package module
+    from .mixers_ssm import Mamba, Retention  # type: ignore
+
+SSM_MIXERS = {"Retention": Retention, "Mamba": Mamba}  # SPEC §10 (reference/mixers_ssm.py)
+
 
 # ------------------------------------------------------------------------------------
 # Small pieces
@@ -462,6 +469,8 @@ class Block(nn.Module):
         self.rm1 = RMSNorm(C, cfg.norm_eps)
         self.rm2 = RMSNorm(C, cfg.norm_eps)
         self.attn = (CausalSelfAttention(cfg) if cfg.attention_type(i) == "FULL"
+                     else SSM_MIXERS[cfg.attention_type(i)](cfg)
+                     if cfg.attention_type(i) in SSM_MIXERS
                      else SparseAttention(cfg, i))
         self.ffn = (MLP(C, 4 * C, cfg.dropout) if cfg.ffn_type(i) == "mlp" else DSMoE(cfg))
         self.use_hc = cfg.hc_active
@@ -560,6 +569,9 @@ def init_weights(model, seed=1337):
         owner = model.get_submodule(leaf[0]) if len(leaf) == 2 else model
         if isinstance(owner, (nn.Linear, nn.Embedding)) or leaf[-1] == "intra_block_pos_encoding":
             p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * std)
+    for m in model.modules():  # Mamba's SPEC §10 init (after the Linear weights)
+        if hasattr(m, "init_ssm"):
+            m.init_ssm(g)
     return model
 
 

@@ -106,9 +106,15 @@ class Muon:
         _load(state, self.state_dict(), "muon.", source)
 
 
-def adamw_decays(p):
-    """AdamW's weight decay applies to >= 2-D parameters only."""
-    return p.dim() >= 2
+def is_ssm_dynamics_param(name):
+    """Mamba's A_log, D, conv1d.* and dt_proj.* (SPEC §10): AdamW without decay, never Muon."""
+    return (name.endswith(".A_log") or name.endswith(".attn.D") or ".attn.conv1d." in name
+            or ".attn.dt_proj." in name)
+
+
+def adamw_decays(p, name=""):
+    """AdamW's weight decay applies to >= 2-D parameters only (not Mamba's dynamics)."""
+    return p.dim() >= 2 and not is_ssm_dynamics_param(name)
 
 
 class AdamW:
@@ -132,7 +138,7 @@ class AdamW:
             g = p.grad
             self.steps[name] += 1
             t = float(self.steps[name])
-            if adamw_decays(p):
+            if adamw_decays(p, name):
                 p.mul_(1 - lr * self.weight_decay)
             m, v = self.exp_avg[name], self.exp_avg_sq[name]
             m.mul_(b1).add_(g, alpha=1 - b1)

@@ -35,7 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
 from config import validate_train  # noqa: E402
 from model import load_model, save_model  # noqa: E402
-from optim import AdamW, Muon, clip_grad_norm, lr_at, lr_multiplier  # noqa: E402
+from optim import (AdamW, Muon, clip_grad_norm, is_ssm_dynamics_param, lr_at,  # noqa: E402
+                   lr_multiplier)
 
 
 def is_muon_param(name, p):
@@ -44,7 +45,7 @@ def is_muon_param(name, p):
     if not name.startswith("blocks.") or p.dim() < 2:
         return False
     return not any(s in name for s in (".block_compressor.", ".intra_block_pos_encoding",
-                                       ".hc_attn.", ".hc_ffn."))
+                                       ".hc_attn.", ".hc_ffn.")) and not is_ssm_dynamics_param(name)
 
 
 def partition(model):

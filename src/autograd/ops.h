@@ -11,5 +11,7 @@
 #include "autograd/ops_nn.h"
 #include "autograd/ops_nsa.h"
 #include "autograd/ops_reduce.h"
+#include "autograd/ops_retention.h"
 #include "autograd/ops_shape.h"
+#include "autograd/ops_ssm.h"
 #include "autograd/tape.h"

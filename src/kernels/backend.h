@@ -66,7 +66,9 @@ namespace tinyr2::kernels {
   X(moe_balance_loss_backward) X(moe_dispatch) X(moe_experts_forward) X(moe_experts_backward) \
   X(moe_update_bias)                                                                          \
   X(newton_schulz) X(sum_squares) X(adamw_update) X(muon_momentum) X(scaled_update)           \
-  X(scale_in_place) X(quant_matmul)
+  X(scale_in_place) X(quant_matmul)                                                           \
+  X(retention_forward) X(retention_backward) X(selective_scan_forward)                        \
+  X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)
 // clang-format on
 
 enum class Kernel {
@@ -351,6 +353,29 @@ struct Backend {
   Entry<void(QuantType type, const uint8_t* w, int64_t rows, int64_t cols, const float* x,
              int64_t M, float* y, int64_t ldy, QuantPath path)>
       quant_matmul;
+  // ---- Retention (cpu/retention.h, SPEC §10): chunked, state (B,H,D,D) or null
+  Entry<void(const float* q, const float* k, const float* v, float* o, float* state, int64_t B,
+             int64_t T, int64_t H, int64_t D, float scale)>
+      retention_forward;
+  Entry<void(const float* q, const float* k, const float* v, const float* go, float* dq, float* dk,
+             float* dv, int64_t B, int64_t T, int64_t H, int64_t D, float scale)>
+      retention_backward;
+  // ---- Mamba (cpu/selective_scan.h, cpu/depthwise_conv.h, SPEC §10)
+  Entry<void(const float* u, const float* dt, const float* dt_bias, const float* A_log,
+             const float* Bm, const float* Cm, const float* D, float* y, float* state, int64_t B,
+             int64_t T, int64_t d, int64_t N)>
+      selective_scan_forward;
+  Entry<void(const float* u, const float* dt, const float* dt_bias, const float* A_log,
+             const float* Bm, const float* Cm, const float* D, const float* gy, float* du,
+             float* ddt, float* ddt_bias, float* dA_log, float* dBm, float* dCm, float* dD,
+             int64_t B, int64_t T, int64_t d, int64_t N)>
+      selective_scan_backward;
+  Entry<void(const float* x, const float* w, const float* bias, float* y, int64_t B, int64_t T,
+             int64_t d, int64_t K)>
+      depthwise_conv1d_forward;
+  Entry<void(const float* x, const float* w, const float* gy, float* dx, float* dw, float* dbias,
+             int64_t B, int64_t T, int64_t d, int64_t K)>
+      depthwise_conv1d_backward;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

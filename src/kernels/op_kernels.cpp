@@ -75,6 +75,9 @@ constexpr OpKernels kOps[] = {
     {"clip_grad_norm", {K::sum_squares, K::scale_in_place}},
     {"moe_update_bias", {K::moe_update_bias}},
     {"quant_linear", {K::quant_matmul, K::copy_out_columns, K::gemm, K::cross_entropy_forward}},
+    {"retention", {K::retention_forward, K::retention_backward}},
+    {"selective_scan", {K::selective_scan_forward, K::selective_scan_backward}},
+    {"depthwise_conv1d", {K::depthwise_conv1d_forward, K::depthwise_conv1d_backward}},
 };
 // clang-format on
 

@@ -139,6 +139,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   f.number("dropout", c.dropout, 0.0, 1.0);
   f.number("norm_eps", c.norm_eps, 0.0, 1.0, true);
   f.number("init_std", c.init_std, 0.0, 10.0);
+  f.integer("mamba_expand", c.mamba_expand, 1, 1024);
+  f.integer("mamba_d_state", c.mamba_d_state, 1, 1 << 16);
+  f.integer("mamba_d_conv", c.mamba_d_conv, 1, 1 << 16);
+  f.integer("mamba_dt_rank", c.mamba_dt_rank, 1, kBig);
   f.ignore("train");  // the trainer's section (SPEC §6)
   f.finish();
   c.validate();
@@ -235,6 +239,10 @@ nlohmann::json ModelConfig::to_json() const {
   j["dropout"] = dropout;
   j["norm_eps"] = norm_eps;
   j["init_std"] = init_std;
+  j["mamba_expand"] = mamba_expand;
+  j["mamba_d_state"] = mamba_d_state;
+  j["mamba_d_conv"] = mamba_d_conv;
+  j["mamba_dt_rank"] = mamba_dt_rank_size();
   return j;
 }
 

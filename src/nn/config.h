@@ -16,7 +16,7 @@ namespace tinyr2::nn {
 
 // The sequence mixer in a block's attention slot; names, layers and constructors are in the
 // table of nn/mixer_factory.cpp (one line per type).
-enum class AttentionType { Full, Sparse };
+enum class AttentionType { Full, Sparse, Retention, Mamba };
 enum class FfnType { Mlp, Moe };
 enum class BranchGate { Softmax, Sigmoid };
 enum class HResProj { Sinkhorn, Orthostochastic };
@@ -55,6 +55,8 @@ struct ModelConfig {
   double ns_eps = 1e-7;
   std::array<double, 3> ns_coeffs = {3.0, -3.2, 1.2};
   double dropout = 0.0, norm_eps = 1e-6, init_std = 0.02;
+  // Mamba layers (SPEC §10): d_in = mamba_expand·n_embd, N, K, R (-1: ceil(n_embd/16)).
+  int64_t mamba_expand = 2, mamba_d_state = 16, mamba_d_conv = 4, mamba_dt_rank = -1;
 
   // ---- derived, per layer ----
   AttentionType attention_type(int64_t layer) const {
@@ -65,6 +67,9 @@ struct ModelConfig {
   int64_t head_dim() const { return n_embd / n_head; }
   int64_t moe_hidden_size() const { return moe_hidden > 0 ? moe_hidden : 4 * n_embd; }
   int64_t compress_hidden_size() const { return compress_hidden > 0 ? compress_hidden : n_embd; }
+  int64_t mamba_dt_rank_size() const {
+    return mamba_dt_rank > 0 ? mamba_dt_rank : (n_embd + 15) / 16;
+  }
   int64_t num_select_blocks() const { return num_tokens_to_keep / select_block_size; }
   // Hyper-connection streams in use (1 = plain residual).
   int64_t streams() const { return hc ? hc_num_streams : 1; }

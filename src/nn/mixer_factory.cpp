@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "nn/full_attention.h"
+#include "nn/mamba.h"
+#include "nn/retention.h"
 #include "nn/sparse_attention.h"
 
 namespace tinyr2::nn {
@@ -23,8 +25,10 @@ std::unique_ptr<SequenceMixer> make_sparse(Parameters& p, const std::string& pre
 
 const std::vector<MixerType>& mixer_types() {
   static const std::vector<MixerType> types = {
-      {"FULL", AttentionType::Full, make<FullAttention>},  // SPEC §2.1
-      {"Sparse", AttentionType::Sparse, make_sparse},      // SPEC §2.3
+      {"FULL", AttentionType::Full, make<FullAttention>},        // SPEC §2.1
+      {"Sparse", AttentionType::Sparse, make_sparse},            // SPEC §2.3
+      {"Retention", AttentionType::Retention, make<Retention>},  // SPEC §10
+      {"Mamba", AttentionType::Mamba, make<Mamba>},              // SPEC §10
   };
   return types;
 }

@@ -1,5 +1,8 @@
 #include "nn/parameters.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
 
 namespace tinyr2::nn {
@@ -31,6 +34,19 @@ void Parameters::init_all(uint64_t seed) {
       case Init::Kind::Values:
         t.copy_from(Tensor::from_vector(t.shape(), e.init.values));
         break;
+      case Init::Kind::Uniform:
+        rng.uniform(t.data(), t.numel(), -e.init.value, e.init.value);
+        break;
+      case Init::Kind::DtBias: {
+        const float lo = std::log(e.init.values[0]), hi = std::log(e.init.values[1]);
+        rng.uniform(t.data(), t.numel(), lo, hi);
+        for (int64_t i = 0; i < t.numel(); ++i) {
+          const double dt = std::max(std::exp(static_cast<double>(t.data()[i])),
+                                     static_cast<double>(e.init.values[2]));
+          t.data()[i] = static_cast<float>(dt + std::log(-std::expm1(-dt)));
+        }
+        break;
+      }
     }
   }
 }

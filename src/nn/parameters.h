@@ -16,13 +16,19 @@ namespace tinyr2::nn {
 
 // How a tensor is initialised (SPEC §2: Linear/embeddings N(0, init_std), norms 1, ...).
 struct Init {
-  enum class Kind { Normal, Constant, Values } kind = Kind::Normal;
-  float value = 0.f;          // std for Normal, the value for Constant
-  std::vector<float> values;  // for Values (e.g. an identity matrix)
+  enum class Kind { Normal, Constant, Values, Uniform, DtBias } kind = Kind::Normal;
+  float value = 0.f;          // std for Normal, the value for Constant, the bound for Uniform
+  std::vector<float> values;  // for Values (e.g. an identity matrix); DtBias: min, max, floor
 
   static Init normal(float std) { return {Kind::Normal, std, {}}; }
   static Init constant(float v) { return {Kind::Constant, v, {}}; }
   static Init from(std::vector<float> v) { return {Kind::Values, 0.f, std::move(v)}; }
+  static Init uniform(float bound) { return {Kind::Uniform, bound, {}}; }  // U(−bound, bound)
+  // Mamba's dt bias (SPEC §10): dt = max(exp(U(log dt_min, log dt_max)), floor), then the
+  // inverse softplus dt + log(−expm1(−dt)).
+  static Init dt_bias(float dt_min, float dt_max, float floor) {
+    return {Kind::DtBias, 0.f, {dt_min, dt_max, floor}};
+  }
 };
 
 struct NamedTensor {

@@ -12,6 +12,19 @@ namespace {
 const std::string kPrefix = "adamw.";
 }  // namespace
 
+bool is_ssm_dynamics_param(const std::string& name) {
+  auto ends_with = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends_with(".A_log") || ends_with(".attn.D") ||
+         name.find(".attn.conv1d.") != std::string::npos ||
+         name.find(".attn.dt_proj.") != std::string::npos;
+}
+
+bool adamw_decays(const std::string& name, const Tensor& p) {
+  return adamw_decays(p) && !is_ssm_dynamics_param(name);
+}
+
 bool adamw_decays(const Tensor& p) {
   return p.dim() >= 2;
 }
@@ -49,7 +62,8 @@ void AdamW::step(double lr) {
     const double t = s.step.item() + 1.0;
     s.step.fill(static_cast<float>(t));
 
-    scalars.decay = adamw_decays(param) ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.f;
+    scalars.decay =
+        adamw_decays(name, param) ? static_cast<float>(1.0 - lr * config_.weight_decay) : 1.f;
     scalars.step_size = static_cast<float>(lr / (1.0 - std::pow(config_.beta1, t)));
     scalars.bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(config_.beta2, t)));
     kernels::backend(param.device())

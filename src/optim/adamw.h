@@ -35,6 +35,11 @@ struct AdamWConfig {
 
 // Whether AdamW applies weight decay to p: p.dim() >= 2.
 bool adamw_decays(const Tensor& p);
+// Mamba's A_log, D, conv1d.* and dt_proj.* tensors (SPEC §10): AdamW without weight decay,
+// never Muon.
+bool is_ssm_dynamics_param(const std::string& name);
+// The rule AdamW::step applies: adamw_decays(p) and not an SSM dynamics tensor.
+bool adamw_decays(const std::string& name, const Tensor& p);
 
 class AdamW {
  public:

@@ -69,6 +69,13 @@ inline const std::vector<DecodeCase>& decode_cases() {
                                    "select_local_blocks": 1, "window_size": 40, "ctx_len": 320})",
        300},
       {"default_widths", R"({"vocab_size": 512, "ctx_len": 320})", 300, true},
+      // SPEC §10: Retention and Mamba in hybrid stacks (chunks of 64 positions crossed)
+      {"retention_sparse_moe_mhc", R"({"attention_types": ["Retention", "Sparse"],
+                                       "types": ["moe"], "num_exp": 3, "n_experts": 5,
+                                       "hc": true})"},
+      {"mamba_mamba_full_moe_mhc", R"({"attention_types": ["Mamba", "Mamba", "FULL"],
+                                       "n_layer": 3, "types": ["moe"], "num_exp": 3,
+                                       "n_experts": 5, "hc": true, "mamba_d_conv": 3})"},
   };
   return cases;
 }

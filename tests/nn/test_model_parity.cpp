@@ -208,4 +208,27 @@ static const std::vector<ParityCase> kSparseCases = {
 INSTANTIATE_TEST_SUITE_P(Sparse, ModelParity, ::testing::ValuesIn(numbered(kSparseCases, 100)),
                          case_name);
 
+// SPEC §10: Retention and Mamba. T = 100 spans two 64-position chunks and is a multiple of
+// neither; T = 1; hybrid stacks with MoE and mHC.
+static const std::vector<ParityCase> kSsmCases = {
+    {"retention", R"({"attention_types": ["Retention"]})", 2, 100},
+    {"retention_t1", R"({"attention_types": ["Retention"]})", 2, 1},
+    {"retention_sparse_moe_mhc", R"({"attention_types": ["Retention", "Sparse"], "n_layer": 2,
+                                     "types": ["moe"], "num_exp": 3, "n_experts": 5,
+                                     "hc": true})",
+     2, 70},
+    {"mamba", R"({"attention_types": ["Mamba"], "mamba_d_state": 6, "mamba_d_conv": 3})", 2, 100},
+    {"mamba_t1", R"({"attention_types": ["Mamba"]})", 2, 1},
+    {"mamba_k1_rank3", R"({"attention_types": ["Mamba"], "n_layer": 1, "mamba_d_conv": 1,
+                           "mamba_dt_rank": 3, "mamba_expand": 3})",
+     1, 70},
+    {"mamba_mamba_full_moe_mhc", R"({"attention_types": ["Mamba", "Mamba", "FULL"], "n_layer": 3,
+                                     "types": ["moe"], "num_exp": 3, "n_experts": 5,
+                                     "hc": true, "v_residual": true})",
+     2, 70},
+};
+
+INSTANTIATE_TEST_SUITE_P(Ssm, ModelParity, ::testing::ValuesIn(numbered(kSsmCases, 200)),
+                         case_name);
+
 }  // namespace tinyr2::nn

@@ -83,7 +83,10 @@ INSTANTIATE_TEST_SUITE_P(
                       R"({"attention_types": ["Sparse"], "branch_gate": "sigmoid"})",
                       R"({"attention_types": ["FULL", "Sparse"], "block_stride": 4})",
                       R"({"attention_types": ["Sparse"], "select_block_size": 16,
-                                               "num_tokens_to_keep": 32, "block_stride": 4})"));
+                                               "num_tokens_to_keep": 32, "block_stride": 4})",
+                      // SPEC §10
+                      R"({"attention_types": ["Retention"]})", R"({"attention_types": ["Mamba"]})",
+                      R"({"attention_types": ["Mamba", "FULL"], "mamba_d_conv": 2})"));
 
 TEST(DSMoE, SparseDispatchEqualsDenseAndSkipsUnchosenExperts) {
   ModelConfig cfg = small_config(R"({"n_experts": 6, "num_exp": 3})");

@@ -89,7 +89,10 @@ Tensor cached_forward(const SequenceMixer& m, MixerState& state, const Tensor& x
 // nn/full_attention.h and nn/sparse_attention.h).
 int64_t expected_bytes(const ModelConfig& c, int64_t t) {
   const int64_t C = c.n_embd, H = c.n_head;
-  if (c.attention_type(0) == AttentionType::Full) return 4 * 2 * t * C;  // k, v
+  if (c.attention_type(0) == AttentionType::Full) return 4 * 2 * t * C;                      // k, v
+  if (c.attention_type(0) == AttentionType::Retention) return t == 0 ? 0 : 4 * C * (C / H);  // S
+  if (c.attention_type(0) == AttentionType::Mamba)  // K−1 rows of xs, h (d_in × N)
+    return t == 0 ? 0 : 4 * c.mamba_expand * C * (c.mamba_d_conv - 1 + c.mamba_d_state);
   const BranchSet b = c.branches(0);
   const int64_t Dk = c.qk_nope_head_dim + c.qk_rope_head_dim, Dv = c.v_head_dim;
   const int64_t l = c.block_size, d = c.block_stride;
@@ -166,6 +169,9 @@ INSTANTIATE_TEST_SUITE_P(
         {"sparse_011", R"({"attention_types": ["Sparse"], "attention_mode": [[0,1,1]]})"},
         {"sparse_111_sigmoid",
          R"({"attention_types": ["Sparse"], "attention_mode": ["NSA"], "branch_gate": "sigmoid"})"},
+        {"retention", R"({"attention_types": ["Retention"]})"},
+        {"mamba", R"({"attention_types": ["Mamba"]})"},
+        {"mamba_k1", R"({"attention_types": ["Mamba"], "mamba_d_conv": 1, "mamba_d_state": 5})"},
     }),
     [](const auto& info) { return info.param.name; });
 

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cross_entropy.h"
+#include "kernels/cpu/depthwise_conv.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gather.h"
 #include "kernels/cpu/gemm.h"
@@ -21,8 +22,10 @@
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cpu/retention.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/selective_scan.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/stream_mix.h"
 #include "kernels/cpu/topk.h"
@@ -112,6 +115,12 @@ void fill(Backend& b) {
   b.scaled_update = cpu::scaled_update;
   b.scale_in_place = cpu::scale_in_place;
   b.quant_matmul = cpu::quant_matmul;
+  b.retention_forward = cpu::retention_forward;
+  b.retention_backward = cpu::retention_backward;
+  b.selective_scan_forward = cpu::selective_scan_forward;
+  b.selective_scan_backward = cpu::selective_scan_backward;
+  b.depthwise_conv1d_forward = cpu::depthwise_conv1d_forward;
+  b.depthwise_conv1d_backward = cpu::depthwise_conv1d_backward;
 }
 
 }  // namespace
