@@ -35,5 +35,6 @@ Command make_generate_command();
 Command make_tokenize_command();
 Command make_train_command();
 Command make_eval_command();
+Command make_prepare_command();
 
 }  // namespace tinyr2::cli
