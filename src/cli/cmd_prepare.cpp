@@ -87,8 +87,9 @@ Command make_prepare_command() {
       fmt::print(stderr, "{}prepare [{}{}] {:5.1f}% | {} tokens | {} tok/s | ETA {}{}",
                  tty ? "\r" : "", std::string(static_cast<size_t>(filled), '#'),
                  std::string(static_cast<size_t>(width - filled), '.'), 100 * frac,
-                 human(static_cast<double>(tokens)), human(static_cast<double>(tokens) / std::max(s, 1e-9)),
-                 clock_time(eta), tty ? "" : "\n");
+                 human(static_cast<double>(tokens)),
+                 human(static_cast<double>(tokens) / std::max(s, 1e-9)), clock_time(eta),
+                 tty ? "" : "\n");
       std::fflush(stderr);
     };
     const data::PrepareResult r =

@@ -41,7 +41,7 @@ ShardFile check_shard(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
   Header h{};
-  struct stat st{};
+  struct stat st {};
   const bool stat_ok = ::fstat(fd, &st) == 0;
   try {
     if (!stat_ok || st.st_size < kHeaderBytes)
@@ -52,7 +52,8 @@ ShardFile check_shard(const std::string& path) {
     throw;
   }
   ::close(fd);
-  if (h[0] != kShardMagic) fail("{}: not a token shard (magic {}, expected {})", path, h[0], kShardMagic);
+  if (h[0] != kShardMagic)
+    fail("{}: not a token shard (magic {}, expected {})", path, h[0], kShardMagic);
   if (h[1] != kShardVersion) fail("{}: shard version {}, expected {}", path, h[1], kShardVersion);
   const int64_t n = h[2];
   if (n < 0 || n > kMaxShardTokens) fail("{}: token count {} out of range", path, n);
@@ -105,6 +106,9 @@ ShardWriter::ShardWriter(std::string dir, std::string split, int64_t max_tokens)
     : dir_(std::move(dir)), split_(std::move(split)), max_tokens_(max_tokens) {
   if (max_tokens_ < 1 || max_tokens_ > kMaxShardTokens)
     fail("tokens per shard must be in [1, {}], got {}", kMaxShardTokens, max_tokens_);
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) fail("{}: cannot create directory: {}", dir_, ec.message());
 }
 
 ShardWriter::~ShardWriter() {
@@ -140,7 +144,8 @@ void ShardWriter::append(const int32_t* tokens, int64_t n) {
 void ShardWriter::close_shard() {
   if (!file_) return;
   const Header h{kShardMagic, kShardVersion, static_cast<int32_t>(in_shard_)};
-  const bool ok = std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(h.data(), 4, h.size(), file_) == h.size();
+  const bool ok =
+      std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(h.data(), 4, h.size(), file_) == h.size();
   const bool closed = std::fclose(file_) == 0;
   file_ = nullptr;
   written_.back().tokens = in_shard_;
@@ -194,8 +199,9 @@ void ShardStream::read(int64_t pos, int64_t n, int32_t* out) const {
   while (n > 0) {
     pos %= total_;
     // The shard holding pos: the last whose start is ≤ pos (empty shards are skipped).
-    const size_t s =
-        static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), pos) - starts_.begin()) - 1;
+    const size_t s = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), pos) -
+                                         starts_.begin()) -
+                     1;
     const int64_t in = pos - starts_[s];
     const int64_t take = std::min(n, shards_[s].tokens - in);
     buf.resize(static_cast<size_t>(take));
@@ -230,10 +236,8 @@ void ShardStream::skip(int64_t n) {
 }
 
 nlohmann::json ShardStream::position() const {
-  return {{"shards", shards_.size()},
-          {"total_tokens", total_},
-          {"offset", offset_},
-          {"epoch", epoch_}};
+  return {
+      {"shards", shards_.size()}, {"total_tokens", total_}, {"offset", offset_}, {"epoch", epoch_}};
 }
 
 void ShardStream::restore(const nlohmann::json& p) {
@@ -247,9 +251,10 @@ void ShardStream::restore(const nlohmann::json& p) {
     fail("malformed shard position {}: {}", p.dump(), e.what());
   }
   if (shards != static_cast<int64_t>(shards_.size()) || total != total_)
-    fail("the shards differ from those the position was saved with ({} shards, {} tokens; now "
-         "{} shards, {} tokens)",
-         shards, total, shards_.size(), total_);
+    fail(
+        "the shards differ from those the position was saved with ({} shards, {} tokens; now "
+        "{} shards, {} tokens)",
+        shards, total, shards_.size(), total_);
   if (offset < 0 || offset >= total_ || epoch < 0)
     fail("shard position out of range: offset {}, epoch {}", offset, epoch);
   offset_ = offset;

@@ -53,7 +53,7 @@ std::vector<ShardFile> list_shards(const std::string& dir, const std::string& sp
 // Whether PATH is a directory holding at least one train_NNNNNN.bin.
 bool is_shard_directory(const std::string& path);
 
-// Writes the shards of one split, starting a new file every `max_tokens` tokens.
+// Writes the shards of one split into DIR (created), a new file every `max_tokens` tokens.
 class ShardWriter {
  public:
   ShardWriter(std::string dir, std::string split, int64_t max_tokens = kMaxShardTokens);
@@ -119,7 +119,8 @@ struct PrepareResult {
 };
 
 // Progress after each chunk of documents: bytes of text done, of total, tokens written.
-using PrepareProgress = std::function<void(int64_t done_bytes, int64_t total_bytes, int64_t tokens)>;
+using PrepareProgress =
+    std::function<void(int64_t done_bytes, int64_t total_bytes, int64_t tokens)>;
 
 // Tokenizes the corpus into DIR (created; existing shards of either split are an error).
 PrepareResult prepare_shards(const Corpus& corpus, const Tokenizer& tokenizer,

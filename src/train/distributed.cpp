@@ -88,9 +88,9 @@ class MpiCommunicator final : public Communicator {
   void progress() override {
     if (pending_.empty()) return;
     int done = 0;
-    check(MPI_Testall(static_cast<int>(pending_.size()), pending_.data(), &done,
-                      MPI_STATUSES_IGNORE),
-          "MPI_Testall");
+    check(
+        MPI_Testall(static_cast<int>(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
     if (done) pending_.clear();
   }
   void wait_all() override {
@@ -122,9 +122,10 @@ std::unique_ptr<Communicator> make_communicator() {
   return std::make_unique<MpiCommunicator>();
 #else
   if (std::atoi(world) > 1)
-    fail("started by mpirun with {} ranks, but this tinyr2 was built without MPI (install "
-         "libopenmpi-dev and rebuild)",
-         world);
+    fail(
+        "started by mpirun with {} ranks, but this tinyr2 was built without MPI (install "
+        "libopenmpi-dev and rebuild)",
+        world);
   return std::make_unique<Communicator>();
 #endif
 }
@@ -164,9 +165,10 @@ void check_parameters_agree(Communicator& comm, const nn::Model& model, const st
   for (size_t r = 1; r < all.size(); ++r)
     if (all[r] != all[0]) differ.push_back(std::to_string(r));
   if (!differ.empty())
-    fail("data-parallel ranks disagree on the parameters {}: rank(s) {} differ from rank 0 "
-         "(hash {:016x})",
-         when, fmt::join(differ, ", "), all[0]);
+    fail(
+        "data-parallel ranks disagree on the parameters {}: rank(s) {} differ from rank 0 "
+        "(hash {:016x})",
+        when, fmt::join(differ, ", "), all[0]);
 }
 
 std::vector<int> owner_of_tensors(const std::vector<int64_t>& sizes, int ranks) {
@@ -240,7 +242,8 @@ double GradientReducer::finish() {
     if (!b.posted) post(b);
   const auto t0 = std::chrono::steady_clock::now();
   comm_.wait_all();
-  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const float inv = 1.f / static_cast<float>(comm_.size());
   for (Bucket& b : buckets_) {
     const float* p = b.buffer.data();
