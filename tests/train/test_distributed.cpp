@@ -84,9 +84,9 @@ class Distributed : public ::testing::Test {
     const std::string args = fmt::format("-t 1 train --config {} --data {} --out {} {}",
                                          path("config.json"), path("shards"), path(out), extra);
     if (np == 0) return run_cli(args, path("scratch_" + out));
-    const std::string launcher = fmt::format(
-        "ASAN_OPTIONS=detect_leaks=0 mpirun -np {} --oversubscribe {}-x ASAN_OPTIONS", np,
-        ::geteuid() == 0 ? "--allow-run-as-root " : "");
+    const std::string launcher =
+        fmt::format("ASAN_OPTIONS=detect_leaks=0 mpirun -np {} --oversubscribe {}-x ASAN_OPTIONS",
+                    np, ::geteuid() == 0 ? "--allow-run-as-root " : "");
     return run_cli(args, path("scratch_" + out), launcher);
   }
 
@@ -110,7 +110,8 @@ void expect_same_run(const std::string& a, const std::string& b, double tol) {
   ASSERT_EQ(rb.size(), 20u);
   for (size_t i = 0; i < ra.size(); ++i) {
     const double la = ra[i]["loss"], lb = rb[i]["loss"];
-    EXPECT_LE(std::abs(la - lb), tol * std::abs(la)) << "step " << i + 1 << ": " << la << " vs " << lb;
+    EXPECT_LE(std::abs(la - lb), tol * std::abs(la))
+        << "step " << i + 1 << ": " << la << " vs " << lb;
   }
   const auto ma = nn::Model::load(a + "/checkpoints/step-00000020");
   const auto mb = nn::Model::load(b + "/checkpoints/step-00000020");
@@ -150,7 +151,8 @@ TEST_F(Distributed, ZeroOneEqualsReplicatedOptimizer) {
   EXPECT_NE(zero.out.find("ZeRO-1"), std::string::npos) << zero.out;
   expect_same_run(path("rep"), path("zero"), 1e-6);
   // The checkpoint holds the whole optimizer state, gathered on rank 0.
-  const Checkpoint a = load_latest_checkpoint(path("rep")), b = load_latest_checkpoint(path("zero"));
+  const Checkpoint a = load_latest_checkpoint(path("rep")),
+                   b = load_latest_checkpoint(path("zero"));
   EXPECT_EQ(a.optimizer_state.size(), b.optimizer_state.size());
 }
 

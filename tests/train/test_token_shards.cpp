@@ -132,9 +132,10 @@ TEST(TokenShards, PrepareHoldsTheTokenizersIds) {
   for (int64_t id; in >> id;) ids.push_back(id);
   ids.push_back(50256);
 
-  const RunResult r = run_cli(
-      fmt::format("prepare --data {} --out {} --val-fraction 0 --shard-tokens 100", file, tmp / "s"),
-      tmp.path().string());
+  const RunResult r =
+      run_cli(fmt::format("prepare --data {} --out {} --val-fraction 0 --shard-tokens 100", file,
+                          tmp / "s"),
+              tmp.path().string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;  // the progress bar
   EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
@@ -160,10 +161,9 @@ TEST(TokenShards, TrainingMemoryDoesNotGrowWithTheCorpus) {
   auto peak = [&](const std::string& name, int64_t tokens) {
     write_closed_form(tmp / name, "train", tokens, data::kMaxShardTokens / 4, 512);
     write_closed_form(tmp / name, "val", 10000, data::kMaxShardTokens, 512);
-    const RunResult r =
-        run_cli(fmt::format("-t 1 train --config {} --data {} --out {}", tmp / "config.json",
-                            tmp / name, tmp / (name + "_run")),
-                tmp.path().string());
+    const RunResult r = run_cli(fmt::format("-t 1 train --config {} --data {} --out {}",
+                                            tmp / "config.json", tmp / name, tmp / (name + "_run")),
+                                tmp.path().string());
     EXPECT_EQ(r.status, 0) << r.err;
     std::smatch m;
     EXPECT_TRUE(std::regex_search(r.out, m, std::regex("peak RSS (\\d+) MiB"))) << r.out;
