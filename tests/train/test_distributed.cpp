@@ -9,6 +9,7 @@
 //   - a parameter corrupted on one rank is detected by the hash check.
 // Skipped, with the reason, when the binary was built without MPI or mpirun is missing.
 // Open MPI leaks at exit: the ranks run with ASAN_OPTIONS=detect_leaks=0 (sanitizer pass).
+// Shared-memory transfers use copies, not CMA (ptrace), which containers often forbid.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -84,9 +85,10 @@ class Distributed : public ::testing::Test {
     const std::string args = fmt::format("-t 1 train --config {} --data {} --out {} {}",
                                          path("config.json"), path("shards"), path(out), extra);
     if (np == 0) return run_cli(args, path("scratch_" + out));
-    const std::string launcher =
-        fmt::format("ASAN_OPTIONS=detect_leaks=0 mpirun -np {} --oversubscribe {}-x ASAN_OPTIONS",
-                    np, ::geteuid() == 0 ? "--allow-run-as-root " : "");
+    const std::string launcher = fmt::format(
+        "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_btl_vader_single_copy_mechanism=none mpirun -np {} "
+        "--oversubscribe {}-x ASAN_OPTIONS",
+        np, ::geteuid() == 0 ? "--allow-run-as-root " : "");
     return run_cli(args, path("scratch_" + out), launcher);
   }
 
