@@ -50,6 +50,7 @@ void Tape::run_backward() {
     if (any) node.fn();
     // Outputs of a recorded op are never leaves: their gradients are consumed now.
     for (Tensor& t : node.outputs) t.zero_grad();
+    if (after_node_) after_node_(nodes_.size());
   }
 }
 

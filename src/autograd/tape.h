@@ -50,6 +50,10 @@ class Tape {
   MatmulPrecision matmul_precision() const { return precision_; }
   void set_matmul_precision(MatmulPrecision p) { precision_ = p; }
 
+  // Called during backward() after each node with the number of nodes still to run (data-
+  // parallel training posts the gradients that became final, train/distributed.h).
+  void set_after_node(std::function<void(size_t remaining)> fn) { after_node_ = std::move(fn); }
+
   size_t size() const { return nodes_.size(); }
   void clear() { nodes_.clear(); }
 
@@ -63,6 +67,7 @@ class Tape {
   std::vector<Node> nodes_;
   bool grad_enabled_ = true;
   MatmulPrecision precision_;
+  std::function<void(size_t)> after_node_;
 };
 
 // Turns recording off for the lifetime of the guard (like torch.no_grad()).

@@ -36,6 +36,7 @@ Command make_generate_command();
 Command make_tokenize_command();
 Command make_train_command();
 Command make_eval_command();
+Command make_prepare_command();
 Command make_quantize_command();
 Command make_convert_command();
 

@@ -21,6 +21,9 @@ struct ForwardContext {
 
   Tensor v_first;                      // raw v of the first FULL layer (value residual)
   std::vector<Tensor> balance_losses;  // one L_bal per MoE layer
+  // When set, the tape's size at the start of each block is appended (data-parallel
+  // training: a block's gradients are final once backward is below its mark).
+  std::vector<size_t>* block_marks = nullptr;
   // The quantized weights of a model loaded from a quantized GGUF (set by Model), or null.
   const QuantizedWeights* quantized = nullptr;
 };

@@ -6,6 +6,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_ssm.h"
 #include "core/error.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -49,7 +50,7 @@ Mamba::Mamba(Parameters& p, const std::string& prefix, const ModelConfig& cfg)
 Tensor Mamba::run(ForwardContext& ctx, const Tensor& x, MambaState* state) const {
   Tape& t = ctx.tape;
   const int64_t Tn = x.size(1);
-  const std::vector<Tensor> xz = ops::split(t, ops::linear(t, x, in_proj), {d_in_, d_in_}, -1);
+  const std::vector<Tensor> xz = ops::split(t, linear(ctx, x, in_proj), {d_in_, d_in_}, -1);
   Tensor conv;
   if (state && K_ > 1) {
     // The cached K−1 rows of xs in front of the new ones; keep the last K−1 for next time.
@@ -60,11 +61,11 @@ Tensor Mamba::run(ForwardContext& ctx, const Tensor& x, MambaState* state) const
     conv = ops::depthwise_conv1d(t, xz[0], conv_w, conv_b);
   }
   const Tensor xc = ops::silu(t, conv);
-  const std::vector<Tensor> dbc = ops::split(t, ops::linear(t, xc, x_proj), {R_, N_, N_}, -1);
+  const std::vector<Tensor> dbc = ops::split(t, linear(ctx, xc, x_proj), {R_, N_, N_}, -1);
   const Tensor dt = ops::linear(t, dbc[0], dt_w);
   const Tensor y =
       ops::selective_scan(t, xc, dt, dt_b, A_log, dbc[1], dbc[2], D, state ? state->h : Tensor());
-  Tensor out = ops::linear(t, ops::mul(t, y, ops::silu(t, xz[1])), out_proj);
+  Tensor out = linear(ctx, ops::mul(t, y, ops::silu(t, xz[1])), out_proj);
   if (ctx.training && dropout_ > 0.f) out = ops::dropout(t, out, dropout_, *ctx.rng);
   return out;
 }

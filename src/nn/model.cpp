@@ -52,7 +52,10 @@ Tensor Model::hidden_with(
   const Shape btc = {B, T, C};
   Tensor R =
       S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
-  for (size_t i = 0; i < blocks.size(); ++i) R = block(i, R, btc);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (ctx.block_marks) ctx.block_marks->push_back(t.size());
+    R = block(i, R, btc);
+  }
   Tensor h = S > 1 ? ops::reshape(t, ops::stream_mix(t, R, Tensor::full({S, 1}, 1.f)), btc) : R;
   return rm_f->forward(ctx, h);
 }

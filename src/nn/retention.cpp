@@ -7,6 +7,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_retention.h"
 #include "core/error.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -43,7 +44,7 @@ Retention::Retention(Parameters& p, const std::string& prefix, const ModelConfig
 Tensor Retention::run(ForwardContext& ctx, const Tensor& x, int64_t pos0, const Tensor& S) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), D = C_ / H_;
-  const std::vector<Tensor> qkv = ops::split(t, ops::linear(t, x, c_attn), {C_, C_, C_}, -1);
+  const std::vector<Tensor> qkv = ops::split(t, linear(ctx, x, c_attn), {C_, C_, C_}, -1);
   std::vector<int32_t> pos(static_cast<size_t>(T));
   std::iota(pos.begin(), pos.end(), static_cast<int32_t>(pos0));
   const Tensor q = ops::rope(t, ops::reshape(t, qkv[0], {B, T, H_, D}), pos, rope_base_);
@@ -52,8 +53,8 @@ Tensor Retention::run(ForwardContext& ctx, const Tensor& x, int64_t pos0, const 
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   Tensor o = ops::retention(t, q, k, v, scale, S);
   o = ops::mul(t, ops::rmsnorm(t, o, ones_, eps_), ops::reshape(t, head_norm, {H_, D}));
-  const Tensor gate = ops::silu(t, ops::linear(t, x, g_proj));
-  Tensor out = ops::linear(t, ops::mul(t, gate, ops::reshape(t, o, {B, T, C_})), c_proj);
+  const Tensor gate = ops::silu(t, linear(ctx, x, g_proj));
+  Tensor out = linear(ctx, ops::mul(t, gate, ops::reshape(t, o, {B, T, C_})), c_proj);
   if (ctx.training && dropout_ > 0.f) out = ops::dropout(t, out, dropout_, *ctx.rng);
   return out;
 }

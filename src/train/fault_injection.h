@@ -9,6 +9,10 @@
 //   --test-kill-in-checkpoint N  kill_in_checkpoint: SIGKILL midway through writing step N's
 //                                checkpoint: after the model and the optimizer state, before
 //                                trainer_state.json and the rename (atomicity, SPEC §4).
+//   --test-kill-rank R           kill_rank: under mpirun, --stop-after kills rank R only
+//                                (a failing rank stops every rank, SPEC §15).
+//   --test-corrupt-rank R        corrupt_rank: rank R adds 1e-3 to one parameter after
+//                                loading (the ranks' hash check must catch it, SPEC §15).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,8 @@ struct FaultInjection {
   int64_t nan_from = -1;
   int64_t stop_after = -1;
   int64_t kill_in_checkpoint = -1;
+  int64_t kill_rank = -1;
+  int64_t corrupt_rank = -1;
 
   // Whether the loss of `step` (1-based) is to be NaN.
   bool poisons(int64_t step) const { return nan_from >= 0 && step >= nan_from; }

@@ -27,7 +27,8 @@ const std::vector<std::string> kTrainKeys = {"batch_size",
                                              "val_fraction",
                                              "seed",
                                              "keep_checkpoints",
-                                             "precision"};
+                                             "precision",
+                                             "zero"};
 
 // io::JsonFields reports `train: "KEY" what`; the trainer's keys are named `train.KEY what`.
 template <typename Read>
@@ -94,6 +95,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   field("keep_checkpoints", [&] { f.integer("keep_checkpoints", c.keep_checkpoints, 1, 1 << 20); });
   // SPEC §13: the precision of the matrix products.
   field("precision", [&] { f.choice("precision", c.precision, {"fp32", "bf16"}); });
+  field("zero", [&] { f.integer("zero", c.zero, 0, 1); });  // SPEC §15
   f.finish();
   return c;
 }
@@ -120,6 +122,7 @@ nlohmann::json TrainConfig::to_json() const {
   j["seed"] = seed;
   j["keep_checkpoints"] = keep_checkpoints;
   j["precision"] = precision;
+  j["zero"] = zero;
   return j;
 }
 

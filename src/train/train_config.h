@@ -51,6 +51,9 @@ struct TrainConfig {
   // Matrix products: "fp32", or "bf16" (bf16 operands, fp32 accumulation; weights, optimizer
   // state, norms, softmax, losses and checkpoints stay fp32) — SPEC §13.
   std::string precision = "fp32";
+  // SPEC §15: 1 shards the optimizer state across data-parallel ranks by whole tensors
+  // (ZeRO-1); 0 keeps a full copy on every rank. No effect in a single process.
+  int64_t zero = 0;
 
   // Reads a "train" object (missing keys keep their defaults); strict as described above.
   static TrainConfig from_json(const nlohmann::json& j);

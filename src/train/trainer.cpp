@@ -55,6 +55,17 @@ data::Batch BatchListSource::next() {
   return batches_[index_++];
 }
 
+data::Batch RankStridedSource::next() {
+  data::Batch mine;
+  for (int r = 0; r < ranks_; ++r) {
+    if (r == rank_)
+      mine = inner_.next();
+    else
+      inner_.skip();
+  }
+  return mine;
+}
+
 void BatchListSource::restore(const nlohmann::json& p) {
   const auto it = p.find("index");
   if (it == p.end() || !it->is_number_unsigned() || it->get<size_t>() > batches_.size())
@@ -77,19 +88,48 @@ double mean_eval_loss(const nn::Model& model, const std::vector<data::Batch>& ba
   return sum / static_cast<double>(batches.size());
 }
 
-Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data)
+ParamGroups Trainer::owned(const ParamGroups& all, const std::vector<int>& owner, int rank) {
+  ParamGroups g;
+  size_t i = 0;
+  for (const auto& p : all.muon)
+    if (owner[i++] == rank) g.muon.push_back(p);
+  for (const auto& p : all.adamw)
+    if (owner[i++] == rank) g.adamw.push_back(p);
+  return g;
+}
+
+namespace {
+
+std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Communicator& comm) {
+  std::vector<int64_t> sizes;
+  for (const auto* group : {&g.muon, &g.adamw})
+    for (const auto& [name, p] : *group) sizes.push_back(p.numel());
+  if (cfg.zero == 0 || comm.size() == 1) return std::vector<int>(sizes.size(), comm.rank());
+  return owner_of_tensors(sizes, comm.size());
+}
+
+}  // namespace
+
+Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Communicator* comm,
+                 bool overlap)
     : model_(model),
       cfg_(cfg),
       data_(data),
+      comm_(comm ? *comm : local_),
       groups_(partition_parameters(model)),
-      muon_(groups_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, 5}),
-      adamw_(groups_.adamw,
+      owner_(owners(groups_, cfg, comm_)),
+      mine_(owned(groups_, owner_, comm_.rank())),
+      muon_(mine_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, 5}),
+      adamw_(mine_.adamw,
              optim::AdamWConfig{cfg.betas[0], cfg.betas[1], cfg.eps, cfg.weight_decay}),
       rng_(static_cast<uint64_t>(cfg.seed) + 4, 0),
       precision_{cfg.precision == "bf16",
                  cfg.precision == "bf16" && cpu::cpu_features().avx512_bf16} {
   all_ = groups_.muon;
   all_.insert(all_.end(), groups_.adamw.begin(), groups_.adamw.end());
+  if (comm_.size() > 1)
+    reducer_ = std::make_unique<GradientReducer>(
+        comm_, all_, static_cast<int64_t>(model_.blocks.size()), overlap);
 }
 
 StepResult Trainer::step() {
@@ -109,6 +149,12 @@ StepResult Trainer::step() {
     nn::ForwardContext ctx(tape);
     ctx.training = true;
     ctx.rng = &rng_;
+    std::vector<size_t> marks;  // data-parallel: the last micro-batch posts buckets early
+    if (reducer_ && a + 1 == cfg_.grad_accum) {
+      ctx.block_marks = &marks;
+      tape.set_after_node(
+          [this, &marks](size_t remaining) { reducer_->after_node(remaining, marks); });
+    }
     const nn::ModelOutput out = model_.forward(ctx, ids, &targets);
     Tensor loss = out.loss;
     if (faults.poisons(r.step))
@@ -121,6 +167,19 @@ StepResult Trainer::step() {
   }
   const double n = static_cast<double>(cfg_.grad_accum);
   r.loss /= n, r.ce /= n, r.bal /= n;
+  std::vector<int64_t> counts;  // every DSMoE layer's routing counts, summed over the ranks
+  if (reducer_) {
+    // SPEC §15: gradients averaged (buckets posted during backward), losses averaged.
+    allreduce_wait_s_ += reducer_->finish();
+    double v[3] = {r.loss, r.ce, r.bal};
+    comm_.allreduce_sum(v, 3);
+    const double P = static_cast<double>(comm_.size());
+    r.loss = v[0] / P, r.ce = v[1] / P, r.bal = v[2] / P;
+    r.tokens *= comm_.size();
+    for (nn::DSMoE* m : moe)
+      counts.insert(counts.end(), m->routed_counts().begin(), m->routed_counts().end());
+    comm_.allreduce_sum(counts.data(), static_cast<int64_t>(counts.size()));
+  }
 
   // 2. Global-norm clip (a non-finite norm leaves the gradients untouched).
   r.grad_norm = optim::clip_grad_norm(all_, cfg_.max_grad_norm);
@@ -138,7 +197,20 @@ StepResult Trainer::step() {
     nonfinite_in_a_row_ = 0;
     muon_.step(r.muon_lr);
     adamw_.step(r.lr);
-    for (nn::DSMoE* m : moe) m->update_bias(m->routed_counts());
+    if (cfg_.zero != 0 && comm_.size() > 1)  // ZeRO-1: each tensor from the rank that updated it
+      for (size_t i = 0; i < all_.size(); ++i)
+        comm_.broadcast(all_[i].second.data(), all_[i].second.numel(), owner_[i]);
+    size_t at = 0;
+    for (nn::DSMoE* m : moe) {
+      if (!reducer_) {
+        m->update_bias(m->routed_counts());
+        continue;
+      }
+      const size_t k = m->routed_counts().size();
+      m->update_bias(std::vector<int64_t>(counts.begin() + static_cast<std::ptrdiff_t>(at),
+                                          counts.begin() + static_cast<std::ptrdiff_t>(at + k)));
+      at += k;
+    }
   }
   for (nn::DSMoE* m : moe) m->reset_counts();
   for (auto& [name, p] : all_) p.zero_grad();  // 6.
@@ -146,9 +218,28 @@ StepResult Trainer::step() {
   return r;
 }
 
-std::map<std::string, Tensor> Trainer::optimizer_state() const {
+std::map<std::string, Tensor> Trainer::optimizer_state() {
   std::map<std::string, Tensor> state = muon_.state_dict();
   for (auto& [k, v] : adamw_.state_dict()) state[k] = v;
+  if (cfg_.zero == 0 || comm_.size() == 1) return state;
+  // ZeRO-1: rank 0 receives every other rank's tensors, key by key in map order; the keys
+  // and shapes of one tensor's state come from a one-tensor optimizer (no full copy).
+  for (size_t i = 0; i < all_.size(); ++i) {
+    const int owner = owner_[i];
+    if (owner == 0 || (comm_.rank() != 0 && comm_.rank() != owner)) continue;
+    const optim::NamedParams one = {all_[i]};
+    const std::map<std::string, Tensor> shapes =
+        i < groups_.muon.size() ? optim::Muon(one).state_dict() : optim::AdamW(one).state_dict();
+    for (const auto& [key, like] : shapes) {
+      if (comm_.rank() == owner) {
+        comm_.send(state.at(key).data(), like.numel(), 0);
+      } else {
+        Tensor t = Tensor::empty(like.shape());
+        comm_.recv(t.data(), t.numel(), owner);
+        state[key] = t;
+      }
+    }
+  }
   return state;
 }
 
@@ -158,8 +249,20 @@ void Trainer::restore(const std::map<std::string, Tensor>& optimizer_state,
   for (const auto& [k, v] : optimizer_state)
     if (k.rfind("muon.", 0) != 0 && k.rfind("adamw.", 0) != 0)
       fail("{}: unexpected optimizer state \"{}\"", source, k);
-  muon_.load_state_dict(optimizer_state, source);
-  adamw_.load_state_dict(optimizer_state, source);
+  if (cfg_.zero == 0 || comm_.size() == 1) {
+    muon_.load_state_dict(optimizer_state, source);
+    adamw_.load_state_dict(optimizer_state, source);
+  } else {  // ZeRO-1: each rank takes its own tensors' part of the whole state
+    std::map<std::string, Tensor> mine = muon_.state_dict();
+    for (auto& [k, v] : adamw_.state_dict()) mine[k] = v;
+    for (auto& [k, v] : mine) {
+      const auto it = optimizer_state.find(k);
+      if (it == optimizer_state.end()) fail("{}: missing optimizer state \"{}\"", source, k);
+      v = it->second;
+    }
+    muon_.load_state_dict(mine, source);
+    adamw_.load_state_dict(mine, source);
+  }
   step_ = steps_done;
   nonfinite_in_a_row_ = nonfinite_in_a_row;
   nonfinite_total_ = nonfinite_total;

@@ -33,9 +33,11 @@
 
 #include "core/rng.h"
 #include "data/token_buffer.h"
+#include "data/token_shards.h"
 #include "nn/model.h"
 #include "optim/adamw.h"
 #include "optim/muon.h"
+#include "train/distributed.h"
 #include "train/fault_injection.h"
 #include "train/train_config.h"
 
@@ -58,6 +60,7 @@ class BatchSource {
  public:
   virtual ~BatchSource() = default;
   virtual data::Batch next() = 0;
+  virtual void skip() { next(); }  // the next batch, unused
   virtual nlohmann::json position() const = 0;
   virtual void restore(const nlohmann::json& position) = 0;
 };
@@ -74,6 +77,34 @@ class TokenBufferSource : public BatchSource {
 
  private:
   data::TokenBuffer buffer_;
+};
+
+// Token shards (data/token_shards.h; position = data::ShardStream's).
+class ShardSource : public BatchSource {
+ public:
+  explicit ShardSource(data::ShardStream stream) : stream_(std::move(stream)) {}
+  data::Batch next() override { return stream_.next(); }
+  void skip() override { stream_.skip(1); }
+  nlohmann::json position() const override { return stream_.position(); }
+  void restore(const nlohmann::json& p) override { stream_.restore(p); }
+
+ private:
+  data::ShardStream stream_;
+};
+
+// Data-parallel ranks (SPEC §15): rank r of P takes micro-batch r of every P consecutive
+// micro-batches of `inner`, skipping the others; every rank's inner position is the same.
+class RankStridedSource : public BatchSource {
+ public:
+  RankStridedSource(BatchSource& inner, int rank, int ranks)
+      : inner_(inner), rank_(rank), ranks_(ranks) {}
+  data::Batch next() override;
+  nlohmann::json position() const override { return inner_.position(); }
+  void restore(const nlohmann::json& p) override { inner_.restore(p); }
+
+ private:
+  BatchSource& inner_;
+  int rank_, ranks_;
 };
 
 // A fixed list of batches, served once each in order (tests; position = {"index": i}).
@@ -109,7 +140,12 @@ double mean_eval_loss(const nn::Model& model, const std::vector<data::Batch>& ba
 class Trainer {
  public:
   // The model and the source must outlive the trainer. The Rng starts at (seed + 4, 0).
-  Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data);
+  // comm (optional; must outlive the trainer): data-parallel ranks (SPEC §15) — gradients
+  // are all-reduced in per-block buckets during the last micro-batch's backward (after it
+  // when !overlap), losses averaged, routing counts summed; with cfg.zero each rank keeps
+  // the optimizer state of its own tensors (owner_of_tensors) and broadcasts them.
+  Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Communicator* comm = nullptr,
+          bool overlap = true);
 
   StepResult step();
 
@@ -123,7 +159,12 @@ class Trainer {
   MatmulPrecision matmul_precision() const { return precision_; }
 
   // Muon + AdamW state in one map ("muon.*", "adamw.*"), the tensors being the optimizers'.
-  std::map<std::string, Tensor> optimizer_state() const;
+  // With ZeRO-1 across ranks this is a collective: rank 0 receives the other ranks' tensors
+  // and returns the whole state; the other ranks return their own part.
+  std::map<std::string, Tensor> optimizer_state();
+  // Seconds spent waiting for gradient all-reduces after backward, over all steps so far.
+  double allreduce_wait_s() const { return allreduce_wait_s_; }
+  int64_t buckets_posted_early() const { return reducer_ ? reducer_->buckets_posted_early() : 0; }
   // Restores a checkpoint: optimizer state, step count, counters.
   void restore(const std::map<std::string, Tensor>& optimizer_state, const std::string& source,
                int64_t steps_done, int64_t nonfinite_in_a_row, int64_t nonfinite_total);
@@ -133,16 +174,24 @@ class Trainer {
   FaultInjection faults;
 
  private:
+  static ParamGroups owned(const ParamGroups& all, const std::vector<int>& owner, int rank);
+
   nn::Model& model_;
   TrainConfig cfg_;
   BatchSource& data_;
+  Communicator local_;
+  Communicator& comm_;
   ParamGroups groups_;
   optim::NamedParams all_;
+  std::vector<int> owner_;  // ZeRO-1: the rank updating each tensor of all_ (all 0 without)
+  ParamGroups mine_;        // the tensors this rank's optimizers update
   optim::Muon muon_;
   optim::AdamW adamw_;
   Rng rng_;
   MatmulPrecision precision_;
   int64_t step_ = 0, nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
+  std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
+  double allreduce_wait_s_ = 0;
 };
 
 }  // namespace tinyr2::train

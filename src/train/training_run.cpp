@@ -10,16 +10,21 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <thread>
+
+#include <sys/resource.h>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/corpus.h"
+#include "data/token_shards.h"
 #include "data/tokenizer.h"
 #include "io/file_io.h"
 #include "nn/memory_estimate.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/metrics.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
@@ -163,13 +168,92 @@ std::vector<data::Batch> eval_batches(const std::vector<data::Document>& docs,
                              rc.train.eval_iters);
 }
 
+// The batches of a run: the training stream and the fixed evaluation lists.
+struct RunData {
+  std::unique_ptr<BatchSource> source;
+  std::vector<data::Batch> train_eval, val_eval;
+};
+
+RunData text_data(const std::string& out, const std::vector<std::string>& sources,
+                  const TrainOptions& o, const RunConfig& rc) {
+  const data::Tokenizer tok = data::Tokenizer::load();
+  check_vocab(rc, tok);
+  const data::Corpus corpus = data::Corpus::scan(sources, {o.glob, rc.train.val_fraction});
+  if (corpus.train().empty())
+    fail("no training documents (all {} went to validation)", corpus.val().size());
+  if (total_bytes(corpus.train()) == 0)
+    fail("no text to train on: the {} training documents under {} are empty", corpus.train().size(),
+         sources.front());
+  report_data(out, sources, corpus, tok, rc);
+  const uint64_t seed = static_cast<uint64_t>(rc.train.seed);
+  RunData d;
+  d.source = std::make_unique<TokenBufferSource>(
+      data::TokenBuffer(corpus.train(), tok, rc.train.batch_size, rc.model.ctx_len, seed + 1));
+  d.train_eval = eval_batches(corpus.train(), tok, rc, seed + 2);
+  d.val_eval = eval_batches(corpus.val(), tok, rc, seed + 3);
+  return d;
+}
+
+// SPEC §15: a directory of token shards (tinyr2 prepare), streamed from the files.
+RunData shard_data(const std::string& out, const std::string& dir, const RunConfig& rc) {
+  const int64_t B = rc.train.batch_size, T = rc.model.ctx_len;
+  const std::vector<data::ShardFile> train = data::list_shards(dir, "train"),
+                                     val = data::list_shards(dir, "val");
+  int64_t train_tokens = 0, val_tokens = 0;
+  for (const auto& f : train) train_tokens += f.tokens;
+  for (const auto& f : val) val_tokens += f.tokens;
+  say(fmt::format("tinyr2 train: {} threads, run directory {}", threads::num_threads(), out));
+  say(fmt::format(
+      "data: token shards {}: {} train tokens in {} shards, {} val tokens in {} shards; one epoch "
+      "≈ {} steps",
+      dir, human(static_cast<double>(train_tokens)), train.size(),
+      human(static_cast<double>(val_tokens)), val.size(),
+      static_cast<int64_t>(std::ceil(static_cast<double>(train_tokens) /
+                                     static_cast<double>(B * T * rc.train.grad_accum)))));
+  auto first = [&](const std::vector<data::ShardFile>& files) {
+    std::vector<data::Batch> out;
+    int64_t n = 0;
+    for (const auto& f : files) n += f.tokens;
+    if (n < T + 1) return out;
+    data::ShardStream s(files, B, T);
+    for (int64_t i = 0; i < rc.train.eval_iters; ++i) out.push_back(s.next());
+    return out;
+  };
+  RunData d;
+  d.source = std::make_unique<ShardSource>(data::ShardStream(train, B, T));
+  d.train_eval = first(train);
+  d.val_eval = first(val);
+  if (d.val_eval.empty())
+    say("warning: no validation shards: val loss is not computed, best/ is not written");
+  return d;
+}
+
+// Mean eval loss with the batches split across the ranks (rank r scores r, r+P, ...).
+double split_eval_loss(Communicator& comm, const nn::Model& model,
+                       const std::vector<data::Batch>& batches) {
+  std::vector<data::Batch> mine;
+  for (size_t i = static_cast<size_t>(comm.rank()); i < batches.size();
+       i += static_cast<size_t>(comm.size()))
+    mine.push_back(batches[i]);
+  double v[2] = {0, static_cast<double>(mine.size())};
+  if (!mine.empty()) v[0] = mean_eval_loss(model, mine) * v[1];
+  comm.allreduce_sum(v, 2);
+  return v[1] > 0 ? v[0] / v[1] : std::numeric_limits<double>::quiet_NaN();
+}
+
+double peak_rss_mib() {
+  struct rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
 // ---- the run: model, batches, trainer, state ----
 
 class TrainingRun {
  public:
-  TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
+  TrainingRun(const TrainOptions& o, Communicator& comm, const RunConfig& rc, std::string out,
               std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
-              const data::Corpus& corpus, const data::Tokenizer& tok);
+              RunData data);
   TrainingRun(const TrainingRun&) = delete;
   TrainingRun& operator=(const TrainingRun&) = delete;
 
@@ -188,12 +272,16 @@ class TrainingRun {
   void evaluate(int64_t k);
   void save_checkpoint(int64_t k);
 
+  bool lead() const { return comm_.rank() == 0; }  // rank 0 prints and writes the run dir
+
+  Communicator& comm_;
   const RunConfig& rc_;
   const TrainConfig& tc_;
   const std::string out_;
   std::optional<Checkpoint> ckpt_;  // resumed from (its model moved into model_)
   std::unique_ptr<nn::Model> model_;
-  TokenBufferSource source_;
+  std::unique_ptr<BatchSource> base_;
+  RankStridedSource source_;  // SPEC §15: this rank's micro-batches of base_
   const std::vector<data::Batch> train_eval_, val_eval_;
   Trainer trainer_;
   TrainerState state_;
@@ -203,23 +291,29 @@ class TrainingRun {
   double elapsed_before_ = 0;  // training time of the run before this process
 };
 
-TrainingRun::TrainingRun(const FaultInjection& faults, const RunConfig& rc, std::string out,
-                         std::optional<Checkpoint> ckpt, const std::vector<std::string>& sources,
-                         const data::Corpus& corpus, const data::Tokenizer& tok)
-    : rc_(rc),
+TrainingRun::TrainingRun(const TrainOptions& o, Communicator& comm, const RunConfig& rc,
+                         std::string out, std::optional<Checkpoint> ckpt,
+                         const std::vector<std::string>& sources, RunData data)
+    : comm_(comm),
+      rc_(rc),
       tc_(rc.train),
       out_(std::move(out)),
       ckpt_(std::move(ckpt)),
       model_(make_model(rc, ckpt_)),
-      source_(data::TokenBuffer(corpus.train(), tok, tc_.batch_size, rc.model.ctx_len,
-                                static_cast<uint64_t>(tc_.seed) + 1)),
-      train_eval_(eval_batches(corpus.train(), tok, rc, static_cast<uint64_t>(tc_.seed) + 2)),
-      val_eval_(eval_batches(corpus.val(), tok, rc, static_cast<uint64_t>(tc_.seed) + 3)),
-      trainer_(*model_, tc_, source_) {
-  trainer_.faults = faults;
+      base_(std::move(data.source)),
+      source_(*base_, comm.rank(), comm.size()),
+      train_eval_(std::move(data.train_eval)),
+      val_eval_(std::move(data.val_eval)),
+      trainer_(*model_, tc_, source_, &comm, o.dp_overlap) {
+  trainer_.faults = o.faults;
   state_.data_sources = sources;
   state_.rng_seed = trainer_.rng().seed();
   if (ckpt_) resume(sources);
+  if (o.faults.corrupt_rank == comm.rank()) {  // test hook (fault_injection.h)
+    Tensor first = model_->params.all().front().tensor;
+    first.data()[0] += 1e-3f;
+  }
+  check_parameters_agree(comm_, *model_, ckpt_ ? "after loading the checkpoint" : "after init");
 }
 
 // Trainer, RNG, data position and counters from the checkpoint: bit-exact continuation.
@@ -233,6 +327,13 @@ void TrainingRun::resume(const std::vector<std::string>& sources) {
 }
 
 void TrainingRun::report_model() const {
+  if (comm_.size() > 1)
+    say(fmt::format(
+        "data-parallel: {} ranks (MPI) × {} micro-batch(es) of {}: global batch {} sequences; "
+        "optimizer state {}",
+        comm_.size(), tc_.grad_accum, tc_.batch_size,
+        comm_.size() * tc_.grad_accum * tc_.batch_size,
+        tc_.zero ? "sharded by tensors (ZeRO-1)" : "replicated"));
   const ParamGroups& g = trainer_.groups();
   int64_t muon_n = 0, adamw_n = 0;
   for (const auto& [n, p] : g.muon) muon_n += p.numel();
@@ -248,7 +349,7 @@ void TrainingRun::report_model() const {
     say(precision.native ? "precision: bf16 matrix products (AVX512_BF16), fp32 accumulation"
                          : "precision: bf16 matrix products EMULATED in fp32 (this CPU has no "
                            "AVX512_BF16): same results, no speed-up");
-  const int64_t B = tc_.batch_size, T = rc_.model.ctx_len, ga = tc_.grad_accum;
+  const int64_t B = tc_.batch_size * comm_.size(), T = rc_.model.ctx_len, ga = tc_.grad_accum;
   say(
       fmt::format("train: {} steps × {} micro-batch(es) × {} × {} tokens = {} tokens/step; lr {} → "
                   "{} (warmup {}), "
@@ -259,6 +360,7 @@ void TrainingRun::report_model() const {
 
 // OUT/config.json and the metrics log (kept up to the checkpoint's step on resume).
 void TrainingRun::open_run_directory() {
+  if (!lead()) return;
   fs::create_directories(out_);
   write_text((fs::path(out_) / "config.json").string(), rc_.to_json().dump(2) + "\n");
   metrics_.emplace(out_, ckpt_ ? state_.step : -1);
@@ -279,7 +381,8 @@ void TrainingRun::step() {
   const bool last = k == tc_.max_iters;
   if (k % tc_.eval_interval == 0 || last) evaluate(k);
   if (k % tc_.checkpoint_interval == 0 || last) save_checkpoint(k);
-  trainer_.faults.stop_if_due(k);
+  if (trainer_.faults.kill_rank < 0 || trainer_.faults.kill_rank == comm_.rank())
+    trainer_.faults.stop_if_due(k);
 }
 
 StepResult TrainingRun::train_step() {
@@ -288,7 +391,8 @@ StepResult TrainingRun::train_step() {
   const double ms = seconds_since(t0) * 1e3;
   const double tps = static_cast<double>(r.tokens) / (ms / 1e3);
   state_.tokens_seen += r.tokens;
-  metrics_->append(TrainRecord{r.step, r.loss, r.ce, r.bal, r.lr, r.grad_norm, ms, tps});
+  if (lead())
+    metrics_->append(TrainRecord{r.step, r.loss, r.ce, r.bal, r.lr, r.grad_norm, ms, tps});
   say(
       fmt::format("step {}/{} | loss {:.4f} | ce {:.4f} | bal {:.4f} | norm {:.3f} | lr {:.2e} | "
                   "ms {:.0f} | tok/s {:.0f}",
@@ -314,8 +418,12 @@ void TrainingRun::check_nonfinite(const StepResult& r) const {
 // Train and val loss, loss.svg, and best/ when the val loss is the lowest so far.
 void TrainingRun::evaluate(int64_t k) {
   const auto te = Clock::now();
-  const double train_loss = mean_eval_loss(*model_, train_eval_);
-  const double val_loss = mean_eval_loss(*model_, val_eval_);
+  const double train_loss = split_eval_loss(comm_, *model_, train_eval_);
+  const double val_loss = split_eval_loss(comm_, *model_, val_eval_);
+  if (!lead()) {  // the other ranks only keep the best loss in step
+    if (std::isfinite(val_loss) && val_loss < state_.best_val_loss) state_.best_val_loss = val_loss;
+    return;
+  }
   metrics_->append(EvalRecord{k, train_loss, val_loss});
   metrics_->write_svg(title_);
   std::string note;
@@ -336,14 +444,31 @@ void TrainingRun::save_checkpoint(int64_t k) {
   state_.nonfinite_in_a_row = trainer_.nonfinite_in_a_row();
   state_.nonfinite_total = trainer_.nonfinite_total();
   state_.elapsed_s = elapsed_before_ + seconds_since(t_train_);
-  write_checkpoint(out_, *model_, trainer_.optimizer_state(), state_, tc_.keep_checkpoints,
-                   trainer_.faults.checkpoint_hook(k));
+  check_parameters_agree(comm_, *model_, fmt::format("at step {}", k));  // SPEC §15
+  const std::map<std::string, Tensor> optimizer_state = trainer_.optimizer_state();
+  if (lead())
+    write_checkpoint(out_, *model_, optimizer_state, state_, tc_.keep_checkpoints,
+                     trainer_.faults.checkpoint_hook(k));
   last_checkpoint_ = (fs::path(out_) / "checkpoints" / checkpoint_name(k)).string();
   say(fmt::format("checkpoint: {}", last_checkpoint_));
 }
 
 void TrainingRun::finish(Clock::time_point t_start) const {
   const double total = seconds_since(t_start);
+  const auto rss = comm_.allgather(static_cast<uint64_t>(peak_rss_mib()));
+  std::string per_rank;
+  for (const uint64_t m : rss) per_rank += (per_rank.empty() ? "" : ", ") + std::to_string(m);
+  say(fmt::format("memory: peak RSS {} MiB{}", per_rank, comm_.size() > 1 ? " (per rank)" : ""));
+  if (comm_.size() > 1) {
+    const double steps =
+        static_cast<double>(std::max<int64_t>(1, tc_.max_iters - (ckpt_ ? ckpt_->state.step : 0)));
+    say(fmt::format(
+        "data-parallel: all-reduce wait after backward {:.1f} ms/step on rank 0 ({}); {} of {} "
+        "buckets posted during backward",
+        1e3 * trainer_.allreduce_wait_s() / steps, "buckets overlapped with backward",
+        trainer_.buckets_posted_early(),
+        static_cast<int64_t>(steps) * (static_cast<int64_t>(model_->blocks.size()) + 1)));
+  }
   say(fmt::format(
       "done: {} steps, {} tokens in {:.1f} s ({:.0f} tok/s training); best val loss {:.4f}; "
       "final model {}{}",
@@ -355,32 +480,27 @@ void TrainingRun::finish(Clock::time_point t_start) const {
                                           : ""));
 }
 
-}  // namespace
-
-int run_training(const TrainOptions& o) {
+int run_on(const TrainOptions& o, Communicator& comm) {
   const auto t_start = Clock::now();
   const std::string out = run_directory(o);
   const RunConfig rc = load_run_config(config_file(o, out), o.sets);
   nn::check_memory(rc.model, config_file(o, out), {rc.train.batch_size, /*training=*/true});
-  using Mode = OutputDirectory::Mode;  // locked for the whole run (run_directory.h)
-  OutputDirectory out_dir = OutputDirectory::claim(
-      out, o.resume ? Mode::Resume : (o.force ? Mode::Overwrite : Mode::New), "train");
+  using Mode = OutputDirectory::Mode;  // rank 0 writes OUT and locks it for the whole run
+  std::optional<OutputDirectory> out_dir;
+  if (comm.rank() == 0)
+    out_dir.emplace(OutputDirectory::claim(
+        out, o.resume ? Mode::Resume : (o.force ? Mode::Overwrite : Mode::New), "train"));
   std::optional<Checkpoint> ckpt = open_checkpoint(o, rc, out);
+  comm.barrier();  // every rank has looked at OUT before rank 0 writes into it
 
   const std::vector<std::string> sources = data_sources(o, ckpt);
-  const data::Tokenizer tok = data::Tokenizer::load();
-  check_vocab(rc, tok);
-  const data::Corpus corpus = data::Corpus::scan(sources, {o.glob, rc.train.val_fraction});
-  if (corpus.train().empty())
-    fail("no training documents (all {} went to validation)", corpus.val().size());
-  if (total_bytes(corpus.train()) == 0)
-    fail("no text to train on: the {} training documents under {} are empty", corpus.train().size(),
-         sources.front());
-  report_data(out, sources, corpus, tok, rc);
+  RunData data = sources.size() == 1 && data::is_shard_directory(sources[0])
+                     ? shard_data(out, sources[0], rc)
+                     : text_data(out, sources, o, rc);
 
-  TrainingRun run(o.faults, rc, out, std::move(ckpt), sources, corpus, tok);
+  TrainingRun run(o, comm, rc, out, std::move(ckpt), sources, std::move(data));
   run.report_model();
-  out_dir.start_fresh();  // with --force: the old run goes only now, after every check
+  if (out_dir) out_dir->start_fresh();  // with --force: the old run goes only now, after every check
   run.open_run_directory();
   if (run.done()) {
     say(fmt::format("nothing to do: {} of {} steps already done", run.steps_done(),
@@ -391,6 +511,25 @@ int run_training(const TrainOptions& o) {
   while (!run.done()) run.step();
   run.finish(t_start);
   return 0;
+}
+
+}  // namespace
+
+int run_training(const TrainOptions& o) {
+  const std::unique_ptr<Communicator> comm = make_communicator();
+  if (comm->size() == 1) return run_on(o, *comm);
+  if (comm->rank() != 0 && !std::freopen("/dev/null", "w", stdout))  // rank 0 alone prints
+    fail("cannot silence stdout of rank {}", comm->rank());
+  try {
+    return run_on(o, *comm);
+  } catch (const std::exception& e) {
+    // One line for the whole job: if rank 0 fails too (an error every rank meets), its
+    // abort ends this rank during the wait.
+    if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::fprintf(stderr, "error: [rank %d of %d] %s\n", comm->rank(), comm->size(), e.what());
+    comm->abort(1);
+  }
+  return 1;  // not reached: abort() does not return
 }
 
 }  // namespace tinyr2::train

@@ -18,11 +18,17 @@ struct TrainOptions {
   std::vector<std::string> sets;  // --set KEY=VALUE overrides
   bool resume = false;
   bool force = false;     // --force: start over in a non-empty --out (run_directory.h)
+  // Data-parallel runs (SPEC §15): post gradient buckets during backward (false: after it,
+  // to measure how much of the all-reduce time the overlap hides; hidden flag).
+  bool dp_overlap = true;
   FaultInjection faults;  // the hidden test flags (fault_injection.h); off by default
 };
 
 // Runs (or resumes) training to max_iters, printing progress to stdout. Returns the exit
 // status (0); user errors throw tinyr2::Error (the CLI prints one line and exits 1).
+// Under mpirun (train/distributed.h) every rank runs this; rank 0 prints and writes the run
+// directory; an error on any rank prints one line ("error: [rank r of P] ...") and ends
+// every rank (exit status 1).
 int run_training(const TrainOptions& options);
 
 }  // namespace tinyr2::train

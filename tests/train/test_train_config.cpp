@@ -51,10 +51,11 @@ TEST(TrainConfig, DefaultsAreTheSpecs) {
   EXPECT_EQ(c.seed, 1337);
   EXPECT_EQ(c.keep_checkpoints, 3);
   EXPECT_EQ(c.precision, "fp32");
+  EXPECT_EQ(c.zero, 0);  // SPEC §15: ZeRO-1 off
   // to_json round-trips every key.
   const TrainConfig back = TrainConfig::from_json(c.to_json());
   EXPECT_EQ(back.to_json(), c.to_json());
-  EXPECT_EQ(c.to_json().size(), 20u);
+  EXPECT_EQ(c.to_json().size(), 21u);
   EXPECT_EQ(parse(R"({"precision": "bf16"})").precision, "bf16");
 }
 
@@ -81,6 +82,7 @@ TEST(TrainConfig, ErrorsNameTheKey) {
       {R"({"precision": "fp16"})",
        "train.precision must be one of \"fp32\", \"bf16\", got \"fp16\""},
       {R"({"precision": 16})", "train.precision"},
+      {R"({"zero": 2})", "train.zero"},
   };
   for (const auto& c : cases) {
     const std::string msg = error_of([&] { parse(c.json); });
@@ -112,7 +114,7 @@ TEST(TrainConfig, OverridesAreJsonWithStringFallback) {
   EXPECT_FALSE(rc.model.hc);
   // The resolved config holds every model key and every train key, and reads back the same.
   const nlohmann::json resolved = rc.to_json();
-  EXPECT_EQ(resolved["train"].size(), 20u);
+  EXPECT_EQ(resolved["train"].size(), 21u);
   EXPECT_EQ(RunConfig::from_json(resolved).to_json(), resolved);
 
   // An override into a file without a train section creates it.
