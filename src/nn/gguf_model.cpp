@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "io/json_reader.h"
 
 namespace tinyr2::nn {
 
@@ -106,12 +107,8 @@ std::unique_ptr<Model> load_gguf(const std::string& path) {
   const io::GgufFile file = io::read_gguf(path);
   const std::string& arch = file.get_string("general.architecture", path);
   if (arch != "tinyr2") fail("{}: general.architecture is \"{}\", not \"tinyr2\"", path, arch);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(file.get_string("tinyr2.config", path));
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: tinyr2.config is not valid JSON: {}", path, e.what());
-  }
+  const nlohmann::json j =  // the bounded reader: nesting, sizes, duplicate keys (issue 19)
+      io::parse_json(file.get_string("tinyr2.config", path), path + ": tinyr2.config");
   ModelConfig cfg;
   try {
     cfg = ModelConfig::from_json(j);

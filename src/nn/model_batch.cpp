@@ -8,6 +8,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "nn/model.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -42,7 +43,7 @@ Tensor Model::forward_batch(ForwardContext& ctx, const std::vector<int32_t>& ids
                                  return blocks[i]->forward_cached_batch(ctx, R, btc, states, pos64);
                                });
   for (size_t b = 0; b < caches.size(); ++b) caches[b]->set_length(pos64[b] + 1);
-  const Tensor logits = ops::linear(ctx.tape, h, token_embedding);  // tied head, (1,B,V)
+  const Tensor logits = linear(ctx, h, token_embedding);  // tied head (quantized from a GGUF), (1,B,V)
   return logits.view({B, cfg.vocab_size});
 }
 

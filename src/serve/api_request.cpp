@@ -4,6 +4,9 @@
 
 #include <fmt/core.h>
 
+#include "core/error.h"
+#include "io/json_reader.h"
+
 namespace tinyr2::serve {
 
 using nlohmann::json;
@@ -100,15 +103,10 @@ json error_object(const ApiError& e) {
 
 json parse_body(const std::string& body) {
   json j;
-  try {
-    // The callback sees every value's depth before it is built: refuse deep nesting.
-    j = json::parse(body, [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxDepth)
-        throw ApiError(400, fmt::format("JSON nested deeper than {}", kMaxDepth));
-      return true;
-    });
-  } catch (const json::exception& e) {
-    throw ApiError(400, std::string("invalid JSON body: ") + e.what());
+  try {  // the bounded reader (io/json_reader.h): depth, sizes, duplicate keys, UTF-8
+    j = io::parse_json(body, "request body", {.max_depth = kMaxDepth});
+  } catch (const Error& e) {
+    throw ApiError(400, e.what());
   }
   if (!j.is_object()) throw ApiError(400, "the body must be a JSON object");
   return j;
