@@ -191,8 +191,9 @@ class SparseAttention(nn.Module):
 
     def _rope_keys(self, k, pos):
         """k (B,N,H,nope+rope): RoPE on each head's rope part at positions pos (N,)."""
-        return torch.cat([k[..., :self.nope],
-                          rope(k[..., self.nope:], pos[:, None], self.cfg.rope_theta)], dim=-1)
+        base = self.cfg.rope_base(self.rdim)
+        return torch.cat([k[..., :self.nope], rope(k[..., self.nope:], pos[:, None], base)],
+                         dim=-1)
 
     def forward(self, x, ctx=None):
         cfg = self.cfg
@@ -206,7 +207,7 @@ class SparseAttention(nn.Module):
         c_q = self.q_norm(self.compress_q_linear(x))
         q_nope = self.decompress_q_nope(c_q).reshape(B, T, H, nope)
         q_rope = rope(self.decompress_q_rope(c_q).reshape(B, T, H, rdim), pos[:, None],
-                      cfg.rope_theta)
+                      cfg.rope_base(rdim))
         q = torch.cat([q_nope, q_rope], dim=-1)             # (B,T,H,nope+rope)
 
         outs = []
@@ -222,7 +223,7 @@ class SparseAttention(nn.Module):
                 k_nope = self.decompress_k_nope(c_kv).reshape(B, n_cmp, H, nope)
                 v1 = self.decompress_v_linear(c_kv).reshape(B, n_cmp, H, vd)
                 k_pos = torch.arange(n_cmp) * d + l - 1
-                k_r = rope(self.k_rope_linear(xt), k_pos, cfg.rope_theta)
+                k_r = rope(self.k_rope_linear(xt), k_pos, cfg.rope_base(rdim))
                 k1 = torch.cat([k_nope, k_r[:, :, None, :].expand(B, n_cmp, H, rdim)], dim=-1)
                 o1, p1 = masked_attention(q, k1, v1, compressed_visibility(T, n_cmp, l, d),
                                           scale)

@@ -20,6 +20,9 @@ enum class AttentionType { Full, Sparse };
 enum class FfnType { Mlp, Moe };
 enum class BranchGate { Softmax, Sigmoid };
 enum class HResProj { Sinkhorn, Orthostochastic };
+// Where positions come from (SPEC §10 pos_embedding): the learned table E_pos (§2) or RoPE
+// in FULL and LFA layers (no table); the NTK base is nn::rope_base (nn/rope_positions.h).
+enum class PosEmbedding { Learned, Rope };
 
 // Which NSA branches a Sparse layer runs: compression, selection, sliding window.
 using BranchSet = std::array<bool, 3>;
@@ -55,6 +58,8 @@ struct ModelConfig {
   double ns_eps = 1e-7;
   std::array<double, 3> ns_coeffs = {3.0, -3.2, 1.2};
   double dropout = 0.0, norm_eps = 1e-6, init_std = 0.02;
+  PosEmbedding pos_embedding = PosEmbedding::Learned;  // SPEC §10
+  double rope_scaling = 1.0;                           // SPEC §10: s ≥ 1, NTK base
 
   // ---- derived, per layer ----
   AttentionType attention_type(int64_t layer) const {
