@@ -82,6 +82,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         C = cfg.n_embd
         self.n_head, self.v_residual, self.dropout_p = cfg.n_head, cfg.v_residual, cfg.dropout
+        self.cfg = cfg
         self.c_attn = Linear(C, 3 * C)
         self.c_proj = Linear(C, C)
         self.lamb1 = nn.Parameter(torch.tensor(0.5))
@@ -99,6 +100,9 @@ class CausalSelfAttention(nn.Module):
             else:
                 v = self.lamb1 * v + self.lamb2 * ctx["v_first"]
         t = torch.arange(T)
+        if self.cfg.pos_embedding == "rope":  # SPEC §10: RoPE on each head's q and k
+            base = self.cfg.rope_base(D)
+            q, k = rope(q, t[:, None], base), rope(k, t[:, None], base)
         causal = t[None, :] <= t[:, None]   # (T query, T key)
         y, _ = masked_attention(q, k, v, causal, 1.0 / math.sqrt(D))
         return dropout(self.c_proj(y.reshape(B, T, C)), self.dropout_p, self.training)
@@ -456,14 +460,28 @@ class DynamicHC(nn.Module):
 # Block and model
 # ------------------------------------------------------------------------------------
 
+def _linear_mixers():
+    """reference/mixers_linear.py (SPEC §10 Linear, LFA), imported late: it imports us."""
+    try:
+        import mixers_linear
+    except ImportError:  # imported as a package module
+        from . import mixers_linear  # type: ignore
+    return mixers_linear
+
+
 class Block(nn.Module):
     def __init__(self, cfg, i):
         super().__init__()
         C = cfg.n_embd
         self.rm1 = RMSNorm(C, cfg.norm_eps)
         self.rm2 = RMSNorm(C, cfg.norm_eps)
-        self.attn = (CausalSelfAttention(cfg) if cfg.attention_type(i) == "FULL"
-                     else SparseAttention(cfg, i))
+        kind = cfg.attention_type(i)
+        if kind == "FULL":
+            self.attn = CausalSelfAttention(cfg)
+        elif kind == "Sparse":
+            self.attn = SparseAttention(cfg, i)
+        elif kind in ("Linear", "LFA"):
+            self.attn = _linear_mixers().MIXERS[kind](cfg)
         self.ffn = (MLP(C, 4 * C, cfg.dropout) if cfg.ffn_type(i) == "mlp" else DSMoE(cfg))
         self.use_hc = cfg.hc_active
         if self.use_hc:
@@ -491,7 +509,8 @@ class Transformer(nn.Module):
         self.cfg = cfg
         C = cfg.n_embd
         self.token_embedding_table = nn.Embedding(cfg.vocab_size, C)
-        self.position_embedding_table = nn.Embedding(cfg.ctx_len, C)
+        if cfg.pos_embedding == "learned":  # SPEC §10: "rope" has no position table
+            self.position_embedding_table = nn.Embedding(cfg.ctx_len, C)
         self.blocks = nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)])
         self.rm_f = RMSNorm(C, cfg.norm_eps)
 
@@ -513,7 +532,9 @@ class Transformer(nn.Module):
         B, T = idx.shape
         if T > cfg.ctx_len:
             raise ValueError(f"sequence length {T} exceeds ctx_len {cfg.ctx_len}")
-        x = self.token_embedding_table(idx) + self.position_embedding_table(torch.arange(T))
+        x = self.token_embedding_table(idx)
+        if cfg.pos_embedding == "learned":
+            x = x + self.position_embedding_table(torch.arange(T))
         ctx = {"v_first": None, "bal": []}
         if cfg.hc_active:
             x = x[:, :, None, :].expand(B, T, cfg.hc_num_streams, cfg.n_embd)  # expand
@@ -561,6 +582,7 @@ def init_weights(model, seed=1337):
         owner = model.get_submodule(leaf[0]) if len(leaf) == 2 else model
         if isinstance(owner, (nn.Linear, nn.Embedding)) or leaf[-1] == "intra_block_pos_encoding":
             p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * std)
+    _linear_mixers().init_conv(model, g, std)
     return model
 
 

@@ -208,4 +208,16 @@ static const std::vector<ParityCase> kSparseCases = {
 INSTANTIATE_TEST_SUITE_P(Sparse, ModelParity, ::testing::ValuesIn(numbered(kSparseCases, 100)),
                          case_name);
 
+// SPEC §10: RoPE positions (no position table) and the NTK base on every RoPE, Sparse's too.
+static const std::vector<ParityCase> kRopeCases = {
+    {"full_rope", R"({"pos_embedding": "rope"})"},
+    {"full_sparse_rope_ntk", R"({"attention_types": ["FULL", "Sparse"], "pos_embedding": "rope",
+                                 "rope_scaling": 2.5, "v_residual": true, "n_layer": 3})",
+     2, 45},
+    {"sparse_learned_ntk", R"({"attention_types": ["Sparse"], "rope_scaling": 4})", 2, 30},
+};
+
+INSTANTIATE_TEST_SUITE_P(Rope, ModelParity, ::testing::ValuesIn(numbered(kRopeCases, 200)),
+                         case_name);
+
 }  // namespace tinyr2::nn
