@@ -65,7 +65,8 @@ namespace tinyr2::kernels {
   X(moe_balance_loss_backward) X(moe_dispatch) X(moe_experts_forward) X(moe_experts_backward) \
   X(moe_update_bias)                                                                          \
   X(newton_schulz) X(sum_squares) X(adamw_update) X(muon_momentum) X(scaled_update)           \
-  X(scale_in_place)
+  X(scale_in_place)                                                                           \
+  X(linear_attention_forward) X(linear_attention_backward)
 // clang-format on
 
 enum class Kernel {
@@ -345,6 +346,14 @@ struct Backend {
       muon_momentum;
   Entry<void(float* p, const float* u, int64_t n, float decay, float alpha)> scaled_update;
   Entry<void(float* x, int64_t n, float s)> scale_in_place;
+  // ---- Causal linear attention, chunked (cpu/linear_attention.h; SPEC §10 "Linear")
+  Entry<void(const float* q, const float* k, const float* v, float* o, float* den, float* S,
+             float* z, int64_t B, int64_t T, int64_t H, int64_t D, int64_t chunk)>
+      linear_attention_forward;
+  Entry<void(const float* q, const float* k, const float* v, const float* o, const float* den,
+             const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
+             int64_t D, int64_t chunk)>
+      linear_attention_backward;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

@@ -74,6 +74,7 @@ constexpr OpKernels kOps[] = {
     {"newton_schulz", {K::newton_schulz}},
     {"clip_grad_norm", {K::sum_squares, K::scale_in_place}},
     {"moe_update_bias", {K::moe_update_bias}},
+    {"linear_attention", {K::linear_attention_forward, K::linear_attention_backward}},
 };
 // clang-format on
 

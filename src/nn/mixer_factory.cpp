@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "nn/full_attention.h"
+#include "nn/linear_attention.h"
 #include "nn/sparse_attention.h"
 
 namespace tinyr2::nn {
@@ -23,8 +24,9 @@ std::unique_ptr<SequenceMixer> make_sparse(Parameters& p, const std::string& pre
 
 const std::vector<MixerType>& mixer_types() {
   static const std::vector<MixerType> types = {
-      {"FULL", AttentionType::Full, make<FullAttention>},  // SPEC §2.1
-      {"Sparse", AttentionType::Sparse, make_sparse},      // SPEC §2.3
+      {"FULL", AttentionType::Full, make<FullAttention>},        // SPEC §2.1
+      {"Sparse", AttentionType::Sparse, make_sparse},            // SPEC §2.3
+      {"Linear", AttentionType::Linear, make<LinearAttention>},  // SPEC §10
   };
   return types;
 }

@@ -220,4 +220,21 @@ static const std::vector<ParityCase> kRopeCases = {
 INSTANTIATE_TEST_SUITE_P(Rope, ModelParity, ::testing::ValuesIn(numbered(kRopeCases, 200)),
                          case_name);
 
+// SPEC §10 "Linear" (chunks of 64: T = 100 spans a ragged second chunk; T = 1), hybrids with
+// Sparse and FULL, MoE and mHC / dynamic HC.
+static const std::vector<ParityCase> kLinearCases = {
+    {"linear_mlp", R"({"attention_types": ["Linear"]})", 2, 100},
+    {"linear_t1", R"({"attention_types": ["Linear"]})", 2, 1},
+    {"linear_sparse_moe_mhc", R"({"attention_types": ["Linear", "Sparse"], "types": ["moe"],
+                                  "hc": true, "mhc": true, "num_exp": 3, "n_experts": 4})",
+     2, 70},
+    {"linear_full_rope_dynamic_hc", R"({"attention_types": ["FULL", "Linear"], "n_layer": 3,
+                                        "pos_embedding": "rope", "types": ["mlp", "moe"],
+                                        "hc": true, "mhc": false, "v_residual": true})",
+     1, 66},
+};
+
+INSTANTIATE_TEST_SUITE_P(Linear, ModelParity, ::testing::ValuesIn(numbered(kLinearCases, 300)),
+                         case_name);
+
 }  // namespace tinyr2::nn

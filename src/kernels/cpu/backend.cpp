@@ -9,6 +9,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/index_attention.h"
+#include "kernels/cpu/linear_attention.h"
 #include "kernels/cpu/linear_cross_entropy.h"
 #include "kernels/cpu/linear_cross_entropy_bf16.h"
 #include "kernels/cpu/moe.h"
@@ -110,6 +111,8 @@ void fill(Backend& b) {
   b.muon_momentum = cpu::muon_momentum;
   b.scaled_update = cpu::scaled_update;
   b.scale_in_place = cpu::scale_in_place;
+  b.linear_attention_forward = cpu::linear_attention_forward;
+  b.linear_attention_backward = cpu::linear_attention_backward;
 }
 
 }  // namespace
