@@ -16,7 +16,7 @@ namespace tinyr2::nn {
 
 // The sequence mixer in a block's attention slot; names, layers and constructors are in the
 // table of nn/mixer_factory.cpp (one line per type).
-enum class AttentionType { Full, Sparse, Linear };
+enum class AttentionType { Full, Sparse, Linear, Lfa };
 enum class FfnType { Mlp, Moe };
 enum class BranchGate { Softmax, Sigmoid };
 enum class HResProj { Sinkhorn, Orthostochastic };

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "nn/full_attention.h"
+#include "nn/lfa_attention.h"
 #include "nn/linear_attention.h"
 #include "nn/sparse_attention.h"
 
@@ -27,6 +28,7 @@ const std::vector<MixerType>& mixer_types() {
       {"FULL", AttentionType::Full, make<FullAttention>},        // SPEC §2.1
       {"Sparse", AttentionType::Sparse, make_sparse},            // SPEC §2.3
       {"Linear", AttentionType::Linear, make<LinearAttention>},  // SPEC §10
+      {"LFA", AttentionType::Lfa, make<LfaAttention>},           // SPEC §10
   };
   return types;
 }

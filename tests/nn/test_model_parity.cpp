@@ -237,4 +237,19 @@ static const std::vector<ParityCase> kLinearCases = {
 INSTANTIATE_TEST_SUITE_P(Linear, ModelParity, ::testing::ValuesIn(numbered(kLinearCases, 300)),
                          case_name);
 
+// SPEC §10 "LFA": learned and RoPE positions, T = 1, a hybrid with Sparse, MoE and mHC.
+static const std::vector<ParityCase> kLfaCases = {
+    {"lfa_mlp", R"({"attention_types": ["LFA"]})", 2, 37},
+    {"lfa_t1", R"({"attention_types": ["LFA"]})", 2, 1},
+    {"lfa_rope_ntk", R"({"attention_types": ["LFA"], "pos_embedding": "rope",
+                         "rope_scaling": 2.0})",
+     2, 40},
+    {"lfa_sparse_moe_mhc", R"({"attention_types": ["LFA", "Sparse"], "types": ["moe"],
+                               "hc": true, "mhc": true, "num_exp": 3, "n_experts": 4})",
+     2, 45},
+};
+
+INSTANTIATE_TEST_SUITE_P(Lfa, ModelParity, ::testing::ValuesIn(numbered(kLfaCases, 400)),
+                         case_name);
+
 }  // namespace tinyr2::nn
