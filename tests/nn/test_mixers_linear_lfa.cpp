@@ -4,7 +4,7 @@
 //     the two convolution rows;
 //   - the localized filter is causal and starts from zeros: with q/k weights that see only
 //     f, changing x at t ≥ p leaves outputs < p unchanged (model-level causality);
-//   - parameter names and count (closed form).
+//   - parameter names and count (closed form); Muon never receives the conv tensors.
 // Parity with the PyTorch reference: tests/nn/test_model_parity.cpp (Lfa/…).
 #include <gtest/gtest.h>
 
@@ -18,6 +18,7 @@
 #include "nn/model.h"
 #include "support/op_case.h"
 #include "support/small_model.h"
+#include "train/trainer.h"
 
 namespace tinyr2::nn {
 
@@ -142,6 +143,23 @@ TEST(LfaModel, ParameterNamesAndCount) {
                                              a + "lf.conv2.weight", a + "lf.conv2.bias",
                                              a + "lf.norm.weight", a + "c_qk.weight",
                                              a + "c_v.weight", a + "c_proj.weight"}));
+}
+
+TEST(LfaModel, MuonNeverReceivesConvTensors) {
+  const Model m(config_of(R"({"attention_types": ["LFA", "Linear"], "n_layer": 2})"));
+  const train::ParamGroups g = train::partition_parameters(m);
+  auto has = [](const auto& group, const std::string& n) {
+    for (const auto& e : group)
+      if (e.first == n) return true;
+    return false;
+  };
+  for (const auto& e : g.muon) EXPECT_EQ(e.first.find(".lf.conv"), std::string::npos) << e.first;
+  for (const char* n : {"blocks.0.attn.lf.conv1.weight", "blocks.0.attn.lf.conv2.weight",
+                        "blocks.0.attn.lf.conv1.bias", "blocks.0.attn.lf.norm.weight"})
+    EXPECT_TRUE(has(g.adamw, n)) << n;
+  for (const char* n : {"blocks.0.attn.c_qk.weight", "blocks.0.attn.c_v.weight",
+                        "blocks.0.attn.c_proj.weight", "blocks.1.attn.c_attn.weight"})
+    EXPECT_TRUE(has(g.muon, n)) << n;
 }
 
 }  // namespace tinyr2::nn
