@@ -9,7 +9,7 @@
 //   - parameter count (closed form), a decode state of another layer type and a checkpoint
 //     of another layer type are one-line errors.
 // Parity of logits, loss and every gradient with the PyTorch reference:
-// tests/nn/test_model_parity.cpp (Mixers/…).
+// tests/nn/test_model_parity.cpp (Linear/…).
 #include <gtest/gtest.h>
 
 #include <cmath>

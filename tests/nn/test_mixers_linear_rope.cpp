@@ -14,12 +14,12 @@
 
 #include <fmt/core.h>
 
+#include "../train/train_test_util.h"  // write_corpus
 #include "core/error.h"
 #include "nn/model.h"
 #include "nn/rope_positions.h"
 #include "support/cli.h"
 #include "support/small_model.h"
-#include "train/train_test_util.h"
 
 namespace tinyr2::nn {
 
