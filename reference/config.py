@@ -67,6 +67,8 @@ MODEL_DEFAULTS = {
     "mamba_d_state": 16,
     "mamba_d_conv": 4,
     "mamba_dt_rank": None,       # ceil(n_embd / 16)
+    "pos_embedding": "learned",  # SPEC §10: or "rope" (no position table)
+    "rope_scaling": 1.0,         # SPEC §10: NTK base theta * s^(D/(D-2))
 }
 
 TRAIN_DEFAULTS = {
@@ -229,7 +231,8 @@ class Config:
             d[k] = _int(d, k, 1)
         if d["n_embd"] % d["n_head"]:
             raise ConfigError(f"n_head: must divide n_embd ({d['n_embd']}), got {d['n_head']}")
-        d["attention_types"] = _str_list(d, "attention_types", ("FULL", "Sparse", "Retention", "Mamba"))
+        d["attention_types"] = _str_list(d, "attention_types",
+                                         ("FULL", "Sparse", "Retention", "Mamba", "LFA", "Linear"))
         d["attention_mode"] = _modes(d["attention_mode"])
         d["types"] = _str_list(d, "types", ("mlp", "moe"))
 
@@ -295,6 +298,14 @@ class Config:
         if d["mamba_dt_rank"] is None:
             d["mamba_dt_rank"] = -(-d["n_embd"] // 16)
         d["mamba_dt_rank"] = _int(d, "mamba_dt_rank", 1)
+        d["pos_embedding"] = _choice(d, "pos_embedding", ("learned", "rope"))
+        d["rope_scaling"] = _num(d, "rope_scaling", 1.0)
+        hd = d["n_embd"] // d["n_head"]
+        if d["pos_embedding"] == "rope" and hd % 2:
+            raise ConfigError(f"pos_embedding: \"rope\" needs an even head size, got {hd}")
+        if d["rope_scaling"] > 1.0 and (d["qk_rope_head_dim"] <= 2 or
+                                        (d["pos_embedding"] == "rope" and hd <= 2)):
+            raise ConfigError("rope_scaling: > 1 needs RoPE sizes > 2")
         return cls(d, train)
 
     @classmethod
@@ -330,6 +341,12 @@ class Config:
     def branches(self, i):
         """(b1, b2, b3) of layer i (only meaningful for Sparse layers)."""
         return tuple(self.attention_mode[i % len(self.attention_mode)])
+
+    def rope_base(self, D):
+        """NTK-aware RoPE base for vectors of size D (SPEC §10): theta * s^(D/(D-2))."""
+        if self.rope_scaling == 1.0:
+            return self.rope_theta
+        return self.rope_theta * self.rope_scaling ** (D / (D - 2))
 
     def ffn_type(self, i):
         return self.types[i % len(self.types)]

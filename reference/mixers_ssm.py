@@ -23,9 +23,8 @@ def _rope(x, pos, theta):
 
 
 def retention_rope_base(cfg):
-    """The RoPE base of a Retention layer: rope_theta (SPEC §10; NTK-scaled with
-    rope_scaling where the config has that key)."""
-    return cfg.rope_theta
+    """The RoPE base of a Retention layer (SPEC §10): the NTK base of its head size."""
+    return cfg.rope_base(cfg.n_embd // cfg.n_head)
 
 
 class _Weight(nn.Module):

@@ -89,6 +89,7 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         C = cfg.n_embd
         self.n_head, self.v_residual, self.dropout_p = cfg.n_head, cfg.v_residual, cfg.dropout
+        self.cfg = cfg
         self.c_attn = Linear(C, 3 * C)
         self.c_proj = Linear(C, C)
         self.lamb1 = nn.Parameter(torch.tensor(0.5))
@@ -106,6 +107,9 @@ class CausalSelfAttention(nn.Module):
             else:
                 v = self.lamb1 * v + self.lamb2 * ctx["v_first"]
         t = torch.arange(T)
+        if self.cfg.pos_embedding == "rope":  # SPEC §10: RoPE on each head's q and k
+            base = self.cfg.rope_base(D)
+            q, k = rope(q, t[:, None], base), rope(k, t[:, None], base)
         causal = t[None, :] <= t[:, None]   # (T query, T key)
         y, _ = masked_attention(q, k, v, causal, 1.0 / math.sqrt(D))
         return dropout(self.c_proj(y.reshape(B, T, C)), self.dropout_p, self.training)
@@ -198,8 +202,9 @@ class SparseAttention(nn.Module):
 
     def _rope_keys(self, k, pos):
         """k (B,N,H,nope+rope): RoPE on each head's rope part at positions pos (N,)."""
-        return torch.cat([k[..., :self.nope],
-                          rope(k[..., self.nope:], pos[:, None], self.cfg.rope_theta)], dim=-1)
+        base = self.cfg.rope_base(self.rdim)
+        return torch.cat([k[..., :self.nope], rope(k[..., self.nope:], pos[:, None], base)],
+                         dim=-1)
 
     def forward(self, x, ctx=None):
         cfg = self.cfg
@@ -213,7 +218,7 @@ class SparseAttention(nn.Module):
         c_q = self.q_norm(self.compress_q_linear(x))
         q_nope = self.decompress_q_nope(c_q).reshape(B, T, H, nope)
         q_rope = rope(self.decompress_q_rope(c_q).reshape(B, T, H, rdim), pos[:, None],
-                      cfg.rope_theta)
+                      cfg.rope_base(rdim))
         q = torch.cat([q_nope, q_rope], dim=-1)             # (B,T,H,nope+rope)
 
         outs = []
@@ -229,7 +234,7 @@ class SparseAttention(nn.Module):
                 k_nope = self.decompress_k_nope(c_kv).reshape(B, n_cmp, H, nope)
                 v1 = self.decompress_v_linear(c_kv).reshape(B, n_cmp, H, vd)
                 k_pos = torch.arange(n_cmp) * d + l - 1
-                k_r = rope(self.k_rope_linear(xt), k_pos, cfg.rope_theta)
+                k_r = rope(self.k_rope_linear(xt), k_pos, cfg.rope_base(rdim))
                 k1 = torch.cat([k_nope, k_r[:, :, None, :].expand(B, n_cmp, H, rdim)], dim=-1)
                 o1, p1 = masked_attention(q, k1, v1, compressed_visibility(T, n_cmp, l, d),
                                           scale)
@@ -462,16 +467,30 @@ class DynamicHC(nn.Module):
 # Block and model
 # ------------------------------------------------------------------------------------
 
+def _linear_mixers():
+    """reference/mixers_linear.py (SPEC §10 Linear, LFA), imported late: it imports us."""
+    try:
+        import mixers_linear
+    except ImportError:  # imported as a package module
+        from . import mixers_linear  # type: ignore
+    return mixers_linear
+
+
 class Block(nn.Module):
     def __init__(self, cfg, i):
         super().__init__()
         C = cfg.n_embd
         self.rm1 = RMSNorm(C, cfg.norm_eps)
         self.rm2 = RMSNorm(C, cfg.norm_eps)
-        self.attn = (CausalSelfAttention(cfg) if cfg.attention_type(i) == "FULL"
-                     else SSM_MIXERS[cfg.attention_type(i)](cfg)
-                     if cfg.attention_type(i) in SSM_MIXERS
-                     else SparseAttention(cfg, i))
+        kind = cfg.attention_type(i)
+        if kind == "FULL":
+            self.attn = CausalSelfAttention(cfg)
+        elif kind == "Sparse":
+            self.attn = SparseAttention(cfg, i)
+        elif kind in ("Linear", "LFA"):
+            self.attn = _linear_mixers().MIXERS[kind](cfg)
+        else:
+            self.attn = SSM_MIXERS[kind](cfg)
         self.ffn = (MLP(C, 4 * C, cfg.dropout) if cfg.ffn_type(i) == "mlp" else DSMoE(cfg))
         self.use_hc = cfg.hc_active
         if self.use_hc:
@@ -499,7 +518,8 @@ class Transformer(nn.Module):
         self.cfg = cfg
         C = cfg.n_embd
         self.token_embedding_table = nn.Embedding(cfg.vocab_size, C)
-        self.position_embedding_table = nn.Embedding(cfg.ctx_len, C)
+        if cfg.pos_embedding == "learned":  # SPEC §10: "rope" has no position table
+            self.position_embedding_table = nn.Embedding(cfg.ctx_len, C)
         self.blocks = nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)])
         self.rm_f = RMSNorm(C, cfg.norm_eps)
 
@@ -521,7 +541,9 @@ class Transformer(nn.Module):
         B, T = idx.shape
         if T > cfg.ctx_len:
             raise ValueError(f"sequence length {T} exceeds ctx_len {cfg.ctx_len}")
-        x = self.token_embedding_table(idx) + self.position_embedding_table(torch.arange(T))
+        x = self.token_embedding_table(idx)
+        if cfg.pos_embedding == "learned":
+            x = x + self.position_embedding_table(torch.arange(T))
         ctx = {"v_first": None, "bal": []}
         if cfg.hc_active:
             x = x[:, :, None, :].expand(B, T, cfg.hc_num_streams, cfg.n_embd)  # expand
@@ -572,6 +594,7 @@ def init_weights(model, seed=1337):
     for m in model.modules():  # Mamba's SPEC §10 init (after the Linear weights)
         if hasattr(m, "init_ssm"):
             m.init_ssm(g)
+    _linear_mixers().init_conv(model, g, std)
     return model
 
 

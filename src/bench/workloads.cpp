@@ -150,7 +150,8 @@ ModelFlops training_flops(const nn::Model& model, int64_t T) {
   // active_params_per_token() counts both embedding tables once; take them out and put the
   // head's V·C back (the token table is the head).
   f.n_active = model.active_params_per_token() - model.token_embedding.numel() -
-               model.position_embedding.numel() + c.vocab_size * c.n_embd;
+               (model.position_embedding.defined() ? model.position_embedding.numel() : 0) +
+               c.vocab_size * c.n_embd;
   // Each sequence mixer counts its own products between positions (FULL: 6·T·C).
   for (const auto& block : model.blocks) f.attention_per_token += block->attn->flops_per_token(T);
   f.per_token = 6.0 * static_cast<double>(f.n_active) + f.attention_per_token;

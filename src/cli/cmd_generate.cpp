@@ -47,6 +47,7 @@ Command make_generate_command() {
     infer::SamplingParams sampling;
     int64_t seed = -1;
     bool no_cache = false;
+    int64_t ctx = 0;  // SPEC §10 --ctx; 0: the model's ctx_len
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -71,6 +72,8 @@ Command make_generate_command() {
         ->capture_default_str()
         ->check(in_range<int64_t>(INT64_MIN, INT64_MAX));
     s->add_flag("--no-cache", o->no_cache, "recompute the full forward every step (check path)");
+    s->add_option("--ctx", o->ctx,
+                  "context limit N (beyond ctx_len only for pos_embedding \"rope\", NTK-scaled)");
     return s;
   };
   c.execute = [o]() -> int {
@@ -80,7 +83,7 @@ Command make_generate_command() {
     if (o->seed < -1) fail("-s must be >= 0 (or -1 for a random seed), got {}", o->seed);
     infer::validate(o->sampling);
 
-    const auto model = nn::Model::load(o->model);
+    const auto model = nn::Model::load(o->model, o->ctx);
     const auto tokenizer = data::Tokenizer::load();
     const std::vector<int32_t> prompt = tokenizer.encode(o->prompt);
     if (prompt.empty()) fail("generate: the prompt encodes to no tokens");

@@ -85,6 +85,7 @@ Command make_eval_command() {
     std::vector<std::string> data;
     int64_t batches = 20, batch_size = 8;
     uint64_t seed = 1337;
+    int64_t ctx = 0;  // SPEC §10 --ctx; 0: the model's ctx_len
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -106,10 +107,12 @@ Command make_eval_command() {
     s->add_option("-s,--seed", o->seed, "seed of the document order")
         ->capture_default_str()
         ->check(in_range<uint64_t>(0, UINT64_MAX));
+    s->add_option("--ctx", o->ctx,
+                  "window length N (beyond ctx_len only for pos_embedding \"rope\", NTK-scaled)");
     return s;
   };
   c.execute = [o]() -> int {
-    const auto model = nn::Model::load(o->model);
+    const auto model = nn::Model::load(o->model, o->ctx);
     const data::Tokenizer tok = data::Tokenizer::load();
     if (model->cfg.vocab_size != tok.vocab_size())
       fail("{}: vocab_size = {} does not match the GPT-2 tokenizer's {}", o->model,

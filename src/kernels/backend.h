@@ -68,7 +68,8 @@ namespace tinyr2::kernels {
   X(newton_schulz) X(sum_squares) X(adamw_update) X(muon_momentum) X(scaled_update)           \
   X(scale_in_place) X(quant_matmul)                                                           \
   X(retention_forward) X(retention_backward) X(selective_scan_forward)                        \
-  X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)
+  X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)       \
+  X(linear_attention_forward) X(linear_attention_backward)
 // clang-format on
 
 enum class Kernel {
@@ -376,6 +377,14 @@ struct Backend {
   Entry<void(const float* x, const float* w, const float* gy, float* dx, float* dw, float* dbias,
              int64_t B, int64_t T, int64_t d, int64_t K)>
       depthwise_conv1d_backward;
+  // ---- Causal linear attention, chunked (cpu/linear_attention.h; SPEC §10 "Linear")
+  Entry<void(const float* q, const float* k, const float* v, float* o, float* den, float* S,
+             float* z, int64_t B, int64_t T, int64_t H, int64_t D, int64_t chunk)>
+      linear_attention_forward;
+  Entry<void(const float* q, const float* k, const float* v, const float* o, const float* den,
+             const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
+             int64_t D, int64_t chunk)>
+      linear_attention_backward;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

@@ -78,6 +78,7 @@ constexpr OpKernels kOps[] = {
     {"retention", {K::retention_forward, K::retention_backward}},
     {"selective_scan", {K::selective_scan_forward, K::selective_scan_backward}},
     {"depthwise_conv1d", {K::depthwise_conv1d_forward, K::depthwise_conv1d_backward}},
+    {"linear_attention", {K::linear_attention_forward, K::linear_attention_backward}},
 };
 // clang-format on
 

@@ -143,6 +143,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   f.integer("mamba_d_state", c.mamba_d_state, 1, 1 << 16);
   f.integer("mamba_d_conv", c.mamba_d_conv, 1, 1 << 16);
   f.integer("mamba_dt_rank", c.mamba_dt_rank, 1, kBig);
+  s.clear();
+  f.choice("pos_embedding", s, {"learned", "rope"});
+  if (!s.empty()) c.pos_embedding = s == "rope" ? PosEmbedding::Rope : PosEmbedding::Learned;
+  f.number("rope_scaling", c.rope_scaling, 1.0, 1e6);
   f.ignore("train");  // the trainer's section (SPEC §6)
   f.finish();
   c.validate();
@@ -181,6 +185,17 @@ void ModelConfig::validate() const {
                     "select_block_size = {}",
                     select_init_blocks + select_local_blocks, num_select_blocks()));
   if (dropout >= 1.0) bad("dropout", fmt::format("= {} must be < 1", dropout));
+  // SPEC §10: RoPE on FULL/LFA heads needs an even head size; the NTK base
+  // θ·s^(D/(D−2)) needs D > 2 once s > 1.
+  if (pos_embedding == PosEmbedding::Rope && head_dim() % 2 != 0)
+    bad("pos_embedding",
+        fmt::format("= \"rope\" needs an even head size, got n_embd / n_head = {}", head_dim()));
+  if (rope_scaling > 1.0 && qk_rope_head_dim <= 2)
+    bad("rope_scaling",
+        fmt::format("= {} needs qk_rope_head_dim > 2 (NTK base θ·s^(D/(D−2)))", rope_scaling));
+  if (rope_scaling > 1.0 && pos_embedding == PosEmbedding::Rope && head_dim() <= 2)
+    bad("rope_scaling",
+        fmt::format("= {} needs a head size > 2 (NTK base θ·s^(D/(D−2)))", rope_scaling));
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {
@@ -243,6 +258,8 @@ nlohmann::json ModelConfig::to_json() const {
   j["mamba_d_state"] = mamba_d_state;
   j["mamba_d_conv"] = mamba_d_conv;
   j["mamba_dt_rank"] = mamba_dt_rank_size();
+  j["pos_embedding"] = pos_embedding == PosEmbedding::Rope ? "rope" : "learned";
+  j["rope_scaling"] = rope_scaling;
   return j;
 }
 

@@ -16,10 +16,13 @@ namespace tinyr2::nn {
 
 // The sequence mixer in a block's attention slot; names, layers and constructors are in the
 // table of nn/mixer_factory.cpp (one line per type).
-enum class AttentionType { Full, Sparse, Retention, Mamba };
+enum class AttentionType { Full, Sparse, Retention, Mamba, Linear, Lfa };
 enum class FfnType { Mlp, Moe };
 enum class BranchGate { Softmax, Sigmoid };
 enum class HResProj { Sinkhorn, Orthostochastic };
+// Where positions come from (SPEC §10 pos_embedding): the learned table E_pos (§2) or RoPE
+// in FULL and LFA layers (no table); the NTK base is nn::rope_base (nn/rope_positions.h).
+enum class PosEmbedding { Learned, Rope };
 
 // Which NSA branches a Sparse layer runs: compression, selection, sliding window.
 using BranchSet = std::array<bool, 3>;
@@ -57,6 +60,8 @@ struct ModelConfig {
   double dropout = 0.0, norm_eps = 1e-6, init_std = 0.02;
   // Mamba layers (SPEC §10): d_in = mamba_expand·n_embd, N, K, R (-1: ceil(n_embd/16)).
   int64_t mamba_expand = 2, mamba_d_state = 16, mamba_d_conv = 4, mamba_dt_rank = -1;
+  PosEmbedding pos_embedding = PosEmbedding::Learned;  // SPEC §10
+  double rope_scaling = 1.0;                           // SPEC §10: s ≥ 1, NTK base
 
   // ---- derived, per layer ----
   AttentionType attention_type(int64_t layer) const {

@@ -5,6 +5,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "nn/quantized.h"
+#include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
 
@@ -20,14 +21,22 @@ FullAttention::FullAttention(Parameters& p, const std::string& prefix, const Mod
       H_(cfg.n_head),
       max_positions_(cfg.ctx_len),
       v_residual_(cfg.v_residual),
+      rope_(uses_rope_positions(cfg)),
+      rope_base_(static_cast<float>(rope_base(cfg, cfg.head_dim()))),
       dropout_(static_cast<float>(cfg.dropout)) {}
 
-std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x) const {
+std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x, int64_t pos0) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), D = C_ / H_;
   const std::vector<Tensor> qkv = ops::split(t, linear(ctx, x, c_attn), {C_, C_, C_}, -1);
-  const Tensor q = ops::reshape(t, qkv[0], {B, T, H_, D});
-  const Tensor k = ops::reshape(t, qkv[1], {B, T, H_, D});
+  Tensor q = ops::reshape(t, qkv[0], {B, T, H_, D});
+  Tensor k = ops::reshape(t, qkv[1], {B, T, H_, D});
+  if (rope_) {  // SPEC §10 pos_embedding "rope"
+    std::vector<int32_t> pos(static_cast<size_t>(T));
+    for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
+    q = ops::rope(t, q, pos, rope_base_);
+    k = ops::rope(t, k, pos, rope_base_);
+  }
   Tensor v = ops::reshape(t, qkv[2], {B, T, H_, D});
   if (v_residual_) {
     // The first FULL layer in depth order keeps its raw v; later ones mix it in.
@@ -47,7 +56,7 @@ Tensor FullAttention::output(ForwardContext& ctx, const Tensor& y) const {
 }
 
 Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
-  const auto [q, k, v] = qkv(ctx, x);
+  const auto [q, k, v] = qkv(ctx, x, 0);
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
   return output(ctx, ops::causal_attention(ctx.tape, q, k, v, scale));
 }
@@ -71,7 +80,7 @@ Tensor FullAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new, M
   FullAttentionState& s = state_as<FullAttentionState>(state);
   TINYR2_CHECK(s.k.rows() == pos0, "{}: cache holds {} positions, not {}", prefix(), s.k.rows(),
                pos0);
-  const auto [q, k, v] = qkv(ctx, x_new);
+  const auto [q, k, v] = qkv(ctx, x_new, pos0);
   s.k.append(k);
   s.v.append(v);
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));

@@ -1,5 +1,6 @@
 // FULL causal attention (SPEC §2.1): q,k,v = split(c_attn x), H heads of C/H, scale
-// 1/sqrt(C/H), no RoPE; optional value residual across FULL layers. A SequenceMixer
+// 1/sqrt(C/H), no RoPE — with pos_embedding "rope" (SPEC §10) RoPE on each head's q and k at
+// its position, NTK base nn::rope_base; optional value residual across FULL layers. A SequenceMixer
 // (nn/sequence_mixer.h), config name "FULL"; its decode state keeps k and v of every position.
 #pragma once
 
@@ -49,13 +50,15 @@ class FullAttention : public SequenceMixer {
   Tensor c_attn, c_proj, lamb1, lamb2;
 
  private:
-  // q, k, v (B,T,H,C/H) of x, v after the value residual (which sets or reads ctx.v_first).
-  std::array<Tensor, 3> qkv(ForwardContext& ctx, const Tensor& x) const;
+  // q, k, v (B,T,H,C/H) of x at positions pos0 …, v after the value residual (which sets or
+  // reads ctx.v_first), q and k rotated when the model uses RoPE positions.
+  std::array<Tensor, 3> qkv(ForwardContext& ctx, const Tensor& x, int64_t pos0) const;
   // c_proj(merge_heads(y)) with dropout in training; y (B,T,H,C/H) → (B,T,C).
   Tensor output(ForwardContext& ctx, const Tensor& y) const;
 
   int64_t C_, H_, max_positions_;
-  bool v_residual_;
+  bool v_residual_, rope_;
+  float rope_base_;
   float dropout_;
 };
 

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "io/gguf.h"
 #include "io/json_reader.h"
+#include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
 
@@ -103,7 +104,7 @@ void save_gguf(const Model& model, const std::string& config_text, const std::st
   io::write_gguf(path, kv, tensors);
 }
 
-std::unique_ptr<Model> load_gguf(const std::string& path) {
+std::unique_ptr<Model> load_gguf(const std::string& path, int64_t ctx) {
   const io::GgufFile file = io::read_gguf(path);
   const std::string& arch = file.get_string("general.architecture", path);
   if (arch != "tinyr2") fail("{}: general.architecture is \"{}\", not \"tinyr2\"", path, arch);
@@ -121,7 +122,10 @@ std::unique_ptr<Model> load_gguf(const std::string& path) {
     if (t.type == static_cast<uint32_t>(kernels::QuantType::Q8_0) ||
         t.type == static_cast<uint32_t>(kernels::QuantType::Q4_0))
       quantized_names.insert(t.name);
-  auto model = std::make_unique<Model>(cfg, quantized_names);
+  // SPEC §10 --ctx, as Model::load: a RoPE model is built for the new limit (and NTK scale).
+  const ModelConfig run_cfg = ctx != 0 ? with_context_limit(cfg, ctx) : cfg;
+  auto model = std::make_unique<Model>(run_cfg.pos_embedding == PosEmbedding::Rope ? run_cfg : cfg,
+                                       quantized_names);
   auto weights = std::make_shared<QuantizedWeights>();
   weights->path = quant_path_for(cpu::cpu_features());
 
@@ -151,6 +155,7 @@ std::unique_ptr<Model> load_gguf(const std::string& path) {
     }
   }
   if (!weights->by_tensor.empty()) model->quantized = std::move(weights);
+  model->cfg.ctx_len = run_cfg.ctx_len;
   return model;
 }
 

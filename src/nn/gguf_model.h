@@ -37,6 +37,7 @@ kernels::QuantType gguf_tensor_type(const std::string& name, const Shape& shape,
 void save_gguf(const Model& model, const std::string& config_text, const std::string& model_name,
                const GgufVocab& vocab, kernels::QuantType kind, const std::string& path);
 
-std::unique_ptr<Model> load_gguf(const std::string& path);
+// ctx: `--ctx N` (SPEC §10, nn::with_context_limit); 0 keeps the config's ctx_len.
+std::unique_ptr<Model> load_gguf(const std::string& path, int64_t ctx = 0);
 
 }  // namespace tinyr2::nn

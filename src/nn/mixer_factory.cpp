@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "nn/full_attention.h"
+#include "nn/lfa_attention.h"
+#include "nn/linear_attention.h"
 #include "nn/mamba.h"
 #include "nn/retention.h"
 #include "nn/sparse_attention.h"
@@ -29,6 +31,8 @@ const std::vector<MixerType>& mixer_types() {
       {"Sparse", AttentionType::Sparse, make_sparse},            // SPEC §2.3
       {"Retention", AttentionType::Retention, make<Retention>},  // SPEC §10
       {"Mamba", AttentionType::Mamba, make<Mamba>},              // SPEC §10
+      {"Linear", AttentionType::Linear, make<LinearAttention>},  // SPEC §10
+      {"LFA", AttentionType::Lfa, make<LfaAttention>},           // SPEC §10
   };
   return types;
 }

@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "nn/gguf_model.h"
 #include "nn/memory_estimate.h"
+#include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
 
@@ -18,8 +19,9 @@ Model::Model(const ModelConfig& c, const std::set<std::string>& unfilled) : cfg(
   const float std = static_cast<float>(cfg.init_std);
   token_embedding =
       params.add("token_embedding_table.weight", {cfg.vocab_size, cfg.n_embd}, Init::normal(std));
-  position_embedding =
-      params.add("position_embedding_table.weight", {cfg.ctx_len, cfg.n_embd}, Init::normal(std));
+  if (cfg.pos_embedding == PosEmbedding::Learned)  // SPEC §10: "rope" has no table
+    position_embedding =
+        params.add("position_embedding_table.weight", {cfg.ctx_len, cfg.n_embd}, Init::normal(std));
   for (int64_t i = 0; i < cfg.n_layer; ++i)
     blocks.push_back(std::make_unique<Block>(params, i, cfg));
   rm_f = std::make_unique<RMSNorm>(params, "rm_f.", cfg.n_embd, cfg.norm_eps);
@@ -46,9 +48,10 @@ Tensor Model::hidden_with(
   ctx.quantized = quantized.get();
 
   const kernels::QuantizedMatrix* q_emb = nn::quantized(ctx, token_embedding);
-  Tensor x = ops::add(
-      t, q_emb ? ops::quant_embedding(*q_emb, ids) : ops::embedding(t, token_embedding, ids),
-      ops::embedding(t, position_embedding, IndexTensor({T}, pos)));  // (B,T,C)
+  Tensor x = q_emb ? ops::quant_embedding(*q_emb, ids)
+                   : ops::embedding(t, token_embedding, ids);  // (B,T,C)
+  if (position_embedding.defined())
+    x = ops::add(t, x, ops::embedding(t, position_embedding, IndexTensor({T}, pos)));
   const Shape btc = {B, T, C};
   Tensor R =
       S > 1 ? ops::stream_mix(t, ops::reshape(t, x, {N, 1, C}), Tensor::full({1, S}, 1.f)) : x;
@@ -152,14 +155,18 @@ void Model::save(const std::string& dir) const {
   io::save_safetensors(dir + "/model.safetensors", params.state_dict(), {{"format", "pt"}});
 }
 
-std::unique_ptr<Model> Model::load(const std::string& dir) {
-  if (is_gguf_path(dir)) return load_gguf(dir);
+std::unique_ptr<Model> Model::load(const std::string& dir, int64_t ctx) {
+  if (is_gguf_path(dir)) return load_gguf(dir, ctx);
   if (!std::filesystem::is_directory(dir)) fail("{}: not a model directory", dir);
   const ModelConfig cfg = ModelConfig::from_file(dir + "/config.json");
   check_memory(cfg, dir + "/config.json", {});  // before allocating (memory_estimate.h)
-  auto model = std::make_unique<Model>(cfg);
+  // SPEC §10 --ctx: a RoPE model is built for the new limit (and NTK scale); a learned
+  // position table keeps its ctx_len rows and only the limit drops.
+  const ModelConfig run_cfg = ctx != 0 ? with_context_limit(cfg, ctx) : cfg;
+  auto model = std::make_unique<Model>(run_cfg.pos_embedding == PosEmbedding::Rope ? run_cfg : cfg);
   const std::string path = dir + "/model.safetensors";
   model->params.load_state_dict(io::load_safetensors(path).tensors, path);
+  model->cfg.ctx_len = run_cfg.ctx_len;
   return model;
 }
 

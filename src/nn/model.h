@@ -61,8 +61,10 @@ class Model {
   // An empty decode state for one sequence: one MixerState per block (nn/model_cache.h).
   ModelCache new_cache() const { return ModelCache(*this); }
 
-  // Model directory I/O. load also takes a GGUF file (SPEC §13, nn/gguf_model.h).
-  static std::unique_ptr<Model> load(const std::string& dir);
+  // Model directory I/O; load also takes a GGUF file (SPEC §13, nn/gguf_model.h). ctx > 0 is `--ctx
+  // N` (SPEC §10, nn::with_context_limit): the context limit becomes N, beyond ctx_len only for
+  // RoPE models (NTK-scaled).
+  static std::unique_ptr<Model> load(const std::string& dir, int64_t ctx = 0);
   void save(const std::string& dir) const;
 
   int64_t num_params() const { return params.count(); }
@@ -71,7 +73,7 @@ class Model {
 
   ModelConfig cfg;
   Parameters params;
-  Tensor token_embedding, position_embedding;
+  Tensor token_embedding, position_embedding;  // position table undefined with RoPE positions
   std::vector<std::unique_ptr<Block>> blocks;
   std::unique_ptr<RMSNorm> rm_f;
   // Set when loaded from a Q8_0 / Q4_0 GGUF file: the quantized matrices (nn/quantized.h).

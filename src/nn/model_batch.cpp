@@ -43,7 +43,8 @@ Tensor Model::forward_batch(ForwardContext& ctx, const std::vector<int32_t>& ids
                                  return blocks[i]->forward_cached_batch(ctx, R, btc, states, pos64);
                                });
   for (size_t b = 0; b < caches.size(); ++b) caches[b]->set_length(pos64[b] + 1);
-  const Tensor logits = linear(ctx, h, token_embedding);  // tied head (quantized from a GGUF), (1,B,V)
+  const Tensor logits =
+      linear(ctx, h, token_embedding);  // tied head (quantized from a GGUF), (1,B,V)
   return logits.view({B, cfg.vocab_size});
 }
 

@@ -8,6 +8,7 @@
 #include "autograd/ops_retention.h"
 #include "core/error.h"
 #include "nn/quantized.h"
+#include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
 
@@ -15,8 +16,12 @@ namespace {
 
 // The RoPE base of a Retention layer (SPEC §10): rope_theta; the NTK-scaled base of
 // rope_scaling is applied here once the config carries that key.
+// SPEC §10: Retention's RoPE takes the NTK base like every RoPE of the model (D = head size).
 float retention_rope_base(const ModelConfig& cfg) {
-  return static_cast<float>(cfg.rope_theta);
+  if (cfg.rope_scaling > 1.0 && cfg.head_dim() <= 2)
+    fail("rope_scaling = {} needs RoPE sizes > 2, but Retention's head size is {}",
+         cfg.rope_scaling, cfg.head_dim());
+  return static_cast<float>(rope_base(cfg, cfg.head_dim()));
 }
 
 }  // namespace

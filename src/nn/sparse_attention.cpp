@@ -7,6 +7,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "nn/quantized.h"
+#include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
 
@@ -75,7 +76,8 @@ SparseAttention::Projections SparseAttention::project(ForwardContext& ctx, const
   const int64_t B = x.size(0), T = x.size(1), H = cfg_.n_head;
   const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, Dk = nope + rope,
                 vd = cfg_.v_head_dim;
-  const auto table = ops::make_rope_table(positions, rope, static_cast<float>(cfg_.rope_theta));
+  const auto table =
+      ops::make_rope_table(positions, rope, static_cast<float>(rope_base(cfg_, rope)));
   auto all_rows = [](const Tensor& w) { return ops::WeightRows{w, 0, w.size(0)}; };
   // x's projections, one GEMM; keys come out as [k_nope ‖ RoPE(k_rope)] per head.
   std::vector<ops::StackedOutput> outputs = {{{all_rows(compress_q_linear)}}};
@@ -139,7 +141,7 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
       ops::expand(t,
                   ops::reshape(t,
                                ops::rope(t, linear(ctx, x_cmp, k_rope_linear), block_pos,
-                                         static_cast<float>(cfg_.rope_theta)),
+                                         static_cast<float>(rope_base(cfg_, rope))),
                                {B, nb, 1, rope}),
                   {B, nb, H, rope});
   return {ops::concat(t, {k_nope, k_rope}, -1), v_cmp};  // (B,nb,H,Dk), (B,nb,H,vd)

@@ -34,6 +34,7 @@ IndexTensor targets_of(const data::Batch& b) {
 
 bool is_muon_param(const std::string& name, const Tensor& t, bool buffer) {
   if (buffer || t.dim() < 2 || name.rfind("blocks.", 0) != 0) return false;
+  if (contains(name, ".lf.conv")) return false;  // SPEC §10: LFA's conv tensors go to AdamW
   return !contains(name, ".block_compressor.") && !contains(name, ".intra_block_pos_encoding") &&
          !contains(name, ".hc_attn.") && !contains(name, ".hc_ffn.") &&
          !optim::is_ssm_dynamics_param(name);

@@ -500,7 +500,8 @@ int run_on(const TrainOptions& o, Communicator& comm) {
 
   TrainingRun run(o, comm, rc, out, std::move(ckpt), sources, std::move(data));
   run.report_model();
-  if (out_dir) out_dir->start_fresh();  // with --force: the old run goes only now, after every check
+  if (out_dir)
+    out_dir->start_fresh();  // with --force: the old run goes only now, after every check
   run.open_run_directory();
   if (run.done()) {
     say(fmt::format("nothing to do: {} of {} steps already done", run.steps_done(),

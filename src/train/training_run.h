@@ -17,7 +17,7 @@ struct TrainOptions {
   std::string out;                // run directory (default runs/<config file stem>)
   std::vector<std::string> sets;  // --set KEY=VALUE overrides
   bool resume = false;
-  bool force = false;     // --force: start over in a non-empty --out (run_directory.h)
+  bool force = false;  // --force: start over in a non-empty --out (run_directory.h)
   // Data-parallel runs (SPEC §15): post gradient buckets during backward (false: after it,
   // to measure how much of the all-reduce time the overlap hides; hidden flag).
   bool dp_overlap = true;

@@ -213,6 +213,7 @@ INSTANTIATE_TEST_SUITE_P(Sparse, ModelParity, ::testing::ValuesIn(numbered(kSpar
 static const std::vector<ParityCase> kSsmCases = {
     {"retention", R"({"attention_types": ["Retention"]})", 2, 100},
     {"retention_t1", R"({"attention_types": ["Retention"]})", 2, 1},
+    {"retention_ntk", R"({"attention_types": ["Retention"], "rope_scaling": 2.0})", 2, 40},
     {"retention_sparse_moe_mhc", R"({"attention_types": ["Retention", "Sparse"], "n_layer": 2,
                                      "types": ["moe"], "num_exp": 3, "n_experts": 5,
                                      "hc": true})",
@@ -228,7 +229,51 @@ static const std::vector<ParityCase> kSsmCases = {
      2, 70},
 };
 
-INSTANTIATE_TEST_SUITE_P(Ssm, ModelParity, ::testing::ValuesIn(numbered(kSsmCases, 200)),
+INSTANTIATE_TEST_SUITE_P(Ssm, ModelParity, ::testing::ValuesIn(numbered(kSsmCases, 500)),
+                         case_name);
+
+// SPEC §10: RoPE positions (no position table) and the NTK base on every RoPE, Sparse's too.
+static const std::vector<ParityCase> kRopeCases = {
+    {"full_rope", R"({"pos_embedding": "rope"})"},
+    {"full_sparse_rope_ntk", R"({"attention_types": ["FULL", "Sparse"], "pos_embedding": "rope",
+                                 "rope_scaling": 2.5, "v_residual": true, "n_layer": 3})",
+     2, 45},
+    {"sparse_learned_ntk", R"({"attention_types": ["Sparse"], "rope_scaling": 4})", 2, 30},
+};
+
+INSTANTIATE_TEST_SUITE_P(Rope, ModelParity, ::testing::ValuesIn(numbered(kRopeCases, 200)),
+                         case_name);
+
+// SPEC §10 "Linear" (chunks of 64: T = 100 spans a ragged second chunk; T = 1), hybrids with
+// Sparse and FULL, MoE and mHC / dynamic HC.
+static const std::vector<ParityCase> kLinearCases = {
+    {"linear_mlp", R"({"attention_types": ["Linear"]})", 2, 100},
+    {"linear_t1", R"({"attention_types": ["Linear"]})", 2, 1},
+    {"linear_sparse_moe_mhc", R"({"attention_types": ["Linear", "Sparse"], "types": ["moe"],
+                                  "hc": true, "mhc": true, "num_exp": 3, "n_experts": 4})",
+     2, 70},
+    {"linear_full_rope_dynamic_hc", R"({"attention_types": ["FULL", "Linear"], "n_layer": 3,
+                                        "pos_embedding": "rope", "types": ["mlp", "moe"],
+                                        "hc": true, "mhc": false, "v_residual": true})",
+     1, 66},
+};
+
+INSTANTIATE_TEST_SUITE_P(Linear, ModelParity, ::testing::ValuesIn(numbered(kLinearCases, 300)),
+                         case_name);
+
+// SPEC §10 "LFA": learned and RoPE positions, T = 1, a hybrid with Sparse, MoE and mHC.
+static const std::vector<ParityCase> kLfaCases = {
+    {"lfa_mlp", R"({"attention_types": ["LFA"]})", 2, 37},
+    {"lfa_t1", R"({"attention_types": ["LFA"]})", 2, 1},
+    {"lfa_rope_ntk", R"({"attention_types": ["LFA"], "pos_embedding": "rope",
+                         "rope_scaling": 2.0})",
+     2, 40},
+    {"lfa_sparse_moe_mhc", R"({"attention_types": ["LFA", "Sparse"], "types": ["moe"],
+                               "hc": true, "mhc": true, "num_exp": 3, "n_experts": 4})",
+     2, 45},
+};
+
+INSTANTIATE_TEST_SUITE_P(Lfa, ModelParity, ::testing::ValuesIn(numbered(kLfaCases, 400)),
                          case_name);
 
 }  // namespace tinyr2::nn

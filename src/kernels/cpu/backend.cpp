@@ -10,6 +10,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/index_attention.h"
+#include "kernels/cpu/linear_attention.h"
 #include "kernels/cpu/linear_cross_entropy.h"
 #include "kernels/cpu/linear_cross_entropy_bf16.h"
 #include "kernels/cpu/moe.h"
@@ -121,6 +122,8 @@ void fill(Backend& b) {
   b.selective_scan_backward = cpu::selective_scan_backward;
   b.depthwise_conv1d_forward = cpu::depthwise_conv1d_forward;
   b.depthwise_conv1d_backward = cpu::depthwise_conv1d_backward;
+  b.linear_attention_forward = cpu::linear_attention_forward;
+  b.linear_attention_backward = cpu::linear_attention_backward;
 }
 
 }  // namespace
