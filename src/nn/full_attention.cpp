@@ -9,6 +9,14 @@
 
 namespace tinyr2::nn {
 
+namespace {
+std::vector<int32_t> positions(int64_t pos0, int64_t T) {
+  std::vector<int32_t> pos(static_cast<size_t>(T));
+  for (int64_t i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = static_cast<int32_t>(pos0 + i);
+  return pos;
+}
+}  // namespace
+
 FullAttention::FullAttention(Parameters& p, const std::string& prefix, const ModelConfig& cfg)
     : SequenceMixer(p, prefix),
       c_attn(p.add(prefix + "c_attn.weight", {3 * cfg.n_embd, cfg.n_embd},
@@ -25,15 +33,16 @@ FullAttention::FullAttention(Parameters& p, const std::string& prefix, const Mod
       rope_base_(static_cast<float>(rope_base(cfg, cfg.head_dim()))),
       dropout_(static_cast<float>(cfg.dropout)) {}
 
-std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x, int64_t pos0) const {
+std::array<Tensor, 3> FullAttention::qkv(ForwardContext& ctx, const Tensor& x,
+                                         const std::vector<int32_t>& pos) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), D = C_ / H_;
   const std::vector<Tensor> qkv = ops::split(t, linear(ctx, x, c_attn), {C_, C_, C_}, -1);
   Tensor q = ops::reshape(t, qkv[0], {B, T, H_, D});
   Tensor k = ops::reshape(t, qkv[1], {B, T, H_, D});
+  TINYR2_CHECK(static_cast<int64_t>(pos.size()) == T, "{}: {} positions for {} tokens", prefix(),
+               pos.size(), T);
   if (rope_) {  // SPEC §10 pos_embedding "rope"
-    std::vector<int32_t> pos(static_cast<size_t>(T));
-    for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
     q = ops::rope(t, q, pos, rope_base_);
     k = ops::rope(t, k, pos, rope_base_);
   }
@@ -56,7 +65,7 @@ Tensor FullAttention::output(ForwardContext& ctx, const Tensor& y) const {
 }
 
 Tensor FullAttention::forward(ForwardContext& ctx, const Tensor& x) const {
-  const auto [q, k, v] = qkv(ctx, x, 0);
+  const auto [q, k, v] = qkv(ctx, x, positions(0, x.size(1)));
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
   return output(ctx, ops::causal_attention(ctx.tape, q, k, v, scale));
 }
@@ -80,7 +89,7 @@ Tensor FullAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new, M
   FullAttentionState& s = state_as<FullAttentionState>(state);
   TINYR2_CHECK(s.k.rows() == pos0, "{}: cache holds {} positions, not {}", prefix(), s.k.rows(),
                pos0);
-  const auto [q, k, v] = qkv(ctx, x_new, pos0);
+  const auto [q, k, v] = qkv(ctx, x_new, positions(pos0, x_new.size(1)));
   s.k.append(k);
   s.v.append(v);
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));

@@ -52,7 +52,9 @@ class FullAttention : public SequenceMixer {
  private:
   // q, k, v (B,T,H,C/H) of x at positions pos0 …, v after the value residual (which sets or
   // reads ctx.v_first), q and k rotated when the model uses RoPE positions.
-  std::array<Tensor, 3> qkv(ForwardContext& ctx, const Tensor& x, int64_t pos0) const;
+  // q, k, v (B,T,H,D) of x (B,T,C) whose T tokens are at positions pos (RoPE, when on).
+  std::array<Tensor, 3> qkv(ForwardContext& ctx, const Tensor& x,
+                            const std::vector<int32_t>& pos) const;
   // c_proj(merge_heads(y)) with dropout in training; y (B,T,H,C/H) → (B,T,C).
   Tensor output(ForwardContext& ctx, const Tensor& y) const;
 

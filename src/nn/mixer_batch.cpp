@@ -48,7 +48,10 @@ Tensor FullAttention::forward_cached_batch(ForwardContext& ctx, const Tensor& x,
                                            const std::vector<int64_t>& pos) const {
   Tape& t = ctx.tape;
   check_batch(prefix(), x, states.size(), pos.size());
-  const auto [q, k, v] = qkv(ctx, x);  // (1,B,H,D): one GEMM for all rows
+  // The B rows as one sequence of B tokens, each at its own position (RoPE per row).
+  std::vector<int32_t> positions(pos.size());
+  for (size_t i = 0; i < pos.size(); ++i) positions[i] = static_cast<int32_t>(pos[i]);
+  const auto [q, k, v] = qkv(ctx, x, positions);  // (1,B,H,D): one GEMM for all rows
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
   std::vector<Tensor> ys;
   for (size_t i = 0; i < states.size(); ++i) {
