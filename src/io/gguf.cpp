@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/json_reader.h"  // text_excerpt: keys and names in messages cut, escaped
 
 namespace tinyr2::io {
 
@@ -131,18 +132,18 @@ void read_scalar(Cursor& c, GgufType t, GgufValue& v, const std::string& name,
       break;
     case GgufType::BOOL: {
       const uint8_t b = c.read<uint8_t>("a bool value");
-      if (b > 1) fail("{}: key {}: bool value {} is neither 0 nor 1", name, key, b);
+      if (b > 1) fail("{}: key {}: bool value {} is neither 0 nor 1", name, text_excerpt(key), b);
       v.u = b;
       break;
     }
     default:
-      fail("{}: key {}: unknown value type {}", name, key, static_cast<uint32_t>(t));
+      fail("{}: key {}: unknown value type {}", name, text_excerpt(key), static_cast<uint32_t>(t));
   }
 }
 
 GgufType value_type(uint32_t raw, const std::string& name, const std::string& key) {
   if (raw > static_cast<uint32_t>(GgufType::F64))
-    fail("{}: key {}: unknown value type {}", name, key, raw);
+    fail("{}: key {}: unknown value type {}", name, text_excerpt(key), raw);
   return static_cast<GgufType>(raw);
 }
 
@@ -154,13 +155,13 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& name, const std::
   } else if (t == GgufType::ARRAY) {
     v.array_type = value_type(c.read<uint32_t>("an array type"), name, key);
     if (v.array_type == GgufType::ARRAY)
-      fail("{}: key {}: nested arrays are not supported", name, key);
+      fail("{}: key {}: nested arrays are not supported", name, text_excerpt(key));
     const uint64_t n = c.read<uint64_t>("an array length");
     // Every element takes at least one byte (strings 8): a count beyond the rest of the file
     // is a corrupt file, not an allocation to attempt.
     const uint64_t min_size = v.array_type == GgufType::STRING ? 8 : scalar_size(v.array_type);
     if (n > kMaxArray || n * min_size > c.remaining())
-      fail("{}: key {}: array of {} elements does not fit in the file", name, key, n);
+      fail("{}: key {}: array of {} elements does not fit in the file", name, text_excerpt(key), n);
     for (uint64_t k = 0; k < n; ++k) {
       if (v.array_type == GgufType::STRING) {
         v.strs.push_back(c.string("an array string"));
@@ -264,7 +265,7 @@ GgufFile parse_gguf(const uint8_t* bytes, size_t size, std::shared_ptr<const voi
   std::set<std::string> keys;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key = c.string("a key");
-    if (!keys.insert(key).second) fail("{}: duplicate key {}", name, key);
+    if (!keys.insert(key).second) fail("{}: duplicate key {}", name, text_excerpt(key));
     const GgufType t = value_type(c.read<uint32_t>("a value type"), name, key);
     f.metadata.emplace_back(key, read_value(c, t, name, key));
   }
@@ -278,29 +279,31 @@ GgufFile parse_gguf(const uint8_t* bytes, size_t size, std::shared_ptr<const voi
   for (uint64_t k = 0; k < n_tensors; ++k) {
     GgufTensor t;
     t.name = c.string("a tensor name");
-    if (!names.insert(t.name).second) fail("{}: duplicate tensor {}", name, t.name);
+    if (!names.insert(t.name).second) fail("{}: duplicate tensor {}", name, text_excerpt(t.name));
     const uint32_t nd = c.read<uint32_t>("a tensor's dimension count");
     if (nd == 0 || nd > kMaxDims)
-      fail("{}: tensor {} has {} dimensions (1 to 4)", name, t.name, nd);
+      fail("{}: tensor {} has {} dimensions (1 to 4)", name, text_excerpt(t.name), nd);
     int64_t numel = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       const uint64_t dim = c.read<uint64_t>("a tensor dimension");
       if (dim == 0 || dim > static_cast<uint64_t>(kMaxNumel) ||
           numel > kMaxNumel / static_cast<int64_t>(dim))
-        fail("{}: tensor {} has a bad shape (dimension {} = {})", name, t.name, d, dim);
+        fail("{}: tensor {} has a bad shape (dimension {} = {})", name, text_excerpt(t.name), d,
+             dim);
       t.dims.push_back(static_cast<int64_t>(dim));
       numel *= static_cast<int64_t>(dim);
     }
     t.type = c.read<uint32_t>("a tensor type");
     const GgmlTypeInfo* info = ggml_type_info(t.type);
-    if (!info) fail("{}: tensor {} has unknown ggml type {}", name, t.name, t.type);
+    if (!info) fail("{}: tensor {} has unknown ggml type {}", name, text_excerpt(t.name), t.type);
     if (t.dims[0] % info->block_elems != 0)
-      fail("{}: tensor {}: rows of {} elements are not whole {} blocks of {}", name, t.name,
-           t.dims[0], info->name, info->block_elems);
+      fail("{}: tensor {}: rows of {} elements are not whole {} blocks of {}", name,
+           text_excerpt(t.name), t.dims[0], info->name, info->block_elems);
     t.bytes = numel / info->block_elems * info->block_bytes;
     t.offset = c.read<uint64_t>("a tensor offset");
     if (t.offset % f.alignment != 0)
-      fail("{}: tensor {}: offset {} is not aligned to {}", name, t.name, t.offset, f.alignment);
+      fail("{}: tensor {}: offset {} is not aligned to {}", name, text_excerpt(t.name), t.offset,
+           f.alignment);
     f.tensors.push_back(std::move(t));
   }
   const size_t data_start = (c.pos() + f.alignment - 1) / f.alignment * f.alignment;
@@ -312,7 +315,8 @@ GgufFile parse_gguf(const uint8_t* bytes, size_t size, std::shared_ptr<const voi
   for (GgufTensor& t : f.tensors) {
     if (t.offset > data_size || static_cast<uint64_t>(t.bytes) > data_size - t.offset)
       fail("{}: tensor {}: bytes [{}, {}) of the data section lie outside the file ({} bytes)",
-           name, t.name, t.offset, t.offset + static_cast<uint64_t>(t.bytes), data_size);
+           name, text_excerpt(t.name), t.offset, t.offset + static_cast<uint64_t>(t.bytes),
+           data_size);
     t.data = bytes + data_start + t.offset;
     spans.emplace_back(t.offset, t.offset + static_cast<uint64_t>(t.bytes));
   }

@@ -150,6 +150,13 @@ CompletionRequest parse_completion(const json& body, bool chat, const data::Toke
     }
   }
   if (g.prompt.empty()) bad(chat ? "messages" : "prompt", "the prompt encodes to no tokens");
+  // A text prompt's ids come from the tokenizer, whose vocabulary may be larger than the
+  // model's (found by fuzz/serve_request_fuzz.cpp): reject them here, as token-id prompts are,
+  // rather than fail in the model's embedding mid-batch (SPEC §14: no request can crash it).
+  for (const int32_t id : g.prompt)
+    if (id >= vocab)
+      bad(chat ? "messages" : "prompt",
+          fmt::format("the prompt's token {} is outside the model's vocabulary of {}", id, vocab));
   if (static_cast<int64_t>(g.prompt.size()) > ctx)
     throw ApiError(
         400,
