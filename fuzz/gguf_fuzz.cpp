@@ -4,6 +4,7 @@
 // bytes with exactly rows · row_bytes of data, and each of its rows is dequantized
 // (kernels/quant_format.h) so that ASan sees any byte a bad offset would make a loader read.
 // See README.md.
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,7 +12,6 @@
 #include <iterator>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "core/error.h"

@@ -3,8 +3,8 @@
 // a /tokenize and a /detokenize request (GPT-2 tokenizer), give a request or a one-line
 // serve::ApiError (status 400) / tinyr2::Error — never a crash or undefined behaviour. An
 // accepted completion must respect the ranges the server relies on (prompt of 1 … ctx ids in
-// the vocabulary, max_tokens ≤ ctx, sampling parameters in range). Needs the vocabulary in $TINYR2_HOME/gpt2 (scripts/setup). See
-// README.md.
+// the vocabulary, max_tokens ≤ ctx, sampling parameters in range). Needs the vocabulary in
+// $TINYR2_HOME/gpt2 (scripts/setup). See README.md.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +42,8 @@ void check_completion(const serve::CompletionRequest& r, int64_t vocab, const st
   const serve::GenParams& g = r.gen;
   const auto n = static_cast<int64_t>(g.prompt.size());
   check(n >= 1 && n <= kCtx, "a prompt outside [1, ctx] accepted", in);
-  for (const int32_t id : g.prompt) check(id >= 0 && id < vocab, "a prompt id outside the vocabulary", in);
+  for (const int32_t id : g.prompt)
+    check(id >= 0 && id < vocab, "a prompt id outside the vocabulary", in);
   check(g.max_tokens >= 0 && g.max_tokens <= kCtx, "max_tokens outside [0, ctx]", in);
   const auto& s = g.sampling;
   check(std::isfinite(s.temperature) && s.temperature >= 0 && s.temperature <= 2,
