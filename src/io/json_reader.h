@@ -1,5 +1,5 @@
 // The one bounded entry point for reading JSON text from outside the program (config files,
-// --set values, safetensors headers, checkpoints, JSONL lines; later GGUF metadata and HTTP
+// --set values, safetensors headers, checkpoints, JSONL lines, the GGUF config text, HTTP
 // bodies). Hostile input cannot crash it, exhaust memory or echo megabytes back:
 //
 //   nlohmann::json j = io::parse_json(text, "runs/x/config.json");      // default limits
