@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
-#include <regex>
 #include <thread>
 
 #include "support/cli.h"
@@ -32,12 +32,14 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, const std::st
     ::_exit(127);
   }
   // Up to 60 s (the sanitizer build loads slowly) for the "listening on" line.
-  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  const std::string listening = "listening on http://";
   for (int i = 0; i < 600 && pid_ > 0 && running(); ++i) {
-    std::smatch m;
     const std::string text = read_file(stderr_file);
-    if (std::regex_search(text, m, listening)) {
-      port_ = std::stoi(m[1]);
+    const size_t at = text.find(listening);
+    const size_t colon = at == std::string::npos ? at : text.find(':', at + listening.size());
+    if (colon != std::string::npos && colon + 1 < text.size() &&
+        std::isdigit(static_cast<unsigned char>(text[colon + 1]))) {
+      port_ = std::stoi(text.substr(colon + 1));
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
