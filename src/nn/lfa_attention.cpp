@@ -4,6 +4,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "nn/quantized.h"
 #include "nn/rope_positions.h"
 
 namespace tinyr2::nn {
@@ -54,10 +55,10 @@ std::array<Tensor, 3> LfaAttention::qkv(ForwardContext& ctx, const Tensor& x, co
   const Tensor f =
       norm.forward(ctx, ops::add(t, causal_conv2(t, c1, conv2_w, conv2_b, prev_c1), x));
   if (c1_out) *c1_out = c1;
-  const std::vector<Tensor> qk = ops::split(t, ops::linear(t, f, c_qk), {C_, C_}, -1);
+  const std::vector<Tensor> qk = ops::split(t, linear(ctx, f, c_qk), {C_, C_}, -1);
   Tensor q = ops::reshape(t, qk[0], {B, T, H_, D});
   Tensor k = ops::reshape(t, qk[1], {B, T, H_, D});
-  const Tensor v = ops::reshape(t, ops::linear(t, x, c_v), {B, T, H_, D});
+  const Tensor v = ops::reshape(t, linear(ctx, x, c_v), {B, T, H_, D});
   if (rope_) {
     std::vector<int32_t> pos(static_cast<size_t>(T));
     for (int64_t i = 0; i < T; ++i) pos[i] = static_cast<int32_t>(pos0 + i);
@@ -69,7 +70,7 @@ std::array<Tensor, 3> LfaAttention::qkv(ForwardContext& ctx, const Tensor& x, co
 
 Tensor LfaAttention::output(ForwardContext& ctx, const Tensor& y) const {
   Tape& t = ctx.tape;
-  Tensor out = ops::linear(t, ops::reshape(t, y, {y.size(0), y.size(1), C_}), c_proj);
+  Tensor out = linear(ctx, ops::reshape(t, y, {y.size(0), y.size(1), C_}), c_proj);
   if (ctx.training && dropout_ > 0.f) out = ops::dropout(t, out, dropout_, *ctx.rng);
   return out;
 }

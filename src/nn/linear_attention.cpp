@@ -5,6 +5,7 @@
 #include "autograd/ops.h"
 #include "autograd/ops_linear_attention.h"
 #include "core/error.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -20,7 +21,7 @@ LinearAttention::LinearAttention(Parameters& p, const std::string& prefix, const
 
 Tensor LinearAttention::output(ForwardContext& ctx, const Tensor& y) const {
   Tape& t = ctx.tape;
-  Tensor out = ops::linear(t, ops::reshape(t, y, {y.size(0), y.size(1), C_}), c_proj);
+  Tensor out = linear(ctx, ops::reshape(t, y, {y.size(0), y.size(1), C_}), c_proj);
   if (ctx.training && dropout_ > 0.f) out = ops::dropout(t, out, dropout_, *ctx.rng);
   return out;
 }
@@ -28,7 +29,7 @@ Tensor LinearAttention::output(ForwardContext& ctx, const Tensor& y) const {
 Tensor LinearAttention::forward(ForwardContext& ctx, const Tensor& x) const {
   Tape& t = ctx.tape;
   const int64_t B = x.size(0), T = x.size(1), D = C_ / H_;
-  const std::vector<Tensor> qkv = ops::split(t, ops::linear(t, x, c_attn), {C_, C_, C_}, -1);
+  const std::vector<Tensor> qkv = ops::split(t, linear(ctx, x, c_attn), {C_, C_, C_}, -1);
   const Tensor q = ops::reshape(t, qkv[0], {B, T, H_, D});
   const Tensor k = ops::reshape(t, qkv[1], {B, T, H_, D});
   const Tensor v = ops::reshape(t, qkv[2], {B, T, H_, D});
@@ -58,7 +59,7 @@ Tensor LinearAttention::forward_cached(ForwardContext& ctx, const Tensor& x_new,
                pos0);
   Tape& t = ctx.tape;
   const int64_t T = x_new.size(1), D = C_ / H_;
-  const std::vector<Tensor> qkv = ops::split(t, ops::linear(t, x_new, c_attn), {C_, C_, C_}, -1);
+  const std::vector<Tensor> qkv = ops::split(t, linear(ctx, x_new, c_attn), {C_, C_, C_}, -1);
   const Tensor q = ops::reshape(t, qkv[0], {1, T, H_, D});
   const Tensor k = ops::reshape(t, qkv[1], {1, T, H_, D});
   const Tensor v = ops::reshape(t, qkv[2], {1, T, H_, D});
