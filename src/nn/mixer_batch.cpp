@@ -26,6 +26,11 @@ Tensor row(Tape& t, const Tensor& x, int64_t b) {
   return x.size(1) == 1 ? x : ops::slice(t, x, 1, b, b + 1);
 }
 
+// The B rows as one sequence of B tokens, each at its own position (RoPE per row).
+std::vector<int32_t> row_positions(const std::vector<int64_t>& pos) {
+  return std::vector<int32_t>(pos.begin(), pos.end());
+}
+
 Tensor rows_concat(Tape& t, const std::vector<Tensor>& rows) {
   return rows.size() == 1 ? rows[0] : ops::concat(t, rows, 1);
 }
@@ -48,10 +53,7 @@ Tensor FullAttention::forward_cached_batch(ForwardContext& ctx, const Tensor& x,
                                            const std::vector<int64_t>& pos) const {
   Tape& t = ctx.tape;
   check_batch(prefix(), x, states.size(), pos.size());
-  // The B rows as one sequence of B tokens, each at its own position (RoPE per row).
-  std::vector<int32_t> positions(pos.size());
-  for (size_t i = 0; i < pos.size(); ++i) positions[i] = static_cast<int32_t>(pos[i]);
-  const auto [q, k, v] = qkv(ctx, x, positions);  // (1,B,H,D): one GEMM for all rows
+  const auto [q, k, v] = qkv(ctx, x, row_positions(pos));  // (1,B,H,D): one GEMM for all rows
   const float scale = 1.f / std::sqrt(static_cast<float>(C_ / H_));
   std::vector<Tensor> ys;
   for (size_t i = 0; i < states.size(); ++i) {
@@ -71,10 +73,7 @@ Tensor SparseAttention::forward_cached_batch(ForwardContext& ctx, const Tensor& 
                                              const std::vector<int64_t>& pos) const {
   Tape& t = ctx.tape;
   check_batch(prefix(), x, states.size(), pos.size());
-  // The B rows as one sequence of B tokens, each at its own position (RoPE per row).
-  std::vector<int32_t> positions(pos.size());
-  for (size_t i = 0; i < pos.size(); ++i) positions[i] = static_cast<int32_t>(pos[i]);
-  const Projections all = project(ctx, x, positions);
+  const Projections all = project(ctx, x, row_positions(pos));
   std::vector<std::vector<Tensor>> branch_rows;  // [branch][row]
   for (size_t i = 0; i < states.size(); ++i) {
     const auto b = static_cast<int64_t>(i);
