@@ -19,6 +19,7 @@
 #include "autograd/ops_linear_attention.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "model_checks.h"
 #include "nn/linear_attention.h"
 #include "nn/mixer_factory.h"
 #include "nn/model.h"
@@ -167,40 +168,7 @@ TEST(LinearAttention, ModelIsCausalAndCachedLogitsMatchEveryPosition) {
   Model m(config_of(R"({"attention_types": ["Linear", "FULL"], "types": ["mlp", "moe"],
                         "hc": true, "ctx_len": 128})"));
   m.init(7);
-  const int64_t T = 90, V = m.cfg.vocab_size;
-  Rng rng(1);
-  std::vector<int32_t> v(static_cast<size_t>(T));
-  for (auto& e : v) e = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
-  auto logits = [&](const std::vector<int32_t>& ids) {
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    return m.forward(ctx, IndexTensor({1, T}, ids)).logits;
-  };
-  const Tensor base = logits(v);
-  for (int64_t p : {1, 65, 89}) {
-    std::vector<int32_t> changed = v;
-    for (int64_t t = p; t < T; ++t) changed[t] = (changed[t] + 11) % static_cast<int32_t>(V);
-    const Tensor other = logits(changed);
-    double before = 0, after = 0;
-    for (int64_t i = 0; i < T * V; ++i) {
-      const double d = std::abs(double(base.data()[i]) - other.data()[i]);
-      (i < p * V ? before : after) = std::max(i < p * V ? before : after, d);
-    }
-    EXPECT_LE(before, 1e-6) << "position < " << p << " changed";
-    EXPECT_GT(after, 1e-4);
-  }
-  // Decode one token at a time through the model cache: every position's logits.
-  ModelCache cache = m.new_cache();
-  Tensor stepwise = Tensor::empty({1, T, V});
-  for (int64_t t = 0; t < T; ++t) {
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    const Tensor y = m.forward_cached(ctx, IndexTensor({1, 1}, {v[t]}), cache);
-    std::copy(y.data(), y.data() + V, stepwise.data() + t * V);
-  }
-  EXPECT_LE(testing::relative_error(stepwise, base), 1e-4);
+  expect_causal_and_cached(m, 90, {1, 65, 89});
 }
 
 TEST(LinearAttention, ParameterCountIsTheClosedForm) {

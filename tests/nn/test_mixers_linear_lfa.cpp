@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "model_checks.h"
 #include "nn/lfa_attention.h"
 #include "nn/mixer_factory.h"
 #include "nn/model.h"
@@ -94,39 +95,7 @@ TEST(LfaModel, LaterTokensDoNotChangeEarlierLogitsAndCachedLogitsMatch) {
   Model m(config_of(R"({"attention_types": ["LFA", "Linear"], "pos_embedding": "rope",
                         "hc": true})"));
   m.init(7);
-  const int64_t T = 40, V = m.cfg.vocab_size;
-  Rng rng(1);
-  std::vector<int32_t> v(static_cast<size_t>(T));
-  for (auto& e : v) e = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
-  auto logits = [&](const std::vector<int32_t>& ids) {
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    return m.forward(ctx, IndexTensor({1, T}, ids)).logits;
-  };
-  const Tensor base = logits(v);
-  for (int64_t p : {1, 20, 39}) {
-    std::vector<int32_t> changed = v;
-    for (int64_t t = p; t < T; ++t) changed[t] = (changed[t] + 11) % static_cast<int32_t>(V);
-    const Tensor other = logits(changed);
-    double before = 0, after = 0;
-    for (int64_t i = 0; i < T * V; ++i) {
-      const double d = std::abs(double(base.data()[i]) - other.data()[i]);
-      (i < p * V ? before : after) = std::max(i < p * V ? before : after, d);
-    }
-    EXPECT_LE(before, 1e-6) << "position < " << p << " changed";
-    EXPECT_GT(after, 1e-4);
-  }
-  ModelCache cache = m.new_cache();
-  Tensor stepwise = Tensor::empty({1, T, V});
-  for (int64_t t = 0; t < T; ++t) {
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    const Tensor y = m.forward_cached(ctx, IndexTensor({1, 1}, {v[t]}), cache);
-    std::copy(y.data(), y.data() + V, stepwise.data() + t * V);
-  }
-  EXPECT_LE(testing::relative_error(stepwise, base), 1e-4);
+  expect_causal_and_cached(m, 40, {1, 20, 39});
 }
 
 TEST(LfaModel, ParameterNamesAndCount) {
