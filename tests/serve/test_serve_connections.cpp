@@ -97,6 +97,15 @@ TEST_F(ServeConnections, HealthIs503WhileTheModelLoadsThen200) {
             200);
 }
 
+TEST_F(ServeConnections, AModelThatFailsToLoadStopsTheServer) {
+  // It listened first; the failed load stops the listener and `serve` exits with the error.
+  const testing::CliResult r =
+      testing::run_cli(fmt::format("serve -m {} --port 0", *dir_ / "missing"), *dir_ / "cli");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("listening on http://"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a model directory"), std::string::npos) << r.err;
+}
+
 TEST_F(ServeConnections, NonStreamingClientThatHangsUpFreesItsSlot) {
   const int port = server_->port();
   const long long generated0 = metric(port, "tinyr2_generated_tokens_total");
