@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <regex>
 
 namespace tinyr2::testing {
 
@@ -86,9 +85,11 @@ RawResponse http_request(int port, const std::string& method, const std::string&
 
 long long metric(int port, const std::string& name, const std::string& headers) {
   const RawResponse r = http_request(port, "GET", "/metrics", "", headers);
-  std::smatch m;
-  if (!std::regex_search(r.body, m, std::regex("(^|\n)" + name + " (-?[0-9]+)"))) return -1;
-  return std::atoll(m[2].str().c_str());
+  const std::string line = "\n" + name + " ";  // a sample line, not "# HELP name …"
+  const std::string text = "\n" + r.body;
+  const size_t at = text.find(line);
+  if (at == std::string::npos) return -1;
+  return std::atoll(text.c_str() + at + line.size());
 }
 
 }  // namespace tinyr2::testing
