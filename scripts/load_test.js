@@ -50,7 +50,7 @@ async function main() {
     let err = "";
     server.stderr.on("data", (d) => {
       err += d;
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(err);
+      const m = /listening on http:\/\/[^:]+:(\d+)[^]*tinyr2 serve: ready/.exec(err);
       if (m) resolve(Number(m[1]));
     });
     server.on("exit", (code) => reject(new Error(`the server exited (${code}): ${err}`)));

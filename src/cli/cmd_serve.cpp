@@ -1,13 +1,18 @@
 // `tinyr2 serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--queue Q] [--ctx N]
 //               [--api-key KEY] [--timeout S]` (SPEC §14)
 //
-// Loads the model and the tokenizer, then serves the OpenAI-compatible API and the playground
-// (src/serve/http_api.h) until killed. Prints "tinyr2 serve: listening on http://HOST:PORT" to
-// stderr once it accepts connections (--port 0 picks a free port and prints it).
+// Binds and listens first, then loads the model and the tokenizer while /health answers 503;
+// then serves the OpenAI-compatible API and the playground (src/serve/http_api.h) until
+// killed. Prints "tinyr2 serve: listening on http://HOST:PORT" to stderr once it accepts
+// connections (--port 0 picks a free port and prints it), "tinyr2 serve: ready" once the model
+// is loaded. TINYR2_SERVE_LOAD_DELAY_MS (tests) delays the loading by that many milliseconds.
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -57,21 +62,33 @@ Command make_serve_command() {
     if (so.scheduler.ctx < 0) fail("--ctx must be >= 0, got {}", so.scheduler.ctx);
     if (so.timeout_s < 1) fail("--timeout must be >= 1 second, got {}", so.timeout_s);
 
-    const auto model = nn::Model::load(o->model);
-    const auto tokenizer = data::Tokenizer::load();
     so.model_name = std::filesystem::path(o->model).lexically_normal().filename().string();
     if (so.model_name.empty())
       so.model_name =
           std::filesystem::path(o->model).lexically_normal().parent_path().filename().string();
     if (so.model_name.empty()) so.model_name = "tinyr2";
 
-    serve::HttpServer server(*model, tokenizer, so);
+    serve::HttpServer server(so);
     const int port = server.bind();
-    fmt::print(stderr, "tinyr2 serve: model {} ({} parameters), {} slots, queue {}\n",
-               so.model_name, model->num_params(), so.scheduler.parallel, so.scheduler.queue);
+    std::thread http([&server] { server.listen(); });
     fmt::print(stderr, "tinyr2 serve: listening on http://{}:{}\n", so.host, port);
     std::fflush(stderr);
-    server.listen();
+    try {
+      if (const char* delay = std::getenv("TINYR2_SERVE_LOAD_DELAY_MS"))
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay)));
+      auto model = nn::Model::load(o->model);
+      auto tokenizer = data::Tokenizer::load();
+      fmt::print(stderr, "tinyr2 serve: model {} ({} parameters), {} slots, queue {}\n",
+                 so.model_name, model->num_params(), so.scheduler.parallel, so.scheduler.queue);
+      server.ready(std::move(model), std::move(tokenizer));
+    } catch (...) {
+      server.stop();
+      http.join();
+      throw;
+    }
+    fmt::print(stderr, "tinyr2 serve: ready\n");
+    std::fflush(stderr);
+    http.join();
     return 0;
   };
   return c;

@@ -5,13 +5,16 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <random>
+#include <thread>
 
 #include <fmt/core.h>
 
 #include "core/error.h"
 #include "serve/api_request.h"
 #include "serve/api_response.h"
+#include "serve/http_connection.h"
 #include "serve/playground.h"
 
 namespace tinyr2::serve {
@@ -42,6 +45,8 @@ ApiError status_error(int status) {
                       "payload_too_large");
     case 401:
       return ApiError(401, "invalid API key", "", "authentication_error", "invalid_api_key");
+    case 503:
+      return ApiError(503, "loading model", "", "unavailable_error", "model_loading");
     default:
       if (status >= 500) return ApiError(status, "internal server error", "", "server_error");
       return ApiError(status, "bad request");
@@ -65,14 +70,17 @@ bool constant_time_equal(std::string_view secret, std::string_view a) {
 }
 
 struct HttpServer::Impl {
-  Impl(const nn::Model& m, const data::Tokenizer& t, ServerOptions o)
-      : model(m), tokenizer(t), options(std::move(o)), scheduler(m, t, options.scheduler) {}
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)), server(std::chrono::seconds(options.timeout_s)) {}
 
-  const nn::Model& model;
-  const data::Tokenizer& tokenizer;
   ServerOptions options;
-  Scheduler scheduler;
-  httplib::Server server;
+  HttpConnections server;
+  // Set once by ready(), before `loaded`; the model routes run only once `loaded` is true.
+  std::unique_ptr<const nn::Model> model;
+  std::optional<data::Tokenizer> tokenizer;
+  std::unique_ptr<Scheduler> scheduler;
+  std::atomic<bool> loaded{false};
+  std::atomic<bool> listening{false}, listen_done{false}, stopping{false};
   std::atomic<int64_t> next_id{0};
 
   void routes();
@@ -96,7 +104,7 @@ struct HttpServer::Impl {
 };
 
 std::string HttpServer::Impl::metrics_text() const {
-  const Metrics m = scheduler.metrics();
+  const Metrics m = scheduler->metrics();
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help, int64_t v) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
@@ -111,15 +119,18 @@ std::string HttpServer::Impl::metrics_text() const {
   metric("tinyr2_decode_steps_total", "counter", "Batched decode forwards.", m.decode_steps);
   metric("tinyr2_decode_rows_total", "counter", "Sequences over all batched decode forwards.",
          m.decode_rows);
+  metric("tinyr2_requests_cancelled_total", "counter",
+         "Requests stopped early because their client went away.", m.requests_cancelled);
   return out;
 }
 
 void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response& res, bool chat) {
-  CompletionRequest cr = parse_completion(parse_body(req.body), chat, tokenizer, scheduler.ctx(),
-                                          model.cfg.vocab_size);
+  const data::Tokenizer& tok = *tokenizer;
+  CompletionRequest cr =
+      parse_completion(parse_body(req.body), chat, tok, scheduler->ctx(), model->cfg.vocab_size);
   if (!cr.seeded) cr.gen.seed = std::random_device{}();
   auto job = std::make_shared<Job>(cr.gen);
-  if (!scheduler.submit(job))
+  if (!scheduler->submit(job))
     throw ApiError(503, "the server is busy: every slot is taken and the queue is full", "",
                    "server_error", "queue_full");
   ResponseMeta meta;
@@ -131,13 +142,23 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
   const bool logprobs = cr.gen.logprobs >= 0;
 
   if (!cr.stream) {
+    // A client that closes its connection cancels the job (its slot is free at the next step);
+    // so does leaving here any other way before the job is done.
+    struct CancelUnlessDone {
+      Job& job;
+      bool done = false;
+      ~CancelUnlessDone() {
+        if (!done) job.cancel();
+      }
+    } guard{*job};
     std::vector<Event> events;
-    while (!job->wait(events, std::chrono::milliseconds(1000))) {
-    }
+    while (!job->wait(events, std::chrono::milliseconds(50)))
+      if (server.client_gone(req)) return;  // nobody to answer
+    guard.done = true;
     if (!job->error().empty()) throw ApiError(500, job->error(), "", "server_error");
-    send_json(res, 200,
-              full_response(meta, events, job->finish_reason(), job->completion_tokens(), logprobs,
-                            tokenizer));
+    send_json(
+        res, 200,
+        full_response(meta, events, job->finish_reason(), job->completion_tokens(), logprobs, tok));
     return;
   }
 
@@ -146,7 +167,6 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
     int idle_ms = 0;
   };
   auto st = std::make_shared<Stream>();
-  const data::Tokenizer& tok = tokenizer;
   const bool include_usage = cr.include_usage;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
@@ -200,8 +220,13 @@ void HttpServer::Impl::routes() {
     if (res.body.empty()) send_error(res, status_error(res.status));
   });
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (options.api_key.empty() || req.path == "/" || req.path == "/health")
+    if (req.path == "/" || req.path == "/health")
       return httplib::Server::HandlerResponse::Unhandled;
+    if (!loaded.load()) {  // SPEC §14: 503 while loading
+      send_error(res, status_error(503));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (options.api_key.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const std::string given = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
@@ -211,8 +236,11 @@ void HttpServer::Impl::routes() {
     return httplib::Server::HandlerResponse::Handled;
   });
 
-  server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"status", "ok"}});
+  server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (loaded.load())
+      send_json(res, 200, {{"status", "ok"}});
+    else
+      send_json(res, 503, {{"status", "loading model"}});
   });
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(playground_html()), "text/html; charset=utf-8");
@@ -223,23 +251,22 @@ void HttpServer::Impl::routes() {
                     {"created", 0},
                     {"owned_by", "tinyr2"},
                     {"meta",
-                     {{"n_ctx", scheduler.ctx()},
-                      {"n_params", model.num_params()},
-                      {"n_vocab", model.cfg.vocab_size}}}};
+                     {{"n_ctx", scheduler->ctx()},
+                      {"n_params", model->num_params()},
+                      {"n_vocab", model->cfg.vocab_size}}}};
     send_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_text(), "text/plain; version=0.0.4");
   });
   server.Post("/tokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
-                send_json(res, 200, {{"tokens", parse_tokenize(parse_body(req.body), tokenizer)}});
+                send_json(res, 200, {{"tokens", parse_tokenize(parse_body(req.body), *tokenizer)}});
               }));
-  server.Post(
-      "/detokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
-        send_json(
-            res, 200,
-            {{"content", parse_detokenize(parse_body(req.body), tokenizer, model.cfg.vocab_size)}});
-      }));
+  server.Post("/detokenize", guarded([this](const httplib::Request& req, httplib::Response& res) {
+                send_json(res, 200,
+                          {{"content", parse_detokenize(parse_body(req.body), *tokenizer,
+                                                        model->cfg.vocab_size)}});
+              }));
   server.Post("/v1/completions",
               guarded([this](const httplib::Request& req, httplib::Response& res) {
                 completion(req, res, false);
@@ -250,13 +277,20 @@ void HttpServer::Impl::routes() {
               }));
 }
 
-HttpServer::HttpServer(const nn::Model& model, const data::Tokenizer& tokenizer,
-                       ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, tokenizer, std::move(options))) {
+HttpServer::HttpServer(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->routes();
 }
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::ready(std::unique_ptr<const nn::Model> model, data::Tokenizer tokenizer) {
+  Impl& m = *impl_;
+  TINYR2_CHECK(!m.loaded.load(), "serve: the model is already loaded");
+  m.model = std::move(model);
+  m.tokenizer.emplace(std::move(tokenizer));
+  m.scheduler = std::make_unique<Scheduler>(*m.model, *m.tokenizer, m.options.scheduler);
+  m.loaded.store(true);
+}
 
 int HttpServer::bind() {
   const ServerOptions& o = impl_->options;
@@ -271,11 +305,19 @@ int HttpServer::bind() {
 }
 
 void HttpServer::listen() {
-  impl_->server.listen_after_bind();
+  impl_->listening.store(true);
+  if (!impl_->stopping.load()) impl_->server.listen_after_bind();
+  impl_->listen_done.store(true);
 }
 
 void HttpServer::stop() {
-  impl_->server.stop();
+  Impl& m = *impl_;
+  m.stopping.store(true);
+  // httplib's stop() does nothing before its listen loop runs: wait until it does (or until
+  // listen() saw `stopping` and returned).
+  while (m.listening.load() && !m.listen_done.load() && !m.server.is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  m.server.stop();
 }
 
 }  // namespace tinyr2::serve

@@ -86,6 +86,7 @@ TokenInfo Scheduler::token_info(int32_t id, const float* logits, int top) const 
 
 void Scheduler::release(int64_t s, const std::string& reason) {
   Slot& slot = slots_[static_cast<size_t>(s)];
+  const bool cancelled = slot.job->cancelled();
   if (!slot.text.stopped()) {
     std::string rest = slot.text.finish();
     if (!rest.empty()) slot.job->emit({std::move(rest), TokenInfo{-1, 0, {}}});
@@ -96,6 +97,7 @@ void Scheduler::release(int64_t s, const std::string& reason) {
   decoder_.release(s);
   std::lock_guard lk(mu_);
   --active_;
+  if (cancelled) ++metrics_.requests_cancelled;
 }
 
 void Scheduler::advance(int64_t s, const float* logits) {

@@ -39,6 +39,7 @@ struct Metrics {  // SPEC §14 /metrics, plus the step counters
   int64_t requests_total = 0, prompt_tokens_total = 0, generated_tokens_total = 0;
   int64_t requests_processing = 0, requests_queued = 0;
   int64_t decode_steps = 0, decode_rows = 0;  // batched forwards, and rows over all of them
+  int64_t requests_cancelled = 0;             // jobs whose client went away before the end
 };
 
 class Scheduler {
