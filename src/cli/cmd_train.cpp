@@ -171,6 +171,7 @@ Command make_eval_command() {
       batches = data::fixed_batches(docs, tok, B, T, o->seed, n);
     }
     std::fflush(stdout);
+    if (batches.empty()) fail("eval: no batches to score");
     const double loss = train::mean_eval_loss(*model, batches);
     const int64_t n = static_cast<int64_t>(batches.size()), B = batches.front().B;
     fmt::print("eval: {} batches × {} × {} = {} tokens | loss {:.4f} | perplexity {:.2f}\n", n, B,

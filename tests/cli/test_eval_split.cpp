@@ -15,8 +15,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/rng.h"
 #include "support/cli.h"
-#include "train/train_test_util.h"
 
 namespace tinyr2 {
 
@@ -39,13 +39,30 @@ struct Eval {
   float train_loss = 0, val_loss = 0;
 };
 
+// `files` small files of pseudo-random code-like words, DIR/modNNN.py (deterministic).
+void write_corpus(const std::string& dir, int files, int lines, uint64_t seed) {
+  static const char* kWords[] = {"def",   "return", "self", "value", "index", "for",
+                                 "in",    "range",  "if",   "else",  "print", "list",
+                                 "items", "count",  "name", "while", "None",  "import"};
+  Rng rng(seed);
+  for (int f = 0; f < files; ++f) {
+    std::string text;
+    for (int l = 0; l < lines; ++l) {
+      for (int w = 0, n = 3 + static_cast<int>(rng.next_below(5)); w < n; ++w)
+        text += std::string(kWords[rng.next_below(18)]) + (w + 1 < n ? " " : "");
+      text += l % 4 == 3 ? ":\n" : "\n";
+    }
+    write_file(fmt::format("{}/mod{:03d}.py", dir, f), text);
+  }
+}
+
 class EvalSplit : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tmp_ = new testing::TempDir("eval_split");
-    train::testing::write_corpus(*tmp_ / "corpus", 16, 12);
-    train::testing::write_corpus(*tmp_ / "corpus/notes", 6, 12);  // *.py too, in a subdirectory
-    for (int i = 0; i < 5; ++i)  // not *.py: outside the run's glob
+    write_corpus(*tmp_ / "corpus", 16, 12, 99);
+    write_corpus(*tmp_ / "corpus/notes", 6, 12, 7);  // *.py too, in a subdirectory
+    for (int i = 0; i < 5; ++i)                      // not *.py: outside the run's glob
       write_file(*tmp_ / fmt::format("corpus/readme{}.txt", i), "plain text, not code\n");
     write_file(*tmp_ / "config.json", kConfig);
     train_ = new CliResult(cli(fmt::format("train --config {} --data {} --glob '*.py' --out {}",

@@ -191,8 +191,8 @@ TEST(QuantDot, RowTiledProductEqualsTheOneRowProductBitForBit) {
 
 // The vector paths' activation quantization writes the reference's bytes (quant_format.h):
 // random blocks of many scales, exact ties of roundf (amax 127 → id 1, x = k + ½: away from
-// zero, where round-to-even would differ), zeros, subnormals (1/d overflows: the reference
-// decides) and a block of one value.
+// zero, where round-to-even would differ), zeros, subnormal x and d (1/d still finite) and a
+// block of one value.
 TEST(QuantDot, VectorActivationQuantizationWritesTheReferenceBytes) {
   std::mt19937 gen(3);
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -204,7 +204,7 @@ TEST(QuantDot, VectorActivationQuantizationWritesTheReferenceBytes) {
   for (int j = 0; j < 32; ++j) x.push_back(j == 5 ? 127.f : static_cast<float>(j % 9) - 4.5f);
   for (int j = 0; j < 32; ++j) x.push_back(j == 0 ? -127.f : 0.5f + static_cast<float>(j));
   for (int j = 0; j < 32; ++j) x.push_back(0.f);
-  for (int j = 0; j < 32; ++j) x.push_back(j % 2 ? 1e-40f : -3e-39f);
+  for (int j = 0; j < 32; ++j) x.push_back(j == 7 ? 1e-36f : j % 2 ? 1e-40f : -3e-39f);
   for (int j = 0; j < 32; ++j) x.push_back(-2.75f);
   const int64_t n = static_cast<int64_t>(x.size()), nb = n / 32;
   std::vector<kernels::BlockQ8_0> ref(static_cast<size_t>(nb)), got(ref.size());
