@@ -100,8 +100,9 @@ int run_bench_quant(const QuantBenchOptions& o) {
     id = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(cfg.vocab_size)));
   fmt::print(
       "bench quant: {} ({} parameters), {} threads, prompt {} tokens, {} decode tokens, "
-      "{} rounds interleaved\n",
-      config, fp32.num_params(), threads::num_threads(), o.prompt_tokens, o.tokens, o.rounds);
+      "{} rounds interleaved; quantized products: {}\n",
+      config, fp32.num_params(), threads::num_threads(), o.prompt_tokens, o.tokens, o.rounds,
+      kernels::quant_path_name(entries[1].owned->quantized->path));
   for (Entry& e : entries) decode_tokens_per_s(*e.model, prompt, std::min<int64_t>(4, o.tokens));
   for (int64_t r = 0; r < o.rounds; ++r)
     for (Entry& e : entries) e.tps.push_back(decode_tokens_per_s(*e.model, prompt, o.tokens));

@@ -9,12 +9,15 @@
 //     src/train/checkpoint.h for the files.
 //
 //   tinyr2 eval -m MODEL_DIR --data PATH [--data PATH]... [--batches N] [--batch-size B]
-//               [--glob PATTERN] [-s SEED]
-//     Mean cross-entropy and perplexity of a model on held-out text. Every document under the
-//     PATHs is used (no train/val split: the text is assumed held out). The documents are
-//     streamed in a seeded shuffled order as ctx_len-token windows, like training batches;
-//     N batches of B windows are scored (N = 0: one whole pass over the text). N is capped to
-//     one pass, so no text is scored twice.
+//               [--glob PATTERN] [-s SEED] [--split all|train|val [--run RUN_DIR]]
+//     Mean cross-entropy and perplexity of a model on held-out text. With --split all (the
+//     default) every document under the PATHs is used (no train/val split: the text is
+//     assumed held out). The documents are streamed in a seeded shuffled order as
+//     ctx_len-token windows, like training batches; N batches of B windows are scored (N = 0:
+//     one whole pass over the text). N is capped to one pass, so no text is scored twice.
+//     --split val|train scores a training run's own split, found as train split it (the run:
+//     the model's run directory, or --run; --data defaults to the run's sources; by default
+//     the run's own eval batches) — src/train/eval_split.h.
 //
 // Hidden test hooks of `train` (not in --help; used by tests/train), set into one
 // train::FaultInjection (src/train/fault_injection.h, which says what each does):
@@ -36,6 +39,7 @@
 #include "data/token_buffer.h"
 #include "data/tokenizer.h"
 #include "nn/model.h"
+#include "train/eval_split.h"
 #include "train/trainer.h"
 #include "train/training_run.h"
 
@@ -81,11 +85,13 @@ Command make_train_command() {
 
 Command make_eval_command() {
   struct Opt {
-    std::string model, glob;
+    std::string model, glob, split = "all", run;
     std::vector<std::string> data;
     int64_t batches = 20, batch_size = 8;
     uint64_t seed = 1337;
     int64_t ctx = 0;  // SPEC §10 --ctx; 0: the model's ctx_len
+    CLI::Option *glob_opt = nullptr, *batches_opt = nullptr, *batch_size_opt = nullptr,
+                *seed_opt = nullptr;
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -93,48 +99,85 @@ Command make_eval_command() {
     auto* s = app.add_subcommand("eval", "loss and perplexity of a model on held-out text");
     s->add_option("-m,--model", o->model, "model directory or .gguf file")->required();
     s->add_option("--data", o->data,
-                  "held-out text: a directory, a text file or a .jsonl file; repeatable")
-        ->required()
+                  "held-out text: a directory, a text file or a .jsonl file; repeatable "
+                  "(--split train|val: defaults to the run's sources)")
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    s->add_option("--glob", o->glob, "only files whose name matches this pattern in directories");
-    s->add_option("--batches", o->batches, "batches to score (0 = the whole text once)")
-        ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
-    s->add_option("--batch-size", o->batch_size, "windows of ctx_len tokens per batch")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    s->add_option("-s,--seed", o->seed, "seed of the document order")
-        ->capture_default_str()
-        ->check(in_range<uint64_t>(0, UINT64_MAX));
+    o->glob_opt = s->add_option("--glob", o->glob,
+                                "only files whose name matches this pattern in directories");
+    o->batches_opt = s->add_option("--batches", o->batches,
+                                   "batches to score (0 = the whole text once; --split "
+                                   "train|val: the run's eval_iters by default)")
+                         ->capture_default_str()
+                         ->check(CLI::NonNegativeNumber);
+    o->batch_size_opt =
+        s->add_option("--batch-size", o->batch_size, "windows of ctx_len tokens per batch")
+            ->capture_default_str()
+            ->check(CLI::PositiveNumber);
+    o->seed_opt = s->add_option("-s,--seed", o->seed, "seed of the document order")
+                      ->capture_default_str()
+                      ->check(in_range<uint64_t>(0, UINT64_MAX));
     s->add_option("--ctx", o->ctx,
                   "window length N (beyond ctx_len only for pos_embedding \"rope\", NTK-scaled)");
+    s->add_option("--split", o->split,
+                  "all: every document under --data; train or val: a training run's own split "
+                  "of its documents (as train made it)")
+        ->capture_default_str();
+    s->add_option("--run", o->run,
+                  "--split train|val: the training run directory (default: the model's)");
     return s;
   };
   c.execute = [o]() -> int {
+    const train::EvalSplit split = train::parse_eval_split(o->split);
+    if (split == train::EvalSplit::All && o->data.empty())
+      fail("eval: give --data PATH (held-out text), or --split val|train for a run's own split");
+    if (split == train::EvalSplit::All && !o->run.empty())
+      fail("eval: --run only goes with --split train|val");
     const auto model = nn::Model::load(o->model, o->ctx);
     const data::Tokenizer tok = data::Tokenizer::load();
     if (model->cfg.vocab_size != tok.vocab_size())
       fail("{}: vocab_size = {} does not match the GPT-2 tokenizer's {}", o->model,
            model->cfg.vocab_size, tok.vocab_size());
-    const data::Corpus corpus = data::Corpus::scan(o->data, {o->glob, 0.0});  // every document
-    const std::vector<data::Document>& docs = corpus.train();
-    const int64_t B = o->batch_size, T = model->cfg.ctx_len;
-    const int64_t tokens = train::count_tokens(docs, tok);
-    const int64_t one_pass = (tokens - 1) / T / B;  // whole batches of T-token windows in one pass
-    if (one_pass < 1)
-      fail(
-          "{} tokens of text are too few for one batch of {} × {} tokens; use a smaller "
-          "--batch-size",
-          tokens, B, T);
-    const int64_t n = o->batches == 0 ? one_pass : std::min(o->batches, one_pass);
-    fmt::print("eval: {} threads; data: {}; {} tokens\n", threads::num_threads(), corpus.summary(),
-               tokens);
+    const int64_t T = model->cfg.ctx_len;
+    std::vector<data::Batch> batches;
+    if (split != train::EvalSplit::All) {
+      const train::RunRecord run =
+          train::read_run_record(train::find_run_directory(o->model, o->run));
+      train::SplitOptions so;
+      so.data = o->data;
+      if (o->glob_opt->count()) so.glob = o->glob;
+      if (o->batches_opt->count()) so.batches = o->batches;
+      if (o->batch_size_opt->count()) so.batch_size = o->batch_size;
+      if (o->seed_opt->count()) so.seed = o->seed;
+      so.seq_len = T;
+      train::SplitBatches sb = train::split_batches(run, split, so, tok);
+      fmt::print("eval: {} threads; {}\n", threads::num_threads(), sb.description);
+      batches = std::move(sb.batches);
+    } else {
+      const data::Corpus corpus = data::Corpus::scan(o->data, {o->glob, 0.0});  // every document
+      const std::vector<data::Document>& docs = corpus.train();
+      const int64_t B = o->batch_size;
+      const int64_t tokens = train::count_tokens(docs, tok);
+      const int64_t one_pass = (tokens - 1) / T / B;  // whole batches of T-token windows
+      if (one_pass < 1)
+        fail(
+            "{} tokens of text are too few for one batch of {} × {} tokens; use a smaller "
+            "--batch-size",
+            tokens, B, T);
+      const int64_t n = o->batches == 0 ? one_pass : std::min(o->batches, one_pass);
+      fmt::print("eval: {} threads; data: {}; {} tokens\n", threads::num_threads(),
+                 corpus.summary(), tokens);
+      std::fflush(stdout);
+      batches = data::fixed_batches(docs, tok, B, T, o->seed, n);
+    }
     std::fflush(stdout);
-    const std::vector<data::Batch> batches = data::fixed_batches(docs, tok, B, T, o->seed, n);
+    if (batches.empty()) fail("eval: no batches to score");
     const double loss = train::mean_eval_loss(*model, batches);
+    const int64_t n = static_cast<int64_t>(batches.size()), B = batches.front().B;
     fmt::print("eval: {} batches × {} × {} = {} tokens | loss {:.4f} | perplexity {:.2f}\n", n, B,
                T, n * B * T, loss, std::exp(loss));
+    if (split != train::EvalSplit::All)  // as precise as metrics.jsonl's "val_loss"
+      fmt::print("eval: {} loss {:.17g}\n", o->split, loss);
     return 0;
   };
   return c;

@@ -1,5 +1,5 @@
 // `tinyr2 version`: version, threads, the CPU's features, the BLAS kernel in use and which
-// sgemm runs which products (SPEC §16).
+// sgemm runs which products (SPEC §16), and the integer path of the quantized products (§13).
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -13,6 +13,7 @@
 #include "core/cpu_features.h"
 #include "core/threads.h"
 #include "kernels/gemm_rule.h"
+#include "kernels/quant_format.h"
 
 namespace tinyr2::cli {
 
@@ -35,6 +36,8 @@ Command make_version_command() {
     fmt::print("BLAS: {}\nBLAS kernel: {} ({})\n", openblas_get_config(), blas::kernel_in_use(),
                blas::kernel_origin());
     fmt::print("GEMM: {}\n", kernels::gemm_rule_summary());
+    fmt::print("quantized products (q8_0/q4_0, SPEC §13): {}\n",
+               kernels::quant_path_name(kernels::quant_path_for(used)));
     return 0;
   };
   return c;

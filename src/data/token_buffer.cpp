@@ -14,9 +14,7 @@
 
 namespace tinyr2::data {
 
-namespace {
-
-uint64_t fingerprint_of(const std::vector<Document>& docs) {
+uint64_t documents_fingerprint(const std::vector<Document>& docs) {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 over "key\0size\0" per document
   auto mix = [&h](std::string_view s) {
     for (const char c : s) {
@@ -31,8 +29,6 @@ uint64_t fingerprint_of(const std::vector<Document>& docs) {
   }
   return h;
 }
-
-}  // namespace
 
 // ---- position <-> JSON ---------------------------------------------------------------------
 
@@ -75,7 +71,7 @@ TokenBuffer::TokenBuffer(std::vector<Document> docs, Tokenizer tokenizer, int64_
       B_(batch_size),
       T_(seq_len),
       seed_(seed),
-      fingerprint_(fingerprint_of(docs_)) {
+      fingerprint_(documents_fingerprint(docs_)) {
   if (docs_.empty()) fail("no documents to stream (is the train or val split empty?)");
   if (B_ < 1 || T_ < 1) fail("batch size and sequence length must be ≥ 1, got {} and {}", B_, T_);
   BufferPosition start;

@@ -91,6 +91,10 @@ class TokenBuffer {
   std::vector<int64_t> order_;
 };
 
+// FNV-1a 64 over "key\0size\0" of each document in order: the fingerprint a BufferPosition
+// carries, by which `eval --split` checks it found the documents a run trained on.
+uint64_t documents_fingerprint(const std::vector<Document>& docs);
+
 // The fixed evaluation set: the first n batches of a fresh TokenBuffer on docs.
 std::vector<Batch> fixed_batches(std::vector<Document> docs, const Tokenizer& tokenizer,
                                  int64_t batch_size, int64_t seq_len, uint64_t seed, int64_t n);

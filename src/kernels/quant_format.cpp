@@ -212,8 +212,17 @@ const char* quant_path_name(QuantPath path) {
       return "avx2 (maddubs)";
     case QuantPath::Avx512Vnni:
       return "avx512-vnni (vpdpbusd)";
+    case QuantPath::AvxVnni:
+      return "avx-vnni (vpdpbusd, VEX)";
   }
   return "?";
+}
+
+QuantPath quant_path_for(const cpu::CpuFeatures& f) {
+  if (!(f.avx2 && f.fma)) return QuantPath::Scalar;
+  if (f.avx512_vnni && f.avx512vl && f.avx512bw) return QuantPath::Avx512Vnni;
+  if (f.avx_vnni) return QuantPath::AvxVnni;
+  return QuantPath::Avx2;
 }
 
 }  // namespace tinyr2::kernels

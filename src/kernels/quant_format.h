@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "core/cpu_features.h"
+
 namespace tinyr2::kernels {
 
 // ggml type ids (ggml.h), as GGUF stores them.
@@ -74,7 +76,15 @@ struct QuantizedMatrix {
 
 // Which integer dot-product path the quantized products take (kernels/cpu/quant_dot.h),
 // chosen once from the CPU's features by the caller and passed down (no global state).
-enum class QuantPath : int { Scalar = 0, Avx2 = 1, Avx512Vnni = 2 };
+// AvxVnni is the VEX encoding of vpdpbusd (Alder Lake, Sapphire Rapids, Zen 5) on the same
+// 256-bit tiles as Avx512Vnni (the EVEX encoding, which needs AVX512VL).
+enum class QuantPath : int { Scalar = 0, Avx2 = 1, Avx512Vnni = 2, AvxVnni = 3 };
 const char* quant_path_name(QuantPath path);
+
+// The path for these features (a pure function of them; TINYR2_ISA acts through
+// cpu::cpu_features(), which caps the struct): AVX512-VNNI + AVX512VL + AVX512BW with AVX2 and
+// FMA → Avx512Vnni; else AVX-VNNI with AVX2 and FMA → AvxVnni; else AVX2 + FMA → Avx2; else
+// Scalar.
+QuantPath quant_path_for(const cpu::CpuFeatures& f);
 
 }  // namespace tinyr2::kernels

@@ -9,10 +9,7 @@ const kernels::QuantizedMatrix* QuantizedWeights::find(const Tensor& w) const {
 }
 
 kernels::QuantPath quant_path_for(const cpu::CpuFeatures& f) {
-  if (f.avx512_vnni && f.avx512vl && f.avx512bw && f.avx2 && f.fma)
-    return kernels::QuantPath::Avx512Vnni;
-  if (f.avx2 && f.fma) return kernels::QuantPath::Avx2;
-  return kernels::QuantPath::Scalar;
+  return kernels::quant_path_for(f);
 }
 
 Tensor linear(ForwardContext& ctx, const Tensor& x, const Tensor& w) {

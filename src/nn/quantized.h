@@ -30,7 +30,7 @@ struct QuantizedWeights {
   const kernels::QuantizedMatrix* find(const Tensor& w) const;
 };
 
-// AVX512-VNNI (with AVX512VL) → Avx512Vnni, AVX2 + FMA → Avx2, else Scalar.
+// kernels::quant_path_for (AVX512-VNNI, AVX-VNNI, AVX2 or scalar).
 kernels::QuantPath quant_path_for(const cpu::CpuFeatures& f);
 
 // The quantized matrix of w in ctx's model, or nullptr.

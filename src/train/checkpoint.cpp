@@ -63,6 +63,7 @@ nlohmann::json TrainerState::to_json() const {
   j["tokens_seen"] = tokens_seen;
   j["elapsed_s"] = elapsed_s;
   j["data_sources"] = data_sources;
+  if (data_glob) j["data_glob"] = *data_glob;
   return j;
 }
 
@@ -112,6 +113,10 @@ TrainerState TrainerState::from_json(const nlohmann::json& j, const std::string&
   for (const auto& p : sources) {
     if (!p.is_string()) bad("data_sources", "must be a list of paths");
     s.data_sources.push_back(p.get<std::string>());
+  }
+  if (j.contains("data_glob")) {
+    if (!j.at("data_glob").is_string()) bad("data_glob", "must be a string");
+    s.data_glob = j.at("data_glob").get<std::string>();
   }
   return s;
 }

@@ -20,6 +20,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct TrainerState {
   int64_t tokens_seen = 0;                // training tokens consumed (all micro-batches)
   double elapsed_s = 0;                   // training wall time so far
   std::vector<std::string> data_sources;  // the --data paths (defaults for --resume)
+  // The --glob of directory sources ("" = none; absent in older checkpoints: nullopt), read
+  // by `eval --split` to find the run's documents again.
+  std::optional<std::string> data_glob;
 
   nlohmann::json to_json() const;
   static TrainerState from_json(const nlohmann::json& j, const std::string& source);

@@ -266,7 +266,7 @@ class TrainingRun {
   void finish(Clock::time_point t_start) const;
 
  private:
-  void resume(const std::vector<std::string>& sources);
+  void resume(const std::vector<std::string>& sources, const std::string& glob);
   StepResult train_step();
   void check_nonfinite(const StepResult& r) const;
   void evaluate(int64_t k);
@@ -307,8 +307,9 @@ TrainingRun::TrainingRun(const TrainOptions& o, Communicator& comm, const RunCon
       trainer_(*model_, tc_, source_, &comm, o.dp_overlap) {
   trainer_.faults = o.faults;
   state_.data_sources = sources;
+  state_.data_glob = o.glob;
   state_.rng_seed = trainer_.rng().seed();
-  if (ckpt_) resume(sources);
+  if (ckpt_) resume(sources, o.glob);
   if (o.faults.corrupt_rank == comm.rank()) {  // test hook (fault_injection.h)
     Tensor first = model_->params.all().front().tensor;
     first.data()[0] += 1e-3f;
@@ -317,9 +318,10 @@ TrainingRun::TrainingRun(const TrainOptions& o, Communicator& comm, const RunCon
 }
 
 // Trainer, RNG, data position and counters from the checkpoint: bit-exact continuation.
-void TrainingRun::resume(const std::vector<std::string>& sources) {
+void TrainingRun::resume(const std::vector<std::string>& sources, const std::string& glob) {
   state_ = ckpt_->state;
   state_.data_sources = sources;
+  state_.data_glob = glob;
   source_.restore(state_.data_position);
   trainer_.rng().set_state(state_.rng_seed, state_.rng_offset);
   trainer_.restore(ckpt_->optimizer_state, ckpt_->dir + "/optimizer.safetensors", state_.step,

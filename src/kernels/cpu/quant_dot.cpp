@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/quant_dot_act.h"
 
 namespace tinyr2::kernels::cpu {
 
 namespace {
 
-constexpr int kRowTile = 4;  // rows of W that share each activation block load
+constexpr int kRowTile = 4;  // rows of W per register tile (NT)
 
 // ---- scalar ------------------------------------------------------------------------------
 
@@ -42,8 +43,9 @@ float dot_scalar(QuantType type, const uint8_t* wrow, const BlockQ8_0* a, const 
 // ---- x86 vector paths: one 32-element block per 256-bit register -----------------------------
 
 #define TINYR2_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
-#define TINYR2_VNNI_TARGET \
+#define TINYR2_AVX512VNNI_TARGET \
   __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+#define TINYR2_AVXVNNI_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
 
 // The 32 signed weights of block b (Q4_0 unpacked and shifted to −8 … 7).
 template <QuantType T>
@@ -75,73 +77,160 @@ TINYR2_AVX2_TARGET inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Σ_j w_j · a_j of one block, in 8 int32 lanes: |w| (unsigned) times a with w's sign.
-TINYR2_AVX2_TARGET inline __m256i block_dot_avx2(__m256i w, __m256i a) {
-  const __m256i aw = _mm256_sign_epi8(w, w);
-  const __m256i sa = _mm256_sign_epi8(a, w);
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sa), _mm256_set1_epi16(1));
-}
+// Block dot products. Every path gives the same 8 int32 lanes, lane k = Σ_{j=4k}^{4k+3} w_j·a_j
+// (exact), so the float32 results below are the same bits on every vector path. Each ISA is a
+// struct: prep_w (once per weight block), prep_a (once per activation block) and dot.
+//
+// AVX2: vpmaddubsw needs an unsigned operand: |w| times a with w's sign (|w|·|a| ≤ 127² keeps
+// the int16 pair sums below 2¹⁵), then vpmaddwd by 1 adds the pairs.
+struct Avx2Ops {
+  struct W {
+    __m256i abs, sgn;
+  };
+  TINYR2_AVX2_TARGET static inline void prep_w(__m256i w, W& out) {
+    out.abs = _mm256_sign_epi8(w, w);
+    out.sgn = w;
+  }
+  TINYR2_AVX2_TARGET static inline __m256i prep_a(__m256i a) { return a; }
+  TINYR2_AVX2_TARGET static inline __m256i dot(const W& w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w.abs, _mm256_sign_epi8(a, w.sgn)),
+                             _mm256_set1_epi16(1));
+  }
+};
 
-TINYR2_VNNI_TARGET inline __m256i block_dot_vnni(__m256i w, __m256i a) {
-  const __m256i aw = _mm256_sign_epi8(w, w);
-  const __m256i sa = _mm256_sign_epi8(a, w);
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sa);
-}
+// VNNI (one struct for both encodings, over the vpdpbusd intrinsic): a + 128 is unsigned
+// (a ^ 0x80, once per activation block), and Σ (a_j + 128)·w_j − 128·Σ w_j = Σ a_j·w_j with the
+// correction −128·Σ w_j (per lane, once per weight block) as the accumulator's start: one
+// vpdpbusd per block pair.
+#define TINYR2_VNNI_OPS(NAME, TARGET, DPBUSD)                                                   \
+  struct NAME {                                                                                 \
+    struct W {                                                                                  \
+      __m256i w, start;                                                                         \
+    };                                                                                          \
+    TARGET static inline void prep_w(__m256i w, W& out) {                                       \
+      out.w = w;                                                                                \
+      out.start = _mm256_sub_epi32(                                                             \
+          _mm256_setzero_si256(),                                                               \
+          DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8(static_cast<char>(0x80)), w));        \
+    }                                                                                           \
+    TARGET static inline __m256i prep_a(__m256i a) {                                            \
+      return _mm256_xor_si256(a, _mm256_set1_epi8(static_cast<char>(0x80)));                    \
+    }                                                                                           \
+    TARGET static inline __m256i dot(const W& w, __m256i a) { return DPBUSD(w.start, a, w.w); } \
+  };
+TINYR2_VNNI_OPS(Avx512VnniOps, TINYR2_AVX512VNNI_TARGET, _mm256_dpbusd_epi32)
+TINYR2_VNNI_OPS(AvxVnniOps, TINYR2_AVXVNNI_TARGET, _mm256_dpbusd_avx_epi32)
+#undef TINYR2_VNNI_OPS
 
-// kRowTile rows of W (or fewer: n_rows) against one quantized activation row; the body is
-// the same for both paths, compiled once per instruction set.
-#define TINYR2_DOT_TILE_BODY(BLOCK_DOT)                                               \
-  __m256 acc[kRowTile];                                                               \
-  for (int i = 0; i < kRowTile; ++i) acc[i] = _mm256_setzero_ps();                    \
-  for (int64_t b = 0; b < nb; ++b) {                                                  \
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs)); \
-    for (int i = 0; i < n_rows; ++i) {                                                \
-      const uint8_t* wrow = w + i * row_bytes;                                        \
-      const __m256i s = BLOCK_DOT(load_weights<T>(wrow, b), av);                      \
-      const __m256 d = _mm256_set1_ps(weight_scale<T>(wrow, b) * da[b]);              \
-      acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[i]);                     \
-    }                                                                                 \
-  }                                                                                   \
-  for (int i = 0; i < n_rows; ++i) out[i] = hsum(acc[i]);
+// The register tile: MT activation rows × NT weight rows, all blocks in order. Each weight
+// block is loaded (and Q4_0 unpacked) once per tile and used for MT rows of x; each output
+// gets acc += (d_w·d_x) · float(lanes) block by block, then one horizontal sum — the same
+// operations in the same order for every MT and NT, so tiling never changes a result.
+// The body is shared by every vector ISA (OPS: the struct above), compiled once per target.
+#define TINYR2_TILE_BODY(OPS)                                                                  \
+  __m256 acc[MT][NT];                                                                          \
+  for (int m = 0; m < MT; ++m)                                                                 \
+    for (int i = 0; i < NT; ++i) acc[m][i] = _mm256_setzero_ps();                              \
+  for (int64_t b = 0; b < nb; ++b) {                                                           \
+    typename OPS::W pw[NT];                                                                    \
+    float dw[NT];                                                                              \
+    for (int i = 0; i < NT; ++i) {                                                             \
+      OPS::prep_w(load_weights<T>(w + i * row_bytes, b), pw[i]);                               \
+      dw[i] = weight_scale<T>(w + i * row_bytes, b);                                           \
+    }                                                                                          \
+    for (int m = 0; m < MT; ++m) {                                                             \
+      const __m256i av =                                                                       \
+          OPS::prep_a(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[m * nb + b].qs))); \
+      const float d_a = da[m * nb + b];                                                        \
+      for (int i = 0; i < NT; ++i) {                                                           \
+        const __m256 d = _mm256_set1_ps(dw[i] * d_a);                                          \
+        acc[m][i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(OPS::dot(pw[i], av)), acc[m][i]);    \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+  for (int m = 0; m < MT; ++m)                                                                 \
+    for (int i = 0; i < NT; ++i) y[m * ldy + i] = hsum(acc[m][i]);
+
+// w: NT rows (row_bytes apart); a, da: MT rows of nb blocks; y: MT rows (ldy apart), NT columns.
+using TileFn = void (*)(const uint8_t* w, int64_t row_bytes, const BlockQ8_0* a, const float* da,
+                        int64_t nb, float* y, int64_t ldy);
+
+#define TINYR2_TILE_FN(NAME, TARGET, OPS)                                                    \
+  template <QuantType T, int MT, int NT>                                                     \
+  TARGET void NAME(const uint8_t* w, int64_t row_bytes, const BlockQ8_0* a, const float* da, \
+                   int64_t nb, float* y, int64_t ldy) {                                      \
+    TINYR2_TILE_BODY(OPS)                                                                    \
+  }
+TINYR2_TILE_FN(tile_avx2, TINYR2_AVX2_TARGET, Avx2Ops)
+TINYR2_TILE_FN(tile_avx512vnni, TINYR2_AVX512VNNI_TARGET, Avx512VnniOps)
+TINYR2_TILE_FN(tile_avxvnni, TINYR2_AVXVNNI_TARGET, AvxVnniOps)
+#undef TINYR2_TILE_FN
+#undef TINYR2_TILE_BODY
+
+// A path's tiles: one activation row (one[nt−1]) and mt rows (many[nt−1]), nt = 1 … 4 weight
+// rows. mt fits the accumulators in the register file: 4 × 4 tiles with 32 vector registers
+// (an AVX-512 build: -march=native gives every function here ymm0–31), 2 × 4 with 16.
+#ifdef __AVX512F__
+constexpr int kMtVex = 4;
+#else
+constexpr int kMtVex = 2;
+#endif
+
+struct Tiles {
+  int mt = 1;
+  TileFn one[kRowTile] = {}, many[kRowTile] = {};
+};
+
+#define TINYR2_TILES(FN, MT)                                        \
+  Tiles {                                                           \
+    MT, {&FN<T, 1, 1>, &FN<T, 1, 2>, &FN<T, 1, 3>, &FN<T, 1, 4>}, { \
+      &FN<T, MT, 1>, &FN<T, MT, 2>, &FN<T, MT, 3>, &FN<T, MT, 4>    \
+    }                                                               \
+  }
 
 template <QuantType T>
-TINYR2_AVX2_TARGET void dot_tile_avx2(const uint8_t* w, int64_t row_bytes, int n_rows,
-                                      const BlockQ8_0* a, const float* da, int64_t nb, float* out) {
-  TINYR2_DOT_TILE_BODY(block_dot_avx2)
+Tiles tiles_for(QuantPath path) {
+  switch (path) {
+    case QuantPath::Avx512Vnni:
+      return TINYR2_TILES(tile_avx512vnni, 4);
+    case QuantPath::AvxVnni:
+      return TINYR2_TILES(tile_avxvnni, kMtVex);
+    case QuantPath::Avx2:
+      return TINYR2_TILES(tile_avx2, kMtVex);
+    case QuantPath::Scalar:
+      break;
+  }
+  return Tiles{};
 }
-
-template <QuantType T>
-TINYR2_VNNI_TARGET void dot_tile_vnni(const uint8_t* w, int64_t row_bytes, int n_rows,
-                                      const BlockQ8_0* a, const float* da, int64_t nb, float* out) {
-  TINYR2_DOT_TILE_BODY(block_dot_vnni)
-}
-#undef TINYR2_DOT_TILE_BODY
+#undef TINYR2_TILES
 
 template <QuantType T>
 void run(const uint8_t* w, int64_t rows, int64_t cols, const std::vector<BlockQ8_0>& xq,
-         const std::vector<float>& dx, int64_t M, float* y, int64_t ldy, QuantPath path) {
+         const std::vector<float>& dx, int64_t M, float* y, int64_t ldy, QuantPath path,
+         bool parallel) {
   const int64_t nb = cols / kQuantBlock, row_bytes = quant_row_bytes(T, cols);
   const int64_t tiles = (rows + kRowTile - 1) / kRowTile;
-  // A parallel region costs more than a small product (and much more on a loaded machine,
-  // where a thread may wait a time slice at the barrier): only the large ones split.
-  const bool parallel = rows * M * cols >= (int64_t{1} << 21);
+  const Tiles k = tiles_for<T>(path);
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t t = 0; t < tiles; ++t) {
     const int64_t r0 = t * kRowTile;
     const int n = static_cast<int>(std::min<int64_t>(kRowTile, rows - r0));
-    float out[kRowTile];
-    for (int64_t m = 0; m < M; ++m) {
-      const BlockQ8_0* a = xq.data() + m * nb;
-      const float* da = dx.data() + m * nb;
-      if (path == QuantPath::Avx512Vnni) {
-        dot_tile_vnni<T>(w + r0 * row_bytes, row_bytes, n, a, da, nb, out);
-      } else if (path == QuantPath::Avx2) {
-        dot_tile_avx2<T>(w + r0 * row_bytes, row_bytes, n, a, da, nb, out);
-      } else {
-        for (int i = 0; i < n; ++i) out[i] = dot_scalar(T, w + (r0 + i) * row_bytes, a, da, nb);
-      }
-      for (int i = 0; i < n; ++i) y[m * ldy + r0 + i] = out[i];
+    const uint8_t* wt = w + r0 * row_bytes;
+    if (path == QuantPath::Scalar) {
+      for (int64_t m = 0; m < M; ++m)
+        for (int i = 0; i < n; ++i)
+          y[m * ldy + r0 + i] =
+              dot_scalar(T, wt + i * row_bytes, xq.data() + m * nb, dx.data() + m * nb, nb);
+      continue;
     }
+    // Rows of x in tiles of k.mt (each weight block read once per tile), the rest one by one.
+    int64_t m = 0;
+    for (; k.mt > 1 && m + k.mt <= M; m += k.mt)
+      k.many[n - 1](wt, row_bytes, xq.data() + m * nb, dx.data() + m * nb, nb, y + m * ldy + r0,
+                    ldy);
+    for (; m < M; ++m)
+      k.one[n - 1](wt, row_bytes, xq.data() + m * nb, dx.data() + m * nb, nb, y + m * ldy + r0,
+                   ldy);
   }
 }
 
@@ -155,15 +244,23 @@ void quant_matmul(QuantType type, const uint8_t* w, int64_t rows, int64_t cols, 
   TINYR2_CHECK(cols % kQuantBlock == 0 && ldy >= rows, "quant_matmul: {} × {} weights, ldy {}",
                rows, cols, ldy);
   const int64_t nb = cols / kQuantBlock;
-  // The activations, Q8_0 row by row (ggml's rule), and their scales widened once.
+  // A parallel region costs more than a small product (and much more on a loaded machine,
+  // where a thread may wait a time slice at the barrier): only the large ones split.
+  const bool parallel = rows * M * cols >= (int64_t{1} << 21);
+  // The activations, Q8_0 row by row (ggml's rule), and their scales widened once; rows are
+  // independent, so threads may split them (prefill: M rows) without changing a byte.
   std::vector<BlockQ8_0> xq(static_cast<size_t>(M * nb));
   std::vector<float> dx(static_cast<size_t>(M * nb));
-  for (int64_t m = 0; m < M; ++m) quantize_row_q8_0(x + m * cols, xq.data() + m * nb, cols);
-  for (size_t i = 0; i < xq.size(); ++i) dx[i] = fp16_to_fp32(xq[i].d);
+#pragma omp parallel for schedule(static) if (parallel && M > 1)
+  for (int64_t m = 0; m < M; ++m) {
+    quantize_activations_q8_0(x + m * cols, xq.data() + m * nb, cols, path);
+    for (int64_t b = m * nb; b < (m + 1) * nb; ++b)
+      dx[static_cast<size_t>(b)] = fp16_to_fp32(xq[static_cast<size_t>(b)].d);
+  }
   if (type == QuantType::Q8_0)
-    run<QuantType::Q8_0>(w, rows, cols, xq, dx, M, y, ldy, path);
+    run<QuantType::Q8_0>(w, rows, cols, xq, dx, M, y, ldy, path, parallel);
   else
-    run<QuantType::Q4_0>(w, rows, cols, xq, dx, M, y, ldy, path);
+    run<QuantType::Q4_0>(w, rows, cols, xq, dx, M, y, ldy, path, parallel);
 }
 
 }  // namespace tinyr2::kernels::cpu

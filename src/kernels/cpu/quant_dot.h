@@ -6,10 +6,15 @@
 // the same value on every path up to the float32 summation of the blocks (the paths add the
 // same terms; the vector paths add them in 8 lanes before the final reduction).
 //
-// Paths (QuantPath, chosen by the caller from the CPU features): AVX512-VNNI (vpdpbusd on
-// 256-bit vectors, one block per register, |w| · sign-moved x), AVX2 (vpmaddubsw + vpmaddwd,
-// the same products), and a scalar loop. Threads split the rows of W; each output is computed
-// by one thread in a fixed order, so the result does not depend on the thread count.
+// Paths (QuantPath, chosen by the caller from the CPU features: kernels::quant_path_for):
+// AVX512-VNNI and AVX-VNNI (vpdpbusd in its EVEX and VEX encodings, on 256-bit vectors, one
+// block per register: (x + 128) · w − 128 · Σ w), AVX2 (vpmaddubsw + vpmaddwd on |w| and
+// sign-moved x), and a scalar loop. The vector paths share one tile body and give the same
+// int32 lanes, hence the same bits. Register tiles of up to 4 rows of x × 4 rows of W read each
+// weight block once per tile (prefill: M rows of x); every output is the same sequence of
+// operations whatever the tile, so tiling changes no bit. Threads split the rows of W (and the
+// activations' quantization by rows); each output is computed by one thread in a fixed order,
+// so the result does not depend on the thread count.
 #pragma once
 
 #include <cstdint>
