@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "nn/lora_files.h"
 #include "nn/model.h"
 #include "serve/http_api.h"
 
@@ -22,7 +23,7 @@ namespace tinyr2::cli {
 
 Command make_serve_command() {
   struct Opt {
-    std::string model;
+    std::string model, lora;
     serve::ServerOptions server;
   };
   auto o = std::make_shared<Opt>();
@@ -42,6 +43,7 @@ Command make_serve_command() {
                   "context per request, prompt + generated (0: the model's ctx_len)")
         ->capture_default_str();
     s->add_option("--api-key", o->server.api_key, "require Authorization: Bearer KEY");
+    s->add_option("--lora", o->lora, "apply this LoRA adapter directory (SPEC §12)");
     s->add_option("--timeout", o->server.timeout_s,
                   "seconds a read or write may stall before the connection is dropped")
         ->capture_default_str();
@@ -57,7 +59,7 @@ Command make_serve_command() {
     if (so.scheduler.ctx < 0) fail("--ctx must be >= 0, got {}", so.scheduler.ctx);
     if (so.timeout_s < 1) fail("--timeout must be >= 1 second, got {}", so.timeout_s);
 
-    const auto model = nn::Model::load(o->model);
+    const auto model = nn::load_with_lora(o->model, o->lora);
     const auto tokenizer = data::Tokenizer::load();
     so.model_name = std::filesystem::path(o->model).lexically_normal().filename().string();
     if (so.model_name.empty())
