@@ -1,5 +1,6 @@
 #include "nn/quantized.h"
 
+#include "autograd/ops_lora.h"
 #include "nn/lora.h"
 
 namespace tinyr2::nn {
@@ -19,10 +20,13 @@ kernels::QuantPath quant_path_for(const cpu::CpuFeatures& f) {
 
 Tensor linear(ForwardContext& ctx, const Tensor& x, const Tensor& w) {
   const kernels::QuantizedMatrix* q = quantized(ctx, w);
+  const LoraAdapter* a = lora_of(ctx, w);
+  if (a && !q)  // SPEC §12: W x + (a/r)·B(A(drop(x))), one output (autograd/ops_lora.h)
+    return ops::linear_low_rank(ctx.tape, x, w, lora_down(ctx, x, *a), a->B);
   Tensor y =
       q ? ops::quant_linear(ctx.tape, x, *q, ctx.quantized->path) : ops::linear(ctx.tape, x, w);
-  if (const LoraAdapter* a = lora_of(ctx, w)) y = ops::add(ctx.tape, y, lora_delta(ctx, x, *a));
-  return y;  // SPEC §12: W x + (a/r)·B(A(drop(x)))
+  if (a) y = ops::add(ctx.tape, y, lora_delta(ctx, x, *a));
+  return y;
 }
 
 std::vector<Tensor> stacked_linear(ForwardContext& ctx, const Tensor& x,
