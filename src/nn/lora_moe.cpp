@@ -17,7 +17,8 @@ Tensor routed_experts_each(ForwardContext& ctx, const Tensor& xf, const Tensor& 
   Tape& t = ctx.tape;
   const int64_t N = xf.size(0), K = chosen.size(1);
   const Tensor w_flat = ops::reshape(t, w, {N * K, 1});
-  Tensor routed;
+  std::vector<Tensor> parts;  // ĝ · expert_e(x[rows of e]), experts in order
+  std::vector<int32_t> all_rows;
   for (size_t e = 1; e < experts.size(); ++e) {
     std::vector<int32_t> rows, slots;  // tokens routed to e, in token order, and their (n,k)
     for (int64_t n = 0; n < N; ++n)
@@ -28,13 +29,16 @@ Tensor routed_experts_each(ForwardContext& ctx, const Tensor& xf, const Tensor& 
         }
     if (rows.empty()) continue;  // an unchosen expert does no work
     const int64_t M = static_cast<int64_t>(rows.size());
-    const IndexTensor idx({M}, rows);
-    const Tensor ye = experts[e].forward(ctx, ops::gather_rows(t, xf, idx));
+    const Tensor ye = experts[e].forward(ctx, ops::gather_rows(t, xf, IndexTensor({M}, rows)));
     const Tensor g = ops::gather_rows(t, w_flat, IndexTensor({M}, slots));  // (M,1)
-    const Tensor part = ops::scatter_add_rows(t, ops::mul(t, ye, g), idx, N);
-    routed = routed.defined() ? ops::add(t, routed, part) : part;
+    parts.push_back(ops::mul(t, ye, g));
+    all_rows.insert(all_rows.end(), rows.begin(), rows.end());
   }
-  return routed.defined() ? routed : Tensor::zeros({N, xf.size(1)});
+  if (parts.empty()) return Tensor::zeros({N, xf.size(1)});
+  // One scatter of every expert's rows: no (N,C) sum per expert.
+  const Tensor stacked = parts.size() == 1 ? parts[0] : ops::concat(t, parts, 0);
+  const int64_t rows_total = static_cast<int64_t>(all_rows.size());
+  return ops::scatter_add_rows(t, stacked, IndexTensor({rows_total}, all_rows), N);
 }
 
 }  // namespace tinyr2::nn
