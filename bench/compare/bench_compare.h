@@ -30,6 +30,7 @@ struct TrainStepOptions {
   int64_t steps = 5;      // timed optimizer steps
   int64_t warmup = 2;     // untimed steps before them
   std::string precision;  // "fp32" | "bf16" overrides train.precision (SPEC §13); "" keeps it
+  int64_t lora_rank = 0;  // > 0: a LoRA step (SPEC §12, train.lora_rank; targets attn,ffn)
 };
 int run_bench_train_step(const TrainStepOptions& o);
 

@@ -49,6 +49,8 @@ int run_bench_train_step(const TrainStepOptions& o) {
   if (o.steps < 1 || o.warmup < 0) fail("bench train-step: --steps must be >= 1, --warmup >= 0");
   train::RunConfig rc = load_config(o.config);
   if (!o.precision.empty()) rc.train.precision = o.precision;
+  if (o.lora_rank < 0) fail("bench train-step: --lora-rank must be >= 0");
+  if (o.lora_rank > 0) rc.train.lora_rank = o.lora_rank;  // the random init is the base
   bench::TrainStepWorkload w(rc);
   const int64_t rss_before = peak_rss_kb();
   for (int64_t i = 0; i < o.warmup; ++i) w.run();
@@ -79,7 +81,9 @@ int run_bench_train_step(const TrainStepOptions& o) {
                             {"loss_first", loss_first},
                             {"loss_last", loss_last},
                             {"params", w.model().num_params()},
-                            {"rss_before_train_kb", rss_before}};
+                            {"rss_before_train_kb", rss_before},
+                            {"lora_rank", rc.train.lora_rank},
+                            {"peak_rss_kb", peak_rss_kb()}};
   say(j.dump());
   return 0;
 }

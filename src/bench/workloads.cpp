@@ -1,5 +1,7 @@
 #include "bench/workloads.h"
 
+#include "train/lora_run.h"
+
 #include <algorithm>
 
 #include "bench/timing.h"
@@ -115,6 +117,12 @@ void RandomBatchSource::restore(const nlohmann::json& p) {
 TrainStepWorkload::TrainStepWorkload(const train::RunConfig& rc) : rc_(rc) {
   model_ = std::make_unique<nn::Model>(rc_.model);
   model_->init(static_cast<uint64_t>(rc_.train.seed));
+  if (rc_.train.lora_rank > 0) {  // SPEC §12: adapters on the frozen model (train/lora_run.h)
+    nn::freeze(model_->params);
+    auto adapters = std::make_shared<nn::LoraAdapters>(model_->params, train::lora_spec(rc_.train));
+    adapters->init(static_cast<uint64_t>(rc_.train.seed) + 5);
+    model_->lora = adapters;
+  }
   source_ = std::make_unique<RandomBatchSource>(rc_.train.batch_size, rc_.model.ctx_len,
                                                 rc_.model.vocab_size,
                                                 static_cast<uint64_t>(rc_.train.seed) + 1);

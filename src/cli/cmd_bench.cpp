@@ -121,6 +121,8 @@ Command make_bench_command() {
     ts->add_option("--config", o->ts.config, "config file")->required();
     ts->add_option("--steps", o->ts.steps, "timed steps");
     ts->add_option("--warmup", o->ts.warmup, "untimed steps first");
+    ts->add_option("--lora-rank", o->ts.lora_rank,
+                   "LoRA fine-tuning step of rank r on the frozen model (SPEC §12)");
     ts->add_option("--precision", o->ts.precision, "matrix products: fp32 or bf16 (SPEC §13)")
         ->check(CLI::IsMember({"fp32", "bf16"}));
 

@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "data/tokenizer.h"
 #include "infer/generator.h"
+#include "nn/lora_files.h"
 #include "nn/model.h"
 
 namespace tinyr2::cli {
@@ -42,7 +43,7 @@ double per_second(double count, double seconds) {
 
 Command make_generate_command() {
   struct Opt {
-    std::string model, prompt;
+    std::string model, prompt, lora;
     int64_t n = 128;
     infer::SamplingParams sampling;
     int64_t seed = -1;
@@ -56,6 +57,7 @@ Command make_generate_command() {
         app.add_subcommand("generate", "continue a prompt with a model (streams text to stdout)");
     s->add_option("-m,--model", o->model, "model directory or .gguf file")->required();
     s->add_option("-p,--prompt", o->prompt, "prompt text")->required();
+    s->add_option("--lora", o->lora, "apply this LoRA adapter directory (SPEC §12)");
     s->add_option(
          "-n,--n-predict", o->n,
          fmt::format("tokens to generate (-1: until <|endoftext|>, at most {})", kMaxNewTokens))
@@ -83,7 +85,7 @@ Command make_generate_command() {
     if (o->seed < -1) fail("-s must be >= 0 (or -1 for a random seed), got {}", o->seed);
     infer::validate(o->sampling);
 
-    const auto model = nn::Model::load(o->model, o->ctx);
+    const auto model = nn::load_with_lora(o->model, o->lora, o->ctx);
     const auto tokenizer = data::Tokenizer::load();
     const std::vector<int32_t> prompt = tokenizer.encode(o->prompt);
     if (prompt.empty()) fail("generate: the prompt encodes to no tokens");

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "io/file_io.h"
 #include "io/safetensors.h"
+#include "nn/lora_files.h"
 #include "nn/memory_estimate.h"
 #include "nn/model.h"
 #include "train/run_directory.h"
@@ -89,7 +90,7 @@ Command make_init_command() {
 
 Command make_logits_command() {
   struct Opt {
-    std::string model, ids, ids_file, out;
+    std::string model, ids, ids_file, out, lora;
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -102,6 +103,7 @@ Command make_logits_command() {
         s->add_option("--ids-file", o->ids_file, "text file of token ids (whitespace or commas)");
     ids->excludes(file);
     s->add_option("--out", o->out, "output .safetensors (tensor \"logits\", F32)")->required();
+    s->add_option("--lora", o->lora, "apply this LoRA adapter directory (SPEC §12)");
     return s;
   };
   c.execute = [o]() -> int {
@@ -113,7 +115,7 @@ Command make_logits_command() {
     } else {
       ids = parse_ids(io::read_whole_file(o->ids_file, "ids file"), o->ids_file);
     }
-    auto model = nn::Model::load(o->model);
+    auto model = nn::load_with_lora(o->model, o->lora);
     Tape tape;
     NoGradGuard no_grad(tape);
     nn::ForwardContext ctx(tape);

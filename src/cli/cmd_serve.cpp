@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "nn/lora_files.h"
 #include "nn/model.h"
 #include "serve/http_api.h"
 
@@ -27,7 +28,7 @@ namespace tinyr2::cli {
 
 Command make_serve_command() {
   struct Opt {
-    std::string model;
+    std::string model, lora;
     serve::ServerOptions server;
   };
   auto o = std::make_shared<Opt>();
@@ -47,6 +48,7 @@ Command make_serve_command() {
                   "context per request, prompt + generated (0: the model's ctx_len)")
         ->capture_default_str();
     s->add_option("--api-key", o->server.api_key, "require Authorization: Bearer KEY");
+    s->add_option("--lora", o->lora, "apply this LoRA adapter directory (SPEC §12)");
     s->add_option("--timeout", o->server.timeout_s,
                   "seconds a read or write may stall before the connection is dropped")
         ->capture_default_str();
@@ -76,7 +78,7 @@ Command make_serve_command() {
     try {
       if (const char* delay = std::getenv("TINYR2_SERVE_LOAD_DELAY_MS"))
         std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay)));
-      auto model = nn::Model::load(o->model);
+      auto model = nn::load_with_lora(o->model, o->lora);
       auto tokenizer = data::Tokenizer::load();
       fmt::print(stderr, "tinyr2 serve: model {} ({} parameters), {} slots, queue {}\n",
                  so.model_name, model->num_params(), so.scheduler.parallel, so.scheduler.queue);

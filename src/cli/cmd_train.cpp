@@ -30,6 +30,7 @@
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/arg_checks.h"
 #include "cli/commands.h"
@@ -38,6 +39,7 @@
 #include "data/corpus.h"
 #include "data/token_buffer.h"
 #include "data/tokenizer.h"
+#include "nn/lora_files.h"
 #include "nn/model.h"
 #include "train/eval_split.h"
 #include "train/trainer.h"
@@ -47,8 +49,14 @@ namespace tinyr2::cli {
 
 Command make_train_command() {
   auto o = std::make_shared<train::TrainOptions>();
+  // SPEC §12: --init-from and --lora-* are train.* keys (so the run's config.json and
+  // --resume keep them); given as flags they become --set overrides.
+  struct Lora {
+    std::string init_from, alpha, dropout, targets, rank;
+  };
+  auto l = std::make_shared<Lora>();
   Command c;
-  c.setup = [o](CLI::App& app) {
+  c.setup = [o, l](CLI::App& app) {
     auto* s = app.add_subcommand("train", "train a model (or --resume a run) on text data");
     s->add_option("--config", o->config,
                   "config JSON: model keys + \"train\" section (SPEC §1, §6)");
@@ -70,6 +78,13 @@ Command make_train_command() {
     s->add_flag("--force", o->force,
                 "start over in a non-empty --out (deletes the run or model files there)")
         ->excludes(resume);
+    s->add_option("--init-from", l->init_from,
+                  "fine-tune from this model directory's weights (train.init_from)");
+    s->add_option("--lora-rank", l->rank, "LoRA rank r: train adapters on the frozen --init-from");
+    s->add_option("--lora-alpha", l->alpha, "LoRA alpha a (scale a/r; default r)");
+    s->add_option("--lora-dropout", l->dropout, "LoRA dropout p (default 0)");
+    s->add_option("--lora-targets", l->targets,
+                  "module-name suffixes or the groups attn, ffn (default attn,ffn)");
     s->add_option("--stop-after", o->faults.stop_after, "test hook")->group("");
     s->add_option("--test-kill-in-checkpoint", o->faults.kill_in_checkpoint, "test hook")
         ->group("");
@@ -79,13 +94,22 @@ Command make_train_command() {
     s->add_flag("!--dp-no-overlap", o->dp_overlap, "measurement hook")->group("");
     return s;
   };
-  c.execute = [o]() -> int { return train::run_training(*o); };
+  c.execute = [o, l]() -> int {
+    const nlohmann::json init_from = l->init_from;  // quoted: a path is a JSON string
+    if (!l->init_from.empty()) o->sets.push_back("train.init_from=" + init_from.dump());
+    if (!l->rank.empty()) o->sets.push_back("train.lora_rank=" + l->rank);
+    if (!l->alpha.empty()) o->sets.push_back("train.lora_alpha=" + l->alpha);
+    if (!l->dropout.empty()) o->sets.push_back("train.lora_dropout=" + l->dropout);
+    const nlohmann::json targets = l->targets;
+    if (!l->targets.empty()) o->sets.push_back("train.lora_targets=" + targets.dump());
+    return train::run_training(*o);
+  };
   return c;
 }
 
 Command make_eval_command() {
   struct Opt {
-    std::string model, glob, split = "all", run;
+    std::string model, glob, split = "all", run, lora;
     std::vector<std::string> data;
     int64_t batches = 20, batch_size = 8;
     uint64_t seed = 1337;
@@ -105,6 +129,7 @@ Command make_eval_command() {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     o->glob_opt = s->add_option("--glob", o->glob,
                                 "only files whose name matches this pattern in directories");
+    s->add_option("--lora", o->lora, "apply this LoRA adapter directory (SPEC §12)");
     o->batches_opt = s->add_option("--batches", o->batches,
                                    "batches to score (0 = the whole text once; --split "
                                    "train|val: the run's eval_iters by default)")
@@ -133,7 +158,7 @@ Command make_eval_command() {
       fail("eval: give --data PATH (held-out text), or --split val|train for a run's own split");
     if (split == train::EvalSplit::All && !o->run.empty())
       fail("eval: --run only goes with --split train|val");
-    const auto model = nn::Model::load(o->model, o->ctx);
+    const auto model = nn::load_with_lora(o->model, o->lora, o->ctx);
     const data::Tokenizer tok = data::Tokenizer::load();
     if (model->cfg.vocab_size != tok.vocab_size())
       fail("{}: vocab_size = {} does not match the GPT-2 tokenizer's {}", o->model,

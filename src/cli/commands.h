@@ -39,5 +39,6 @@ Command make_eval_command();
 Command make_prepare_command();
 Command make_quantize_command();
 Command make_convert_command();
+Command make_merge_command();  // cmd_merge.cpp (SPEC §12)
 
 }  // namespace tinyr2::cli

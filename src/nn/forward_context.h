@@ -10,6 +10,7 @@
 namespace tinyr2::nn {
 
 struct QuantizedWeights;  // nn/quantized.h
+class LoraAdapters;       // nn/lora.h
 
 struct ForwardContext {
   explicit ForwardContext(Tape& t) : tape(t) {}
@@ -26,6 +27,8 @@ struct ForwardContext {
   std::vector<size_t>* block_marks = nullptr;
   // The quantized weights of a model loaded from a quantized GGUF (set by Model), or null.
   const QuantizedWeights* quantized = nullptr;
+  // The LoRA adapters applied on top of the model's Linears (SPEC §12, set by Model), or null.
+  const LoraAdapters* lora = nullptr;
 };
 
 }  // namespace tinyr2::nn

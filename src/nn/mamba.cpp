@@ -62,7 +62,7 @@ Tensor Mamba::run(ForwardContext& ctx, const Tensor& x, MambaState* state) const
   }
   const Tensor xc = ops::silu(t, conv);
   const std::vector<Tensor> dbc = ops::split(t, linear(ctx, xc, x_proj), {R_, N_, N_}, -1);
-  const Tensor dt = ops::linear(t, dbc[0], dt_w);
+  const Tensor dt = linear(ctx, dbc[0], dt_w);  // nn::linear: a LoRA target (§12)
   const Tensor y =
       ops::selective_scan(t, xc, dt, dt_b, A_log, dbc[1], dbc[2], D, state ? state->h : Tensor());
   Tensor out = linear(ctx, ops::mul(t, y, ops::silu(t, xz[1])), out_proj);

@@ -7,6 +7,7 @@
 #include "io/file_io.h"
 #include "io/safetensors.h"
 #include "nn/gguf_model.h"
+#include "nn/lora_files.h"
 #include "nn/memory_estimate.h"
 #include "nn/rope_positions.h"
 
@@ -46,6 +47,7 @@ Tensor Model::hidden_with(
   ctx.v_first = Tensor();
   ctx.balance_losses.clear();
   ctx.quantized = quantized.get();
+  ctx.lora = lora.get();
 
   const kernels::QuantizedMatrix* q_emb = nn::quantized(ctx, token_embedding);
   Tensor x = q_emb ? ops::quant_embedding(*q_emb, ids)
@@ -152,6 +154,10 @@ void Model::save(const std::string& dir) const {
   std::filesystem::create_directories(dir, ec);
   if (ec) fail("{}: cannot create directory: {}", dir, ec.message());
   io::write_file_atomically(dir + "/config.json", cfg.to_json().dump(2) + "\n");
+  if (lora) {  // SPEC §12: a LoRA run saves its adapters, not the frozen base
+    save_adapter(dir, *lora, lora->base_name, lora->base_sha256);
+    return;
+  }
   io::save_safetensors(dir + "/model.safetensors", params.state_dict(), {{"format", "pt"}});
 }
 

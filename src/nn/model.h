@@ -13,6 +13,7 @@
 #include "nn/block.h"
 #include "nn/config.h"
 #include "nn/forward_context.h"
+#include "nn/lora.h"
 #include "nn/model_cache.h"
 #include "nn/parameters.h"
 #include "nn/quantized.h"
@@ -65,6 +66,7 @@ class Model {
   // N` (SPEC §10, nn::with_context_limit): the context limit becomes N, beyond ctx_len only for
   // RoPE models (NTK-scaled).
   static std::unique_ptr<Model> load(const std::string& dir, int64_t ctx = 0);
+  // With LoRA adapters: config.json + the adapter files (nn/lora_files.h), no base weights.
   void save(const std::string& dir) const;
 
   int64_t num_params() const { return params.count(); }
@@ -78,6 +80,8 @@ class Model {
   std::unique_ptr<RMSNorm> rm_f;
   // Set when loaded from a Q8_0 / Q4_0 GGUF file: the quantized matrices (nn/quantized.h).
   std::shared_ptr<const QuantizedWeights> quantized;
+  // LoRA adapters on the Linears (SPEC §12; nn/lora.h), or null: every forward applies them.
+  std::shared_ptr<const LoraAdapters> lora;
 
  private:
   // rm_f(reduce(blocks(embed(ids)))) (B,T,C) for tokens at positions pos0 …; with a cache

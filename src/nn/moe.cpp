@@ -3,6 +3,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "nn/lora_moe.h"
 #include "nn/quantized.h"
 
 namespace tinyr2::nn {
@@ -75,7 +76,9 @@ Tensor DSMoE::forward(ForwardContext& ctx, const Tensor& x) const {
     mask = ops::dropout_mask({N * K, C}, p_drop, *ctx.rng);
   }
   Tensor routed;
-  if (quantized(ctx, w_fc[0]) || quantized(ctx, w_proj[0])) {  // a quantized GGUF model: §13
+  if (lora_on_routed_experts(ctx, experts)) {  // SPEC §12: adapters on the experts
+    routed = routed_experts_each(ctx, xf, w, chosen, experts);
+  } else if (quantized(ctx, w_fc[0]) || quantized(ctx, w_proj[0])) {  // a quantized GGUF model: §13
     std::vector<const kernels::QuantizedMatrix*> q_fc, q_proj;
     for (int64_t e = 0; e < R; ++e) {
       q_fc.push_back(quantized(ctx, w_fc[e]));

@@ -38,12 +38,20 @@ inline const kernels::QuantizedMatrix* quantized(const ForwardContext& ctx, cons
   return ctx.quantized ? ctx.quantized->find(w) : nullptr;
 }
 
-// x · wᵀ: quantized when w is, else ops::linear.
+// x · wᵀ: quantized when w is, else ops::linear; plus w's LoRA term when it has one.
 Tensor linear(ForwardContext& ctx, const Tensor& x, const Tensor& w);
 
 // ops::stacked_linear, or its quantized form when any part's weight is quantized.
 std::vector<Tensor> stacked_linear(ForwardContext& ctx, const Tensor& x,
                                    const std::vector<ops::StackedOutput>& outputs,
                                    std::shared_ptr<const ops::RopeTable> rope = nullptr);
+// The same without the LoRA terms (SPEC §12; stacked_linear adds them).
+std::vector<Tensor> stacked_linear_base(ForwardContext& ctx, const Tensor& x,
+                                        const std::vector<ops::StackedOutput>& outputs,
+                                        std::shared_ptr<const ops::RopeTable> rope);
+// Adds the LoRA term of every adapted part to y (stacked_linear's outputs), through RoPE.
+void add_lora_stacked(ForwardContext& ctx, const Tensor& x,
+                      const std::vector<ops::StackedOutput>& outputs,
+                      const std::shared_ptr<const ops::RopeTable>& rope, std::vector<Tensor>& y);
 
 }  // namespace tinyr2::nn

@@ -205,7 +205,8 @@ Checkpoint load_latest_checkpoint(const std::string& run_dir) {
   Checkpoint c;
   c.dir = (fs::path(run_dir) / "checkpoints" / name).string();
   if (!fs::is_directory(c.dir)) fail("{}: names {}, which does not exist", latest.string(), c.dir);
-  c.model = nn::Model::load(c.dir);
+  // A LoRA run's checkpoint holds adapters (SPEC §12): the run reloads its base (lora_run.h).
+  if (!fs::exists(c.dir + "/adapter_config.json")) c.model = nn::Model::load(c.dir);
   const std::string opt = c.dir + "/optimizer.safetensors";
   if (!fs::exists(opt)) fail("{}: missing", opt);
   c.optimizer_state = io::load_safetensors(opt).tensors;

@@ -67,7 +67,7 @@ void write_model_dir(const std::string& dir, const nn::Model& model);
 
 struct Checkpoint {
   std::string dir;
-  std::unique_ptr<nn::Model> model;
+  std::unique_ptr<nn::Model> model;  // null for a LoRA run's checkpoint (adapter files in dir)
   std::map<std::string, Tensor> optimizer_state;
   TrainerState state;
 };

@@ -28,7 +28,12 @@ const std::vector<std::string> kTrainKeys = {"batch_size",
                                              "seed",
                                              "keep_checkpoints",
                                              "precision",
-                                             "zero"};
+                                             "zero",
+                                             "init_from",
+                                             "lora_rank",
+                                             "lora_alpha",
+                                             "lora_dropout",
+                                             "lora_targets"};
 
 // io::JsonFields reports `train: "KEY" what`; the trainer's keys are named `train.KEY what`.
 template <typename Read>
@@ -96,6 +101,26 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   // SPEC §13: the precision of the matrix products.
   field("precision", [&] { f.choice("precision", c.precision, {"fp32", "bf16"}); });
   field("zero", [&] { f.integer("zero", c.zero, 0, 1); });  // SPEC §15
+  // SPEC §12: fine-tuning from a model directory, LoRA adapters on a frozen base.
+  if (f.has("init_from")) {
+    const auto& v = f.raw("init_from");
+    if (!v.is_string() || v.get<std::string>().empty())
+      bad("init_from", fmt::format("must be a model directory path, got {}", io::json_excerpt(v)));
+    c.init_from = v.get<std::string>();
+  }
+  field("lora_rank", [&] { f.integer("lora_rank", c.lora_rank, 0, 1 << 16); });
+  field("lora_alpha", [&] { f.number("lora_alpha", c.lora_alpha, 0.0, 1e9); });
+  field("lora_dropout", [&] { f.number("lora_dropout", c.lora_dropout, 0.0, 1.0); });
+  if (c.lora_dropout >= 1.0) bad("lora_dropout", fmt::format("= {} must be < 1", c.lora_dropout));
+  if (f.has("lora_targets")) {
+    const auto& v = f.raw("lora_targets");
+    if (!v.is_string())
+      bad("lora_targets",
+          fmt::format("must be a string like \"attn,ffn\", got {}", io::json_excerpt(v)));
+    c.lora_targets = v.get<std::string>();
+  }
+  if (c.lora_rank > 0 && c.init_from.empty())
+    bad("lora_rank", "needs a base model: --init-from MODEL_DIR (train.init_from)");
   f.finish();
   return c;
 }
@@ -123,6 +148,13 @@ nlohmann::json TrainConfig::to_json() const {
   j["keep_checkpoints"] = keep_checkpoints;
   j["precision"] = precision;
   j["zero"] = zero;
+  if (!init_from.empty()) j["init_from"] = init_from;
+  if (lora_rank > 0) {  // only in a LoRA run's config (SPEC §12)
+    j["lora_rank"] = lora_rank;
+    j["lora_alpha"] = lora_alpha;
+    j["lora_dropout"] = lora_dropout;
+    j["lora_targets"] = lora_targets;
+  }
   return j;
 }
 

@@ -54,6 +54,14 @@ struct TrainConfig {
   // SPEC §15: 1 shards the optimizer state across data-parallel ranks by whole tensors
   // (ZeRO-1); 0 keeps a full copy on every rank. No effect in a single process.
   int64_t zero = 0;
+  // SPEC §12: start from this model directory's weights (--init-from; "" = a fresh init).
+  std::string init_from;
+  // LoRA (SPEC §12, nn/lora.h): rank r > 0 trains adapters on the frozen init_from model;
+  // alpha 0 means r; targets as --lora-targets.
+  int64_t lora_rank = 0;
+  double lora_alpha = 0;
+  double lora_dropout = 0;
+  std::string lora_targets = "attn,ffn";
 
   // Reads a "train" object (missing keys keep their defaults); strict as described above.
   static TrainConfig from_json(const nlohmann::json& j);

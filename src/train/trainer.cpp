@@ -42,6 +42,10 @@ bool is_muon_param(const std::string& name, const Tensor& t, bool buffer) {
 
 ParamGroups partition_parameters(const nn::Model& model) {
   ParamGroups g;
+  if (model.lora) {  // SPEC §12: the adapters alone train, with AdamW; the base is frozen
+    for (const auto& e : model.lora->params().all()) g.adamw.emplace_back(e.name, e.tensor);
+    return g;
+  }
   for (const auto& e : model.params.all()) {
     if (e.buffer) continue;
     (is_muon_param(e.name, e.tensor) ? g.muon : g.adamw).emplace_back(e.name, e.tensor);
@@ -202,7 +206,7 @@ StepResult Trainer::step() {
       for (size_t i = 0; i < all_.size(); ++i)
         comm_.broadcast(all_[i].second.data(), all_[i].second.numel(), owner_[i]);
     size_t at = 0;
-    for (nn::DSMoE* m : moe) {
+    for (nn::DSMoE* m : model_.lora ? std::vector<nn::DSMoE*>{} : moe) {  // LoRA: base frozen
       if (!reducer_) {
         m->update_bias(m->routed_counts());
         continue;

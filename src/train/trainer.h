@@ -17,7 +17,8 @@
 // block compressor (`block_compressor.*`), `intra_block_pos_encoding` and the
 // hyper-connection tensors (`hc_attn.*`, `hc_ffn.*`); AdamW takes every other parameter
 // (embeddings — also the tied head —, norms, lamb*, HC tensors, ...). Buffers (expert_bias)
-// are in neither.
+// are in neither. A LoRA model (SPEC §12) trains only its adapters, all with AdamW; its
+// frozen base keeps its expert biases too.
 //
 // Evaluation losses are the mean cross-entropy (nats/token; without the balance term) over a
 // fixed list of batches, in eval mode (no noise, no dropout) without recording gradients.

@@ -25,6 +25,7 @@
 #include "nn/memory_estimate.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
+#include "train/lora_run.h"
 #include "train/metrics.h"
 #include "train/run_directory.h"
 #include "train/trainer.h"
@@ -95,7 +96,9 @@ std::optional<Checkpoint> open_checkpoint(const TrainOptions& o, const RunConfig
                                           const std::string& out) {
   if (!o.resume) return std::nullopt;  // OutputDirectory::claim checked `out`
   Checkpoint ckpt = load_latest_checkpoint(out);
-  const std::string diff = first_difference(rc.model.to_json(), ckpt.model->cfg.to_json());
+  const nn::ModelConfig saved =
+      ckpt.model ? ckpt.model->cfg : nn::ModelConfig::from_file(ckpt.dir + "/config.json");
+  const std::string diff = first_difference(rc.model.to_json(), saved.to_json());
   if (!diff.empty())
     fail("--resume {}: the model config differs from the checkpoint's: {}", ckpt.dir, diff);
   return ckpt;
@@ -154,6 +157,9 @@ void report_data(const std::string& out, const std::vector<std::string>& sources
 }
 
 std::unique_ptr<nn::Model> make_model(const RunConfig& rc, std::optional<Checkpoint>& ckpt) {
+  if (!rc.train.init_from.empty())  // SPEC §12 (lora_run.h)
+    return make_fine_tuning_model(rc, ckpt ? ckpt->dir : "",
+                                  ckpt ? std::move(ckpt->model) : nullptr);
   if (ckpt) return std::move(ckpt->model);
   auto model = std::make_unique<nn::Model>(rc.model);
   model->init(static_cast<uint64_t>(rc.train.seed));
