@@ -1,0 +1,84 @@
+#include "bench/peak_memory.h"
+
+#include <malloc.h>
+
+#include <fstream>
+#include <string>
+
+#include "autograd/tape.h"
+#include "bench/workloads.h"
+#include "core/memory.h"
+#include "nn/mixer_factory.h"
+
+namespace tinyr2::bench {
+
+namespace {
+
+// "VmRSS:" / "VmHWM:" of /proc/self/status in bytes; -1 when missing.
+int64_t status_bytes(const std::string& key) {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size())) * 1024;  // "… kB"
+  return -1;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+}  // namespace
+
+std::optional<int64_t> peak_bytes(const std::function<void()>& work) {
+  if (kAddressSanitizer) return std::nullopt;
+  // Every block of 64 KiB or more its own mapping, unmapped when freed: the resident size then
+  // follows the live blocks instead of what the heap keeps (glibc does not reuse a freed
+  // aligned block for the next one of the same size).
+  mallopt(M_MMAP_THRESHOLD, 64 << 10);
+  mallopt(M_MMAP_MAX, 1 << 24);
+  malloc_trim(0);
+  const int64_t before = status_bytes("VmRSS:");
+  {
+    std::ofstream reset("/proc/self/clear_refs");
+    reset << "5";
+    if (!reset.flush() || before < 0) {
+      memory::keep_freed_memory();
+      return std::nullopt;
+    }
+  }
+  if (status_bytes("VmHWM:") > before + (1 << 20)) {  // not reset
+    memory::keep_freed_memory();
+    return std::nullopt;
+  }
+  work();
+  const int64_t high = status_bytes("VmHWM:");
+  memory::keep_freed_memory();  // back to the CLI's and the benchmarks' policy
+  if (high < 0) return std::nullopt;
+  return high - before;
+}
+
+void warm_up(const std::function<void(const Tensor& x, const Tensor& dy)>& pass, int64_t C) {
+  Tensor x = random_normal({1, 64, C}, 4);
+  x.set_requires_grad(true);
+  pass(x, random_normal({1, 64, C}, 5));
+}
+
+std::optional<int64_t> mixer_fwd_bwd_peak_bytes(const nn::ModelConfig& cfg, int64_t T) {
+  nn::Parameters params;
+  const auto mixer = nn::make_sequence_mixer(params, "attn.", cfg, 0);
+  params.init_all(1);
+  const auto pass = [&](const Tensor& x, const Tensor& dy) {
+    Tape tape;
+    nn::ForwardContext ctx(tape);
+    const Tensor y = mixer->forward(ctx, x);
+    tape.backward(y, dy);
+  };
+  warm_up(pass, cfg.n_embd);
+  Tensor x = random_normal({1, T, cfg.n_embd}, 2);
+  const Tensor dy = random_normal({1, T, cfg.n_embd}, 3);
+  x.set_requires_grad(true);
+  return peak_bytes([&] { pass(x, dy); });
+}
+
+}  // namespace tinyr2::bench
