@@ -40,29 +40,16 @@ void mixer_fwd_bwd(benchmark::State& state) {
   const char* type = kTypes[state.range(0)];
   const int64_t T = state.range(1);
   const nn::ModelConfig cfg = layer_config(type, T);
-  nn::Parameters params;
-  const auto mixer = nn::make_sequence_mixer(params, "attn.", cfg, 0);
-  params.init_all(1);
-  const auto pass = [&](const Tensor& x, const Tensor& dy) {
-    Tape tape;
-    nn::ForwardContext ctx(tape);
-    const Tensor y = mixer->forward(ctx, x);
-    tape.backward(y, dy);
-  };
-  warm_up(pass, cfg.n_embd);
-  Tensor x = random_normal({1, T, cfg.n_embd}, 2);
-  const Tensor dy = random_normal({1, T, cfg.n_embd}, 3);
-  x.set_requires_grad(true);
+  MixerLayerPass pass(cfg, T);
   std::optional<int64_t> peak;
   bool first = true;
   for (auto _ : state) {
     if (first)  // the first pass, measured (its malloc_trim is a few ms of the timing)
-      peak = peak_bytes([&] { pass(x, dy); });
+      peak = peak_bytes([&] { pass.run(); });
     else
-      pass(x, dy);
+      pass.run();
     first = false;
-    for (const auto& e : params.all()) e.tensor.zero_grad();
-    x.zero_grad();
+    pass.zero_grads();
   }
   state.counters["peak_MB"] = peak ? static_cast<double>(*peak) / 1e6 : -1.0;
   state.counters["tokens/s"] =

@@ -58,27 +58,34 @@ std::optional<int64_t> peak_bytes(const std::function<void()>& work) {
   return high - before;
 }
 
-void warm_up(const std::function<void(const Tensor& x, const Tensor& dy)>& pass, int64_t C) {
-  Tensor x = random_normal({1, 64, C}, 4);
-  x.set_requires_grad(true);
-  pass(x, random_normal({1, 64, C}, 5));
+MixerLayerPass::MixerLayerPass(const nn::ModelConfig& cfg, int64_t T)
+    : mixer_(nn::make_sequence_mixer(params_, "attn.", cfg, 0)) {
+  params_.init_all(1);
+  // Warm-up on 64 positions (see the header), then the measured inputs.
+  x_ = random_normal({1, 64, cfg.n_embd}, 4);
+  dy_ = random_normal({1, 64, cfg.n_embd}, 5);
+  x_.set_requires_grad(true);
+  run();
+  x_ = random_normal({1, T, cfg.n_embd}, 2);
+  dy_ = random_normal({1, T, cfg.n_embd}, 3);
+  x_.set_requires_grad(true);
+}
+
+void MixerLayerPass::run() const {
+  Tape tape;
+  nn::ForwardContext ctx(tape);
+  const Tensor y = mixer_->forward(ctx, x_);
+  tape.backward(y, dy_);
+}
+
+void MixerLayerPass::zero_grads() {
+  for (const auto& e : params_.all()) e.tensor.zero_grad();
+  x_.zero_grad();
 }
 
 std::optional<int64_t> mixer_fwd_bwd_peak_bytes(const nn::ModelConfig& cfg, int64_t T) {
-  nn::Parameters params;
-  const auto mixer = nn::make_sequence_mixer(params, "attn.", cfg, 0);
-  params.init_all(1);
-  const auto pass = [&](const Tensor& x, const Tensor& dy) {
-    Tape tape;
-    nn::ForwardContext ctx(tape);
-    const Tensor y = mixer->forward(ctx, x);
-    tape.backward(y, dy);
-  };
-  warm_up(pass, cfg.n_embd);
-  Tensor x = random_normal({1, T, cfg.n_embd}, 2);
-  const Tensor dy = random_normal({1, T, cfg.n_embd}, 3);
-  x.set_requires_grad(true);
-  return peak_bytes([&] { pass(x, dy); });
+  const MixerLayerPass pass(cfg, T);
+  return peak_bytes([&] { pass.run(); });
 }
 
 }  // namespace tinyr2::bench

@@ -13,28 +13,42 @@
 // the benchmarks'). nullopt when the kernel does not offer the reset, or under
 // AddressSanitizer (its allocator keeps freed blocks in quarantine).
 //
-// warm_up(pass, C): one pass(x, dy) on 64 positions, unmeasured: the first pass of a process
-// starts the worker threads (stacks, malloc arenas: a few MB that are no layer's) and
-// allocates the parameter gradients (a constant term).
+// MixerLayerPass(cfg, T): layer 0's sequence mixer of cfg (nn::make_sequence_mixer, initialised)
+// with x (1,T,C) and dy (1,T,C); run() is one forward of x + backward of dy. The constructor
+// runs one pass on 64 positions first, unmeasured: the first pass of a process starts the
+// worker threads (stacks, malloc arenas: a few MB that are no layer's) and allocates the
+// parameter gradients (a constant term).
 //
-// mixer_fwd_bwd_peak_bytes(cfg, T): peak_bytes of one forward + backward of a new layer 0
-// sequence mixer (nn::make_sequence_mixer) on x (1,T,C) with dy (1,T,C) after warm_up, as
+// mixer_fwd_bwd_peak_bytes(cfg, T): peak_bytes of one run() of a new MixerLayerPass, as
 // BM_mixer_fwd_bwd reports it (bench/bench_mixers.cpp). Parameters, x and dy are allocated
 // before the measurement; x's gradient is part of it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "core/tensor.h"
 #include "nn/config.h"
+#include "nn/parameters.h"
+#include "nn/sequence_mixer.h"
 
 namespace tinyr2::bench {
 
 std::optional<int64_t> peak_bytes(const std::function<void()>& work);
 
-void warm_up(const std::function<void(const Tensor& x, const Tensor& dy)>& pass, int64_t C);
+class MixerLayerPass {
+ public:
+  MixerLayerPass(const nn::ModelConfig& cfg, int64_t T);
+  void run() const;
+  void zero_grads();
+
+ private:
+  nn::Parameters params_;
+  std::unique_ptr<nn::SequenceMixer> mixer_;
+  Tensor x_, dy_;
+};
 
 std::optional<int64_t> mixer_fwd_bwd_peak_bytes(const nn::ModelConfig& cfg, int64_t T);
 
