@@ -5,9 +5,12 @@
 // step; a vocabulary of 256 shows the layers alone. The prompt is prefilled once (untimed);
 // each benchmark iteration decodes the next position, 64 in all.
 // FULL reads every cached position per token; Sparse reads T/d compressed keys, n·l′ selected
-// rows and w window rows. Reported as ms/token.
+// rows and w window rows. BM_decode_linear: an all-Linear model (SPEC §10) at positions 256,
+// 4k and 32k, flat in the position (its state is S (D×D) and z (D) per head, whatever the
+// position). Reported as ms/token.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "bench_util.h"
@@ -20,8 +23,10 @@ namespace {
 
 void run_decode(benchmark::State& state, const char* attention) {
   const int64_t pos = state.range(0), vocab = state.range(1);
-  const nn::ModelConfig cfg = nn::ModelConfig::from_json(
-      {{"ctx_len", 8192}, {"vocab_size", vocab}, {"attention_types", {attention}}});
+  const nn::ModelConfig cfg =
+      nn::ModelConfig::from_json({{"ctx_len", std::max<int64_t>(8192, pos + 128)},
+                                  {"vocab_size", vocab},
+                                  {"attention_types", {attention}}});
   nn::Model model(cfg);
   model.init(1);
   Rng rng(2);
@@ -56,6 +61,9 @@ static void BM_decode_full(benchmark::State& state) {
 static void BM_decode_sparse(benchmark::State& state) {
   run_decode(state, "Sparse");
 }
+static void BM_decode_linear(benchmark::State& state) {
+  run_decode(state, "Linear");
+}
 // Arguments: position, vocabulary (50257 = GPT-2; 256 shrinks the head so that the layers'
 // share of a step shows).
 BENCHMARK(BM_decode_full)
@@ -65,6 +73,12 @@ BENCHMARK(BM_decode_full)
     ->UseRealTime();
 BENCHMARK(BM_decode_sparse)
     ->ArgsProduct({{256, 1024, 4096}, {50257, 256}})
+    ->Iterations(64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK(BM_decode_linear)
+    ->ArgsProduct({{256, 4096, 32768}, {50257, 256}})
     ->Iterations(64)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -1,5 +1,7 @@
 #include "nn/config.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "io/json_fields.h"
 #include "io/json_reader.h"
@@ -190,6 +192,13 @@ void ModelConfig::validate() const {
   if (pos_embedding == PosEmbedding::Rope && head_dim() % 2 != 0)
     bad("pos_embedding",
         fmt::format("= \"rope\" needs an even head size, got n_embd / n_head = {}", head_dim()));
+  // SPEC §10: Retention always rotates q and k (RoPE), whatever pos_embedding says.
+  if (std::find(attention_types.begin(), attention_types.end(), AttentionType::Retention) !=
+          attention_types.end() &&
+      head_dim() % 2 != 0)
+    bad("attention_types",
+        fmt::format("\"Retention\" needs an even head size (RoPE), got n_embd / n_head = {}",
+                    head_dim()));
   if (rope_scaling > 1.0 && qk_rope_head_dim <= 2)
     bad("rope_scaling",
         fmt::format("= {} needs qk_rope_head_dim > 2 (NTK base θ·s^(D/(D−2)))", rope_scaling));

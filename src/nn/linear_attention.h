@@ -20,8 +20,9 @@ struct LinearAttentionState : MixerState {
   int64_t positions = 0;
 
   void clear() override;
-  int64_t bytes() const override { return (S.numel() + z.numel()) * 4; }
-  int64_t allocated_bytes() const override { return bytes(); }
+  // S and z once a position was seen; none before (a fresh or cleared state holds none).
+  int64_t bytes() const override { return positions > 0 ? allocated_bytes() : 0; }
+  int64_t allocated_bytes() const override { return (S.numel() + z.numel()) * 4; }
 };
 
 class LinearAttention : public SequenceMixer {

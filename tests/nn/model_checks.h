@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <initializer_list>
 #include <vector>
 
 #include "core/rng.h"
@@ -20,8 +19,7 @@ namespace tinyr2::nn {
 // T random tokens; for each p in `cut`, the tokens from p on are changed: logits before p must
 // stay within 1e-6, those from p on must move (> 1e-4); then cached decoding = full forward
 // (relative error ≤ 1e-4).
-inline void expect_causal_and_cached(const Model& m, int64_t T,
-                                     std::initializer_list<int64_t> cut) {
+inline void expect_causal_and_cached(const Model& m, int64_t T, const std::vector<int64_t>& cut) {
   const int64_t V = m.cfg.vocab_size;
   Rng rng(1);
   std::vector<int32_t> v(static_cast<size_t>(T));

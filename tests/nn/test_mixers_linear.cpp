@@ -1,15 +1,13 @@
-// The "Linear" sequence mixer (SPEC §10, nn/linear_attention.h) without a model around it,
-// and in a model:
-//   - cached decode (prefill, one token at a time, a cleared state reused) equals the full
-//     forward at every position; the state is S (D×D) and z (D) per head whatever the
-//     position (bytes() constant);
+// The "Linear" sequence mixer (SPEC §10, nn/linear_attention.h):
 //   - the chunked kernel equals the literal O(T²) sum (a closed form computed here in double)
-//     for T below, at and across chunk boundaries, T = 1 included;
-//   - causality of a model with Linear layers (changing tokens ≥ p leaves logits < p alone);
+//     for T below, at and across chunk boundaries, T = 1 included; its gradients match
+//     finite differences of that sum;
 //   - parameter count (closed form), a decode state of another layer type and a checkpoint
 //     of another layer type are one-line errors.
-// Parity of logits, loss and every gradient with the PyTorch reference:
-// tests/nn/test_model_parity.cpp (Linear/…).
+// Elsewhere: parity of logits, loss and every gradient with the PyTorch reference in
+// tests/nn/test_model_parity.cpp (Linear/…); cached decode = forward and the flat state bytes
+// in tests/nn/test_sequence_mixer.cpp (Types/Mixer.*/linear); model causality and cached
+// decoding in tests/nn/test_model_properties.cpp (Configs/ModelCausality.*).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,7 +17,6 @@
 #include "autograd/ops_linear_attention.h"
 #include "core/error.h"
 #include "core/rng.h"
-#include "model_checks.h"
 #include "nn/linear_attention.h"
 #include "nn/mixer_factory.h"
 #include "nn/model.h"
@@ -64,31 +61,6 @@ std::vector<double> literal_linear_attention(const Tensor& q, const Tensor& k, c
         for (int64_t e = 0; e < D; ++e) o[at(b, t, h) + e] = num[e] / den;
       }
   return o;
-}
-
-Tensor full_forward(const SequenceMixer& m, const Tensor& x) {
-  Tape tape;
-  NoGradGuard ng(tape);
-  ForwardContext ctx(tape);
-  return m.forward(ctx, x);
-}
-
-Tensor cached_forward(const SequenceMixer& m, MixerState& state, const Tensor& x, int64_t first,
-                      std::vector<int64_t>* bytes_after = nullptr) {
-  const int64_t T = x.size(1), C = x.size(2);
-  Tensor out = Tensor::empty({1, T, C});
-  for (int64_t pos = 0; pos < T;) {
-    const int64_t n = pos == 0 ? first : 1;
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    const Tensor y =
-        m.forward_cached(ctx, x.view({T, C}).rows(pos, pos + n).view({1, n, C}), state, pos);
-    std::copy(y.data(), y.data() + n * C, out.data() + pos * C);
-    pos += n;
-    if (bytes_after) bytes_after->push_back(state.bytes());
-  }
-  return out;
 }
 
 }  // namespace
@@ -143,32 +115,6 @@ TEST(LinearAttention, GradientsMatchFiniteDifferences) {
     }
     EXPECT_LE(err / mx, 2e-3) << "input " << which;
   }
-}
-
-TEST(LinearAttention, CachedDecodeEqualsForwardAndTheStateIsFlat) {
-  const ModelConfig cfg = config_of(R"({"attention_types": ["Linear"]})");
-  Parameters p;
-  const auto mixer = make_sequence_mixer(p, "blocks.0.attn.", cfg, 0);
-  EXPECT_STREQ(mixer->type_name(), "Linear");
-  p.init_all(3);
-  const int64_t T = 100, C = cfg.n_embd, D = cfg.head_dim(), H = cfg.n_head;
-  const Tensor x = random_tensor({1, T, C}, 5);
-  const Tensor expected = full_forward(*mixer, x);
-  const auto state = mixer->new_state();
-  std::vector<int64_t> bytes;
-  EXPECT_LE(testing::relative_error(cached_forward(*mixer, *state, x, 1, &bytes), expected), 1e-4);
-  for (int64_t b : bytes) EXPECT_EQ(b, 4 * H * (D * D + D));  // S and z, whatever t
-  state->clear();
-  EXPECT_LE(testing::relative_error(cached_forward(*mixer, *state, x, T / 3), expected), 1e-4);
-  state->clear();
-  EXPECT_LE(testing::relative_error(cached_forward(*mixer, *state, x, T), expected), 1e-4);
-}
-
-TEST(LinearAttention, ModelIsCausalAndCachedLogitsMatchEveryPosition) {
-  Model m(config_of(R"({"attention_types": ["Linear", "FULL"], "types": ["mlp", "moe"],
-                        "hc": true, "ctx_len": 128})"));
-  m.init(7);
-  expect_causal_and_cached(m, 90, {1, 65, 89});
 }
 
 TEST(LinearAttention, ParameterCountIsTheClosedForm) {

@@ -185,7 +185,9 @@ TEST(SsmLayers, TheShippedConfigsAreDefaultWithTheAttentionSlotSwapped) {
       {"retention", {AttentionType::Retention}},
       {"mamba", {AttentionType::Mamba}},
       {"jamba",
-       {AttentionType::Mamba, AttentionType::Mamba, AttentionType::Mamba, AttentionType::Full}}};
+       {AttentionType::Mamba, AttentionType::Mamba, AttentionType::Mamba, AttentionType::Full}},
+      {"linear", {AttentionType::Linear, AttentionType::Sparse}},
+      {"lfa", {AttentionType::Lfa, AttentionType::Sparse}}};
   for (const auto& [name, types] : cases) {
     ModelConfig c =
         ModelConfig::from_file(std::string(TINYR2_SOURCE_DIR) + "/configs/" + name + ".json");

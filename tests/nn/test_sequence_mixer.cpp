@@ -86,11 +86,16 @@ Tensor cached_forward(const SequenceMixer& m, MixerState& state, const Tensor& x
 }
 
 // bytes() of a layer's state after t positions, from the config (the layouts documented in
-// nn/full_attention.h and nn/sparse_attention.h).
+// nn/full_attention.h, nn/sparse_attention.h and, SPEC §10, nn/linear_attention.h,
+// nn/lfa_attention.h, nn/retention.h, nn/mamba.h).
 int64_t expected_bytes(const ModelConfig& c, int64_t t) {
   const int64_t C = c.n_embd, H = c.n_head;
   if (c.attention_type(0) == AttentionType::Full) return 4 * 2 * t * C;                      // k, v
   if (c.attention_type(0) == AttentionType::Retention) return t == 0 ? 0 : 4 * C * (C / H);  // S
+  if (c.attention_type(0) == AttentionType::Linear)  // S (D×D) and z (D) per head, whatever t
+    return t == 0 ? 0 : 4 * H * ((C / H) * (C / H) + C / H);
+  if (c.attention_type(0) == AttentionType::Lfa)  // k, v rows; the last x and conv1 rows
+    return t == 0 ? 0 : 4 * (2 * C * t + C + C / 2);
   if (c.attention_type(0) == AttentionType::Mamba)  // K−1 rows of xs, h (d_in × N)
     return t == 0 ? 0 : 4 * c.mamba_expand * C * (c.mamba_d_conv - 1 + c.mamba_d_state);
   const BranchSet b = c.branches(0);
@@ -172,6 +177,9 @@ INSTANTIATE_TEST_SUITE_P(
         {"retention", R"({"attention_types": ["Retention"]})"},
         {"mamba", R"({"attention_types": ["Mamba"]})"},
         {"mamba_k1", R"({"attention_types": ["Mamba"], "mamba_d_conv": 1, "mamba_d_state": 5})"},
+        {"linear", R"({"attention_types": ["Linear"]})"},
+        {"lfa", R"({"attention_types": ["LFA"]})"},
+        {"lfa_rope", R"({"attention_types": ["LFA"], "pos_embedding": "rope"})"},
     }),
     [](const auto& info) { return info.param.name; });
 

@@ -89,6 +89,21 @@ void update_state(float* M, const float* a, const float* b, const float* coef, f
     }
 }
 
+// One chunk of the causal decayed scan, shared by the forward (out = o from a = q, b = k,
+// m = v, Sᵀ) and the dq sweep of the backward (out = dq from a = dO, b = v, m = k, S):
+//   out_i = Σ_{j≤i} s·γ^(i−j)·(a_i·b_j)·m_j + s·γ^(i+1)·(Sᵀ a_i, or S a_i)
+// then S ← γ^L·S + Σ_j γ^(L−1−j)·k_j v_jᵀ. P (L×L) and coef (L) are scratch.
+void causal_chunk(const float* a, const float* b, const float* m, const float* kc, const float* vc,
+                  float* S, float* out, float* P, float* coef, const float* gpow, float scale,
+                  int64_t L, int64_t D, bool transposed_state) {
+  masked_products(a, b, P, gpow, scale, L, D);
+  apply(P, m, out, L, D, false);  // P was built for stride L: apply() reads it with the same L
+  for (int64_t i = 0; i < L; ++i) coef[i] = scale * gpow[i + 1];
+  add_state_products(S, a, out, coef, L, D, transposed_state);
+  for (int64_t j = 0; j < L; ++j) coef[j] = gpow[L - 1 - j];
+  update_state(S, kc, vc, coef, gpow[L], L, D);
+}
+
 }  // namespace
 
 double retention_gamma(int64_t h) {
@@ -101,7 +116,7 @@ void retention_forward(const float* q, const float* k, const float* v, float* o,
   for (int64_t item = 0; item < B * H; ++item) {
     const int64_t b = item / H, h = item % H;
     const double gamma = retention_gamma(h);
-    std::vector<float> gpow(kL + 1), inter(kL), intra(kL);
+    std::vector<float> gpow(kL + 1), coef(kL);
     for (int64_t n = 0; n <= kL; ++n) gpow[n] = static_cast<float>(std::pow(gamma, n));
     std::vector<float> qc(kL * D), kc(kL * D), vc(kL * D), oc(kL * D), P(kL * kL);
     std::vector<float> S(D * D, 0.f);
@@ -112,14 +127,9 @@ void retention_forward(const float* q, const float* k, const float* v, float* o,
       load_rows(q, qc.data(), b, c0, L, h, T, H, D);
       load_rows(k, kc.data(), b, c0, L, h, T, H, D);
       load_rows(v, vc.data(), b, c0, L, h, T, H, D);
-      masked_products(qc.data(), kc.data(), P.data(), gpow.data(), scale, L, D);
-      // P was built for stride L: apply() reads it with the same L.
-      apply(P.data(), vc.data(), oc.data(), L, D, false);
-      for (int64_t i = 0; i < L; ++i) inter[i] = scale * gpow[i + 1];
       // q_iᵀ S: out[d] = Σ_a q[a] S[a][d], i.e. Sᵀ q.
-      add_state_products(S.data(), qc.data(), oc.data(), inter.data(), L, D, true);
-      for (int64_t j = 0; j < L; ++j) intra[j] = gpow[L - 1 - j];
-      update_state(S.data(), kc.data(), vc.data(), intra.data(), gpow[L], L, D);
+      causal_chunk(qc.data(), kc.data(), vc.data(), kc.data(), vc.data(), S.data(), oc.data(),
+                   P.data(), coef.data(), gpow.data(), scale, L, D, true);
       for (int64_t i = 0; i < L; ++i)
         std::copy_n(oc.data() + i * D, D, o + ((b * T + c0 + i) * H + h) * D);
     }
@@ -144,13 +154,9 @@ void retention_backward(const float* q, const float* k, const float* v, const fl
       load_rows(k, kc.data(), b, c0, L, h, T, H, D);
       load_rows(v, vc.data(), b, c0, L, h, T, H, D);
       load_rows(go, gc.data(), b, c0, L, h, T, H, D);
-      masked_products(gc.data(), vc.data(), P.data(), gpow.data(), scale, L, D);
-      apply(P.data(), kc.data(), acc.data(), L, D, false);
-      for (int64_t i = 0; i < L; ++i) coef[i] = scale * gpow[i + 1];
-      add_state_products(S.data(), gc.data(), acc.data(), coef.data(), L, D, false);
+      causal_chunk(gc.data(), vc.data(), kc.data(), kc.data(), vc.data(), S.data(), acc.data(),
+                   P.data(), coef.data(), gpow.data(), scale, L, D, false);
       add_rows(dq, acc.data(), b, c0, L, h, T, H, D);
-      for (int64_t j = 0; j < L; ++j) coef[j] = gpow[L - 1 - j];
-      update_state(S.data(), kc.data(), vc.data(), coef.data(), gpow[L], L, D);
     }
     // Backward sweep: dk, dv with G (S's buffer reused).
     std::fill(S.begin(), S.end(), 0.f);

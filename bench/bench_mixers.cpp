@@ -1,22 +1,27 @@
 // The SPEC §10 sequence mixers next to FULL and Sparse, one layer of the default widths
 // (n_embd 256, 4 heads; Mamba d_in 512, N 16, K 4, R 16), B = 1:
 //
-//   BM_mixer_fwd_bwd/<type>/T   forward of x (1,T,C) + backward of dy, T = 512 … 32k. Counter
-//                               act_MB: heap bytes in use after the forward (the activations
-//                               the tape keeps for backward, the layer's peak) minus before.
+//   BM_mixer_fwd_bwd/<type>/T   forward of x (1,T,C) + backward of dy, T = 512, 2k, 8k, 16k,
+//                               32k. Counter peak_MB: the most memory the first forward +
+//                               backward held above what it started with (bench/peak_memory.h:
+//                               the resident-set high-water mark, after a warm-up pass of 64
+//                               positions; -1 where it cannot be measured). Linear,
+//                               LFA, Retention and Mamba never build a T×T tensor: linear in T.
 //   BM_mixer_decode/<type>/pos  one cached decode step (forward_cached of one token) at
-//                               position pos after an untimed prefill; ms/token. Retention and
-//                               Mamba keep a fixed-size state, so it is flat in pos.
+//                               position pos after an untimed prefill; ms/token. Linear,
+//                               Retention and Mamba keep a fixed-size state, so it is flat in
+//                               pos; FULL and LFA read every cached row (and their 32k prefill
+//                               is quadratic: minutes).
 //
-// Run one type / length at a time (FULL at 32k is minutes on two cores), e.g.
+// Run one type / length at a time (FULL and LFA at 32k are minutes on two cores), e.g.
 //   build/tinyr2-bench --benchmark_filter='BM_mixer_fwd_bwd/Mamba'
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
-
 #include <chrono>
+#include <optional>
 #include <string>
 
+#include "bench/peak_memory.h"
 #include "bench_util.h"
 #include "nn/mixer_factory.h"
 #include "nn/model.h"
@@ -25,12 +30,7 @@ namespace tinyr2::bench {
 
 namespace {
 
-const char* const kTypes[] = {"FULL", "Sparse", "Retention", "Mamba"};
-
-double heap_in_use() {
-  const struct mallinfo2 mi = mallinfo2();
-  return static_cast<double>(mi.uordblks + mi.hblkhd);
-}
+const char* const kTypes[] = {"FULL", "Sparse", "Linear", "LFA", "Retention", "Mamba"};
 
 nn::ModelConfig layer_config(const char* type, int64_t ctx) {
   return nn::ModelConfig::from_json({{"ctx_len", ctx}, {"attention_types", {type}}});
@@ -40,24 +40,18 @@ void mixer_fwd_bwd(benchmark::State& state) {
   const char* type = kTypes[state.range(0)];
   const int64_t T = state.range(1);
   const nn::ModelConfig cfg = layer_config(type, T);
-  nn::Parameters params;
-  const auto mixer = nn::make_sequence_mixer(params, "attn.", cfg, 0);
-  params.init_all(1);
-  Tensor x = random_normal({1, T, cfg.n_embd}, 2);
-  const Tensor dy = random_normal({1, T, cfg.n_embd}, 3);
-  x.set_requires_grad(true);
-  double act = 0;
+  MixerLayerPass pass(cfg, T);
+  std::optional<int64_t> peak;
+  bool first = true;
   for (auto _ : state) {
-    const double before = heap_in_use();
-    Tape tape;
-    nn::ForwardContext ctx(tape);
-    Tensor y = mixer->forward(ctx, x);
-    act = std::max(act, heap_in_use() - before);
-    tape.backward(y, dy);
-    for (const auto& e : params.all()) e.tensor.zero_grad();
-    x.zero_grad();
+    if (first)  // the first pass, measured (its malloc_trim is a few ms of the timing)
+      peak = peak_bytes([&] { pass.run(); });
+    else
+      pass.run();
+    first = false;
+    pass.zero_grads();
   }
-  state.counters["act_MB"] = act / 1e6;
+  state.counters["peak_MB"] = peak ? static_cast<double>(*peak) / 1e6 : -1.0;
   state.counters["tokens/s"] =
       benchmark::Counter(static_cast<double>(T), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -97,9 +91,9 @@ void mixer_decode(benchmark::State& state) {
 
 // Registers BM_mixer_fwd_bwd/<type>/T:<T> and BM_mixer_decode/<type>/pos:<pos>.
 bool register_all() {
-  for (int64_t type = 0; type < 4; ++type) {
+  for (int64_t type = 0; type < 6; ++type) {
     const std::string name = kTypes[type];
-    for (int64_t T : {512, 2048, 8192, 32768})
+    for (int64_t T : {512, 2048, 8192, 16384, 32768})
       benchmark::RegisterBenchmark(("BM_mixer_fwd_bwd/" + name + "/T:" + std::to_string(T)).c_str(),
                                    mixer_fwd_bwd)
           ->Args({type, T})
