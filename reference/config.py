@@ -34,6 +34,12 @@ MODEL_DEFAULTS = {
     "gate_noise": 0.02,
     "expert_bias_rate": 1e-3,
     "moe_balance_coef": 0.01,
+    "glu_hidden": None,          # SPEC §11: 4 * n_embd
+    "glu_activation": "silu",
+    "moe_expert": "mlp",
+    "router": "deepseek",
+    "moe_aux_coef": 0.01,
+    "capacity_factor": 0.0,
     "q_lora_rank": 96,
     "kv_lora_rank": 32,
     "qk_nope_head_dim": 32,
@@ -234,10 +240,22 @@ class Config:
         d["attention_types"] = _str_list(d, "attention_types",
                                          ("FULL", "Sparse", "Retention", "Mamba", "LFA", "Linear"))
         d["attention_mode"] = _modes(d["attention_mode"])
-        d["types"] = _str_list(d, "types", ("mlp", "moe"))
+        d["types"] = _str_list(d, "types", ("mlp", "moe", "glu"))
 
         d["n_experts"] = _int(d, "n_experts", 2)
-        d["num_exp"] = _int(d, "num_exp", 2, d["n_experts"])
+        d["router"] = _choice(d, "router", ("deepseek", "topk", "attention", "expert_choice"))
+        d["num_exp"] = _int(d, "num_exp", 2 if d["router"] == "deepseek" else 1, d["n_experts"])
+        if d["glu_hidden"] is None:
+            d["glu_hidden"] = 4 * d["n_embd"]
+        d["glu_hidden"] = _int(d, "glu_hidden", 1)
+        d["glu_activation"] = _choice(d, "glu_activation",
+                                      ("silu", "gelu", "relu", "sigmoid", "bilinear"))
+        d["moe_expert"] = _choice(d, "moe_expert", ("mlp", "glu"))
+        d["moe_aux_coef"] = _num(d, "moe_aux_coef", 0.0)
+        d["capacity_factor"] = _num(d, "capacity_factor", 0.0)
+        if d["router"] == "expert_choice" and not d["capacity_factor"] > 0:
+            raise ConfigError("capacity_factor: must be > 0 with router \"expert_choice\", got "
+                              f"{d['capacity_factor']}")
         if d["moe_hidden"] is None:
             d["moe_hidden"] = 4 * d["n_embd"]
         d["moe_hidden"] = _int(d, "moe_hidden", 1)

@@ -29,6 +29,11 @@ except ImportError:  # imported as a package module
 
 SSM_MIXERS = {"Retention": Retention, "Mamba": Mamba}  # SPEC §10 (reference/mixers_ssm.py)
 
+try:
+    import ffn_variants
+except ImportError:  # imported as a package module
+    from . import ffn_variants  # type: ignore
+
 
 # ------------------------------------------------------------------------------------
 # Small pieces
@@ -305,9 +310,10 @@ class DSMoE(nn.Module):
         C, E = cfg.n_embd, cfg.n_experts
         self.E, self.k = E, cfg.num_exp
         self.gate_noise, self.bias_rate = cfg.gate_noise, cfg.expert_bias_rate
+        self.capacity_factor = cfg.capacity_factor      # SPEC §11 (training only)
         self.noise_enabled = True
         self.gate = Linear(C, E - 1)                       # row i routes to experts.{i+1}
-        self.experts = nn.ModuleList([MLP(C, cfg.moe_hidden, cfg.dropout) for _ in range(E)])
+        self.experts = nn.ModuleList([ffn_variants.make_expert(cfg, MLP) for _ in range(E)])
         self.register_buffer("expert_bias", torch.zeros(E - 1))
         self.last_counts = torch.zeros(E - 1, dtype=torch.int64)   # last forward
         self.step_counts = torch.zeros(E - 1, dtype=torch.int64)   # summed in training mode
@@ -336,9 +342,18 @@ class DSMoE(nn.Module):
         chosen, ghat, _ = self.route(x2)
         routed = torch.zeros_like(x2)
         counts = torch.zeros(E - 1, dtype=torch.int64)
+        keep = torch.ones_like(chosen, dtype=torch.bool)
+        if self.training and self.capacity_factor > 0:  # SPEC §11: position-major admission
+            B, T = (shape[0], shape[1]) if x.dim() == 3 else (1, N)
+            cap = ffn_variants.capacity(self.capacity_factor, N, k - 1, E - 1)
+            keep = ffn_variants.admit_position_major(chosen, B, T, E - 1, cap)
+            if ctx is not None:
+                ctx["dropped"].append(float((~keep).sum()) / chosen.numel())
         for e in range(1, E):
             tok, slot = (chosen == e - 1).nonzero(as_tuple=True)
             counts[e - 1] = tok.numel()
+            kept = keep[tok, slot]
+            tok, slot = tok[kept], slot[kept]
             if tok.numel() == 0:
                 continue
             ye = self.experts[e](x2.index_select(0, tok))
@@ -491,7 +506,15 @@ class Block(nn.Module):
             self.attn = _linear_mixers().MIXERS[kind](cfg)
         else:
             self.attn = SSM_MIXERS[kind](cfg)
-        self.ffn = (MLP(C, 4 * C, cfg.dropout) if cfg.ffn_type(i) == "mlp" else DSMoE(cfg))
+        kind = cfg.ffn_type(i)
+        if kind == "mlp":
+            self.ffn = MLP(C, 4 * C, cfg.dropout)
+        elif kind == "glu":  # SPEC §11 (reference/ffn_variants.py)
+            self.ffn = ffn_variants.GLU(C, cfg.glu_hidden, cfg.glu_activation, cfg.dropout)
+        elif cfg.router == "deepseek":
+            self.ffn = DSMoE(cfg)
+        else:
+            self.ffn = ffn_variants.RoutedMoE(cfg, MLP)
         self.use_hc = cfg.hc_active
         if self.use_hc:
             HC = MHC if cfg.mhc else DynamicHC
@@ -528,8 +551,9 @@ class Transformer(nn.Module):
                 if isinstance(b.ffn, DSMoE)]
 
     def set_gate_noise(self, on):
-        for _, m in self.moe_layers():
-            m.noise_enabled = bool(on)
+        for m in self.modules():
+            if isinstance(m, (DSMoE, ffn_variants.RoutedMoE)):
+                m.noise_enabled = bool(on)
 
     def set_dropout(self, p):
         for m in self.modules():
@@ -544,7 +568,7 @@ class Transformer(nn.Module):
         x = self.token_embedding_table(idx)
         if cfg.pos_embedding == "learned":
             x = x + self.position_embedding_table(torch.arange(T))
-        ctx = {"v_first": None, "bal": []}
+        ctx = {"v_first": None, "bal": [], "aux": [], "dropped": []}
         if cfg.hc_active:
             x = x[:, :, None, :].expand(B, T, cfg.hc_num_streams, cfg.n_embd)  # expand
         for blk in self.blocks:
@@ -554,12 +578,17 @@ class Transformer(nn.Module):
         h = self.rm_f(x)
         logits = h @ self.token_embedding_table.weight.t()                   # tied head
         out = {}
-        bal = torch.stack(ctx["bal"]).mean() if ctx["bal"] else logits.new_zeros(())
+        # L_bal of DSMoE layers (§2.4) or L_aux of topk / attention layers (§11): one router
+        # per model, so one of the lists is empty.
+        losses = ctx["bal"] + ctx["aux"]
+        bal = torch.stack(losses).mean() if losses else logits.new_zeros(())
+        coef = cfg.moe_balance_coef if cfg.router == "deepseek" else cfg.moe_aux_coef
         out["bal"] = bal
+        out["dropped"] = ctx["dropped"]
         if targets is not None:
             ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
             out["ce"] = ce
-            out["loss"] = ce + cfg.moe_balance_coef * bal
+            out["loss"] = ce + coef * bal
         return logits, out
 
     # ---- expert-bias balancing (§2.4 step 6) ------------------------------------------
@@ -590,7 +619,8 @@ def init_weights(model, seed=1337):
         leaf = name.rsplit(".", 1)
         owner = model.get_submodule(leaf[0]) if len(leaf) == 2 else model
         if isinstance(owner, (nn.Linear, nn.Embedding)) or leaf[-1] == "intra_block_pos_encoding":
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * std)
+            s = getattr(owner, "init_std", std)  # SPEC §11: GLU Xavier / Kaiming
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * s)
     for m in model.modules():  # Mamba's SPEC §10 init (after the Linear weights)
         if hasattr(m, "init_ssm"):
             m.init_ssm(g)

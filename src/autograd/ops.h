@@ -5,6 +5,7 @@
 #include "autograd/ops_attention.h"
 #include "autograd/ops_dropout.h"
 #include "autograd/ops_elementwise.h"
+#include "autograd/ops_glu.h"
 #include "autograd/ops_hc.h"
 #include "autograd/ops_linalg.h"
 #include "autograd/ops_moe.h"

@@ -5,6 +5,7 @@
 #include "autograd/tape.h"
 
 #include "core/index_tensor.h"
+#include "kernels/params.h"
 
 namespace tinyr2::ops {
 
@@ -22,8 +23,12 @@ Tensor moe_balance_loss(Tape& tape, const Tensor& w, const IndexTensor& idx, int
 // w_fc[e] (H, C) and w_proj[e] (C, H) for e < E = w_fc.size(). mask is undefined or
 // (N·K, C), one row per (token, slot) in the kernel's dispatch order (by expert, then
 // token) — a dropout mask of kept/(1−p) and 0. Only experts some token chose get a gradient.
+// SPEC §11: an idx entry −1 routes that slot nowhere (adds 0, gets no gradient), and the
+// mask then has one row per routed slot. With w_up (one per expert, (H, C)) the experts are
+// GLUs: w_fc is c_gate and out[n] = Σ_j g · (act(x·W_fcᵀ) ⊙ x·W_upᵀ) · W_projᵀ.
 Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTensor& idx,
                    const std::vector<Tensor>& w_fc, const std::vector<Tensor>& w_proj,
-                   const Tensor& mask = Tensor());
+                   const Tensor& mask = Tensor(), const std::vector<Tensor>& w_up = {},
+                   kernels::GluActivation act = kernels::GluActivation::Silu);
 
 }  // namespace tinyr2::ops

@@ -17,6 +17,7 @@
 #include "nn/lora_files.h"
 #include "nn/memory_estimate.h"
 #include "nn/model.h"
+#include "nn/moe_router.h"
 #include "train/run_directory.h"
 
 namespace tinyr2::cli {
@@ -140,7 +141,9 @@ Command make_info_command() {
     fmt::print("{}\n", model->cfg.to_json().dump(2));
     fmt::print("parameters: {} total, {} active per token\n", model->num_params(),
                model->active_params_per_token());
-    if (model->quantized)  // a Q8_0 / Q4_0 GGUF file (SPEC §13)
+    if (const std::string r = nn::moe_routing_summary(model->cfg); !r.empty())
+      fmt::print("{}\n", r);  // SPEC §11
+    if (model->quantized)     // a Q8_0 / Q4_0 GGUF file (SPEC §13)
       fmt::print("quantized: {} matrices kept in their blocks; integer products: {}\n",
                  model->quantized->by_tensor.size(),
                  kernels::quant_path_name(model->quantized->path));

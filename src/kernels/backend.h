@@ -69,7 +69,8 @@ namespace tinyr2::kernels {
   X(scale_in_place) X(quant_matmul)                                                           \
   X(retention_forward) X(retention_backward) X(selective_scan_forward)                        \
   X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)       \
-  X(linear_attention_forward) X(linear_attention_backward)
+  X(linear_attention_forward) X(linear_attention_backward)                                    \
+  X(glu_forward) X(glu_backward)
 // clang-format on
 
 enum class Kernel {
@@ -327,14 +328,12 @@ struct Backend {
   // The dispatch plan (host data) from the routing choice idx (N, K).
   Entry<MoeDispatch(const int32_t* idx, int64_t N, int64_t K, int64_t E)> moe_dispatch;
   Entry<void(const MoeDispatch& d, const float* x, const float* g, const float* mask,
-             const std::vector<const float*>& w_fc, const std::vector<const float*>& w_proj,
-             int64_t C, int64_t H, float* xg, float* z, float* y, float* out)>
+             const MoeExpertWeights& w, int64_t C, int64_t H, float* xg, float* z, float* y,
+             float* out)>
       moe_experts_forward;
   Entry<void(const MoeDispatch& d, const float* dout, const float* g, const float* mask,
-             const std::vector<const float*>& w_fc, const std::vector<const float*>& w_proj,
-             int64_t C, int64_t H, const float* xg, const float* z, const float* y, float* dx,
-             float* dg, const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
-             const std::vector<float>& beta_fc, const std::vector<float>& beta_proj)>
+             const MoeExpertWeights& w, int64_t C, int64_t H, const float* xg, const float* z,
+             const float* y, float* dx, float* dg, const MoeExpertGrads& dw)>
       moe_experts_backward;
   // The expert-bias update after a step (counts: host data, per expert).
   Entry<void(float* bias, const int64_t* counts, int64_t E, float rate)> moe_update_bias;
@@ -385,6 +384,11 @@ struct Backend {
              const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
              int64_t D, int64_t chunk)>
       linear_attention_backward;
+  // ---- Gated linear unit act(a) ⊙ b (cpu/glu.h; SPEC §11)
+  Entry<void(const float* a, const float* b, float* y, int64_t n, GluActivation act)> glu_forward;
+  Entry<void(const float* a, const float* b, const float* dy, float* da, float* db, int64_t n,
+             GluActivation act)>
+      glu_backward;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

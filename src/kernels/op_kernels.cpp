@@ -79,6 +79,7 @@ constexpr OpKernels kOps[] = {
     {"selective_scan", {K::selective_scan_forward, K::selective_scan_backward}},
     {"depthwise_conv1d", {K::depthwise_conv1d_forward, K::depthwise_conv1d_backward}},
     {"linear_attention", {K::linear_attention_forward, K::linear_attention_backward}},
+    {"glu", {K::glu_forward, K::glu_backward}},
 };
 // clang-format on
 

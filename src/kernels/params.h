@@ -14,6 +14,9 @@ struct ColumnBlock {
   int64_t heads = 0, rope_dim = 0;  // RoPE on the last rope_dim entries of each head slice
 };
 
+// The activation of a gated linear unit act(a) ⊙ b (kernels/cpu/glu.h; SPEC §11).
+enum class GluActivation { Silu, Gelu, Relu, Sigmoid, Bilinear };
+
 // The MoE dispatch (kernels/cpu/moe_experts.h, SPEC §2.4): token n's K slots s = n·K + j
 // sorted by expert into M = N·K rows; rows offsets[e] … offsets[e+1]−1 belong to expert e.
 struct MoeDispatch {
@@ -21,10 +24,26 @@ struct MoeDispatch {
   std::vector<int64_t> offsets;  // E + 1
   std::vector<int32_t> token;    // M: the token of row i
   std::vector<int32_t> slot;     // M: the slot (n·K + j) of row i
-  std::vector<int32_t> pos;      // M: the row of slot s
+  std::vector<int32_t> pos;      // N·K: the row of slot s, −1 for a slot that routes nowhere
 
-  int64_t rows() const { return N * K; }
+  // M: the rows of all experts (N·K less the slots with expert −1, SPEC §11 drops).
+  int64_t rows() const { return offsets.empty() ? 0 : offsets.back(); }
   int64_t rows_of(int64_t e) const { return offsets[e + 1] - offsets[e]; }
+};
+
+// The expert FFN: the MLP (w_up empty) or a GLU with activation `act` (w_up of size E).
+struct MoeExpertWeights {
+  std::vector<const float*> w_fc, w_up, w_proj;  // per expert; null for experts without rows
+  GluActivation act = GluActivation::Silu;
+  bool glu() const { return !w_up.empty(); }
+};
+
+// The gradients of the expert weights, per expert (null entries skipped; dw_up empty for
+// MLP experts): accumulated (+=), or overwritten where beta is 0 (a new, uninitialised
+// gradient; betas are 0 or 1).
+struct MoeExpertGrads {
+  std::vector<float*> dw_fc, dw_up, dw_proj;
+  std::vector<float> beta_fc, beta_up, beta_proj;
 };
 
 // The quintic of Newton–Schulz (kernels/cpu/newton_schulz.h; Muon's coefficients, SPEC §6).

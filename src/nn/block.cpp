@@ -15,6 +15,9 @@ Block::Block(Parameters& p, int64_t i, const ModelConfig& cfg)
   if (cfg.ffn_type(i) == FfnType::Mlp)
     mlp = std::make_unique<MLP>(p, prefix + "ffn.", cfg.n_embd, 4 * cfg.n_embd,
                                 static_cast<float>(cfg.dropout), static_cast<float>(cfg.init_std));
+  else if (cfg.ffn_type(i) == FfnType::Glu)  // SPEC §11
+    glu = std::make_unique<GLU>(p, prefix + "ffn.", cfg.n_embd, cfg.glu_hidden_size(),
+                                cfg.glu_activation, static_cast<float>(cfg.dropout));
   else
     moe = std::make_unique<DSMoE>(p, prefix + "ffn.", cfg);
   if (cfg.streams() > 1) {
@@ -30,6 +33,7 @@ Tensor Block::attention(ForwardContext& ctx, const Tensor& x) const {
 
 Tensor Block::ffn(ForwardContext& ctx, const Tensor& x) const {
   const Tensor h = rm2.forward(ctx, x);
+  if (glu) return glu->forward(ctx, h);
   return mlp ? mlp->forward(ctx, h) : moe->forward(ctx, h);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nn/config.h"
+#include "nn/glu.h"
 #include "nn/hyper_connection.h"
 #include "nn/mlp.h"
 #include "nn/moe.h"
@@ -44,6 +45,7 @@ class Block {
   RMSNorm rm1, rm2;
   std::unique_ptr<SequenceMixer> attn;  // "blocks.{i}.attn."
   std::unique_ptr<MLP> mlp;
+  std::unique_ptr<GLU> glu;  // SPEC §11
   std::unique_ptr<DSMoE> moe;
   std::unique_ptr<HyperConnection> hc_attn, hc_ffn;
 

@@ -58,6 +58,53 @@ BranchSet parse_mode(io::JsonFields& f, const nlohmann::json& e) {
 
 }  // namespace
 
+const char* router_name(Router r) {
+  switch (r) {
+    case Router::TopK:
+      return "topk";
+    case Router::Attention:
+      return "attention";
+    case Router::ExpertChoice:
+      return "expert_choice";
+    default:
+      return "deepseek";
+  }
+}
+
+Router router_from_name(const std::string& s) {
+  for (Router r : {Router::Deepseek, Router::TopK, Router::Attention, Router::ExpertChoice})
+    if (s == router_name(r)) return r;
+  fail(
+      "{}: \"router\" must be \"deepseek\", \"topk\", \"attention\" or \"expert_choice\", "
+      "got \"{}\"",
+      kContext, s);
+}
+
+const char* glu_activation_name(GluActivation a) {
+  switch (a) {
+    case GluActivation::Gelu:
+      return "gelu";
+    case GluActivation::Relu:
+      return "relu";
+    case GluActivation::Sigmoid:
+      return "sigmoid";
+    case GluActivation::Bilinear:
+      return "bilinear";
+    default:
+      return "silu";
+  }
+}
+
+GluActivation glu_activation_from_name(const std::string& s) {
+  for (GluActivation a : {GluActivation::Silu, GluActivation::Gelu, GluActivation::Relu,
+                          GluActivation::Sigmoid, GluActivation::Bilinear})
+    if (s == glu_activation_name(a)) return a;
+  fail(
+      "{}: \"glu_activation\" must be one of \"silu\", \"gelu\", \"relu\", \"sigmoid\", "
+      "\"bilinear\", got \"{}\"",
+      kContext, s);
+}
+
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   ModelConfig c;
   io::JsonFields f(j, kContext);
@@ -92,15 +139,28 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   }
   if (f.has("types")) {
     c.types.clear();
-    for (int i : string_list(f, "types", {"mlp", "moe"}))
-      c.types.push_back(i == 0 ? FfnType::Mlp : FfnType::Moe);
+    for (int i : string_list(f, "types", {"mlp", "moe", "glu"}))
+      c.types.push_back(static_cast<FfnType>(i));
   }
   f.integer("n_experts", c.n_experts, 2, 4096);
-  f.integer("num_exp", c.num_exp, 2, 4096);
+  f.integer("num_exp", c.num_exp, 1, 4096);
   f.integer("moe_hidden", c.moe_hidden, 1, kBig);
   f.number("gate_noise", c.gate_noise, 0.0, 2.0);
   f.number("expert_bias_rate", c.expert_bias_rate, 0.0);
   f.number("moe_balance_coef", c.moe_balance_coef, 0.0);
+  // SPEC §11.
+  f.integer("glu_hidden", c.glu_hidden, 1, kBig);
+  std::string sel;
+  f.choice("glu_activation", sel, {"silu", "gelu", "relu", "sigmoid", "bilinear"});
+  if (!sel.empty()) c.glu_activation = glu_activation_from_name(sel);
+  sel.clear();
+  f.choice("moe_expert", sel, {"mlp", "glu"});
+  if (!sel.empty()) c.moe_expert = sel == "glu" ? MoeExpert::Glu : MoeExpert::Mlp;
+  sel.clear();
+  f.choice("router", sel, {"deepseek", "topk", "attention", "expert_choice"});
+  if (!sel.empty()) c.router = router_from_name(sel);
+  f.number("moe_aux_coef", c.moe_aux_coef, 0.0);
+  f.number("capacity_factor", c.capacity_factor, 0.0, 1e6);
   f.integer("q_lora_rank", c.q_lora_rank, 1, kBig);
   f.integer("kv_lora_rank", c.kv_lora_rank, 1, kBig);
   f.integer("qk_nope_head_dim", c.qk_nope_head_dim, 0, kBig);
@@ -161,11 +221,21 @@ void ModelConfig::validate() const {
   };
   if (n_embd % n_head != 0)
     bad("n_head", fmt::format("= {} must divide n_embd = {}", n_head, n_embd));
-  if (num_exp - 1 < 1 || num_exp - 1 > n_experts - 1)
+  if (router != Router::Deepseek) {  // SPEC §11: k = num_exp of E = n_experts, no shared expert
+    if (num_exp > n_experts)
+      bad("num_exp", fmt::format("= {} is out of range: router \"{}\" needs 1 ≤ num_exp ≤ "
+                                 "n_experts = {}",
+                                 num_exp, router_name(router), n_experts));
+  } else if (num_exp - 1 < 1 || num_exp - 1 > n_experts - 1)
     bad("num_exp",
         fmt::format(
             "= {} is out of range: need 1 ≤ num_exp−1 ≤ n_experts−1 = {}, i.e. 2 ≤ num_exp ≤ {}",
             num_exp, n_experts - 1, n_experts));
+  if (router == Router::ExpertChoice && !(capacity_factor > 0.0))
+    bad("capacity_factor",
+        fmt::format("= {} must be > 0 with router \"expert_choice\" (each expert takes "
+                    "ceil(capacity_factor·N·k/E) tokens)",
+                    capacity_factor));
   if (hc_num_fracs != 1)
     bad("hc_num_fracs", fmt::format("= {}: only 1 is supported", hc_num_fracs));
   if (qk_rope_head_dim % 2 != 0)
@@ -227,13 +297,19 @@ nlohmann::json ModelConfig::to_json() const {
   for (auto t : attention_types) at.push_back(attention_type_name(t));
   j["attention_mode"] = attention_mode_json;
   auto& ty = j["types"] = nlohmann::json::array();
-  for (auto t : types) ty.push_back(t == FfnType::Mlp ? "mlp" : "moe");
+  for (auto t : types) ty.push_back(t == FfnType::Mlp ? "mlp" : t == FfnType::Moe ? "moe" : "glu");
   j["n_experts"] = n_experts;
   j["num_exp"] = num_exp;
   j["moe_hidden"] = moe_hidden_size();
   j["gate_noise"] = gate_noise;
   j["expert_bias_rate"] = expert_bias_rate;
   j["moe_balance_coef"] = moe_balance_coef;
+  j["glu_hidden"] = glu_hidden_size();
+  j["glu_activation"] = glu_activation_name(glu_activation);
+  j["moe_expert"] = moe_expert == MoeExpert::Glu ? "glu" : "mlp";
+  j["router"] = router_name(router);
+  j["moe_aux_coef"] = moe_aux_coef;
+  j["capacity_factor"] = capacity_factor;
   j["q_lora_rank"] = q_lora_rank;
   j["kv_lora_rank"] = kv_lora_rank;
   j["qk_nope_head_dim"] = qk_nope_head_dim;

@@ -12,12 +12,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/params.h"
+
 namespace tinyr2::nn {
 
 // The sequence mixer in a block's attention slot; names, layers and constructors are in the
 // table of nn/mixer_factory.cpp (one line per type).
 enum class AttentionType { Full, Sparse, Retention, Mamba, Linear, Lfa };
-enum class FfnType { Mlp, Moe };
+enum class FfnType { Mlp, Moe, Glu };
+// SPEC §11: the MoE routing ("deepseek" = §2.4) and the expert / GLU kinds.
+enum class Router { Deepseek, TopK, Attention, ExpertChoice };
+enum class MoeExpert { Mlp, Glu };
+using GluActivation = kernels::GluActivation;
 enum class BranchGate { Softmax, Sigmoid };
 enum class HResProj { Sinkhorn, Orthostochastic };
 // Where positions come from (SPEC §10 pos_embedding): the learned table E_pos (§2) or RoPE
@@ -38,6 +44,12 @@ struct ModelConfig {
   int64_t n_experts = 8, num_exp = 2;
   int64_t moe_hidden = -1;  // -1: 4 * n_embd
   double gate_noise = 0.02, expert_bias_rate = 1e-3, moe_balance_coef = 0.01;
+  // SPEC §11: GLU FFN, MoE expert kind, router, Switch aux loss, capacity (0 = unlimited).
+  int64_t glu_hidden = -1;  // -1: 4 * n_embd
+  GluActivation glu_activation = GluActivation::Silu;
+  MoeExpert moe_expert = MoeExpert::Mlp;
+  Router router = Router::Deepseek;
+  double moe_aux_coef = 0.01, capacity_factor = 0.0;
   int64_t q_lora_rank = 96, kv_lora_rank = 32;
   int64_t qk_nope_head_dim = 32, qk_rope_head_dim = 64, v_head_dim = 32;
   int64_t block_size = 16, block_stride = 16;
@@ -71,6 +83,7 @@ struct ModelConfig {
   FfnType ffn_type(int64_t layer) const { return types[layer % types.size()]; }
   int64_t head_dim() const { return n_embd / n_head; }
   int64_t moe_hidden_size() const { return moe_hidden > 0 ? moe_hidden : 4 * n_embd; }
+  int64_t glu_hidden_size() const { return glu_hidden > 0 ? glu_hidden : 4 * n_embd; }
   int64_t compress_hidden_size() const { return compress_hidden > 0 ? compress_hidden : n_embd; }
   int64_t mamba_dt_rank_size() const {
     return mamba_dt_rank > 0 ? mamba_dt_rank : (n_embd + 15) / 16;
@@ -85,5 +98,12 @@ struct ModelConfig {
   nlohmann::json to_json() const;  // every key, defaults resolved
   void validate() const;
 };
+
+// SPEC §11 names of the routers and GLU activations (the config's strings); the
+// *_from_name functions throw naming the key for an unknown name.
+const char* router_name(Router r);
+Router router_from_name(const std::string& s);
+const char* glu_activation_name(GluActivation a);
+GluActivation glu_activation_from_name(const std::string& s);
 
 }  // namespace tinyr2::nn

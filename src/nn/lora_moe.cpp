@@ -5,31 +5,31 @@
 
 namespace tinyr2::nn {
 
-bool lora_on_routed_experts(const ForwardContext& ctx, const std::vector<MLP>& experts) {
+bool any_lora(const ForwardContext& ctx, const std::vector<Tensor>& weights) {
   if (!ctx.lora) return false;
-  for (size_t e = 1; e < experts.size(); ++e)
-    if (lora_of(ctx, experts[e].c_fc) || lora_of(ctx, experts[e].c_proj)) return true;
+  for (const Tensor& w : weights)
+    if (lora_of(ctx, w)) return true;
   return false;
 }
 
 Tensor routed_experts_each(ForwardContext& ctx, const Tensor& xf, const Tensor& w,
-                           const IndexTensor& chosen, const std::vector<MLP>& experts) {
+                           const IndexTensor& chosen, int64_t R, const ExpertForward& expert) {
   Tape& t = ctx.tape;
   const int64_t N = xf.size(0), K = chosen.size(1);
   const Tensor w_flat = ops::reshape(t, w, {N * K, 1});
   std::vector<Tensor> parts;  // ĝ · expert_e(x[rows of e]), experts in order
   std::vector<int32_t> all_rows;
-  for (size_t e = 1; e < experts.size(); ++e) {
+  for (int64_t e = 0; e < R; ++e) {
     std::vector<int32_t> rows, slots;  // tokens routed to e, in token order, and their (n,k)
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k)
-        if (chosen.data[static_cast<size_t>(n * K + k)] == static_cast<int32_t>(e - 1)) {
+        if (chosen.data[static_cast<size_t>(n * K + k)] == static_cast<int32_t>(e)) {
           rows.push_back(static_cast<int32_t>(n));
           slots.push_back(static_cast<int32_t>(n * K + k));
         }
     if (rows.empty()) continue;  // an unchosen expert does no work
     const int64_t M = static_cast<int64_t>(rows.size());
-    const Tensor ye = experts[e].forward(ctx, ops::gather_rows(t, xf, IndexTensor({M}, rows)));
+    const Tensor ye = expert(ctx, e, ops::gather_rows(t, xf, IndexTensor({M}, rows)));
     const Tensor g = ops::gather_rows(t, w_flat, IndexTensor({M}, slots));  // (M,1)
     parts.push_back(ops::mul(t, ye, g));
     all_rows.insert(all_rows.end(), rows.begin(), rows.end());

@@ -124,8 +124,9 @@ ModelOutput Model::forward(ForwardContext& ctx, const IndexTensor& ids,
     for (size_t i = 1; i < ctx.balance_losses.size(); ++i)
       bal = ops::add(t, bal, ctx.balance_losses[i]);
     out.bal = ops::scale(t, bal, 1.f / static_cast<float>(ctx.balance_losses.size()));
-    out.loss =
-        ops::add(t, out.ce, ops::scale(t, out.bal, static_cast<float>(cfg.moe_balance_coef)));
+    // SPEC §11: L_aux of topk / attention layers weighs moe_aux_coef (one router per model).
+    const double coef = cfg.router == Router::Deepseek ? cfg.moe_balance_coef : cfg.moe_aux_coef;
+    out.loss = ops::add(t, out.ce, ops::scale(t, out.bal, static_cast<float>(coef)));
   }
   return out;
 }
@@ -140,10 +141,7 @@ std::vector<DSMoE*> Model::moe_layers() const {
 int64_t Model::active_params_per_token() const {
   // Every parameter except the routed experts a token does not visit.
   int64_t inactive = 0;
-  for (const DSMoE* m : moe_layers()) {
-    const int64_t per_expert = m->experts[1].c_fc.numel() + m->experts[1].c_proj.numel();
-    inactive += per_expert * ((cfg.n_experts - 1) - (cfg.num_exp - 1));
-  }
+  for (const DSMoE* m : moe_layers()) inactive += m->inactive_params_per_token();
   return num_params() - inactive;
 }
 

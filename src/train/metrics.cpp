@@ -91,7 +91,11 @@ char parse_metrics_line(const std::string& line, TrainRecord& t, EvalRecord& e) 
          get(j, "lr"),
          get(j, "grad_norm"),
          get(j, "ms"),
-         get(j, "tokens_per_s")};
+         get(j, "tokens_per_s"),
+         {}};
+    if (j.contains("moe_dropped") && j["moe_dropped"].is_array())
+      for (const auto& v : j["moe_dropped"])
+        t.moe_dropped.push_back(v.is_number() ? v.get<double>() : std::nan(""));
     return 't';
   }
   if (j["type"] == "eval") {
@@ -130,11 +134,20 @@ void MetricsLog::write_line(const std::string& line) {
 
 void MetricsLog::append(const TrainRecord& r) {
   train_.push_back(r);
+  std::string dropped;  // SPEC §11
+  if (!r.moe_dropped.empty()) {
+    dropped = ",\"moe_dropped\":[";
+    for (size_t i = 0; i < r.moe_dropped.size(); ++i) {
+      if (i > 0) dropped.push_back(',');
+      dropped.append(num(static_cast<float>(r.moe_dropped[i])));
+    }
+    dropped += "]";
+  }
   write_line(fmt::format(
-      R"({{"type":"train","step":{},"loss":{},"ce":{},"bal":{},"lr":{},"grad_norm":{},"ms":{},"tokens_per_s":{}}})",
+      R"({{"type":"train","step":{},"loss":{},"ce":{},"bal":{},"lr":{},"grad_norm":{},"ms":{},"tokens_per_s":{}{}}})",
       r.step, num(static_cast<float>(r.loss)), num(static_cast<float>(r.ce)),
       num(static_cast<float>(r.bal)), num(r.lr), num(static_cast<float>(r.grad_norm)),
-      num(std::round(r.ms * 10) / 10), num(std::round(r.tokens_per_s))));
+      num(std::round(r.ms * 10) / 10), num(std::round(r.tokens_per_s)), dropped));
 }
 
 void MetricsLog::append(const EvalRecord& r) {

@@ -1,5 +1,6 @@
 // The run's metrics (SPEC §4): metrics.jsonl, one JSON object per line,
 //   {"type":"train","step","loss","ce","bal","lr","grad_norm","ms","tokens_per_s"}  per step
+//     (+ "moe_dropped": [fraction per capacity-limited MoE layer] when there are such, §11)
 //   {"type":"eval","step","train_loss","val_loss"}                                   per eval
 // and loss.svg, a hand-written SVG of the train loss (per step) and the val loss (per eval).
 //
@@ -22,6 +23,7 @@ namespace tinyr2::train {
 struct TrainRecord {
   int64_t step = 0;
   double loss = 0, ce = 0, bal = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_s = 0;
+  std::vector<double> moe_dropped;  // SPEC §11; empty: no capacity-limited MoE layer
 };
 
 struct EvalRecord {

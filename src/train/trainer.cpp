@@ -173,6 +173,14 @@ StepResult Trainer::step() {
   const double n = static_cast<double>(cfg_.grad_accum);
   r.loss /= n, r.ce /= n, r.bal /= n;
   std::vector<int64_t> counts;  // every DSMoE layer's routing counts, summed over the ranks
+  std::vector<int64_t> drops;   // SPEC §11: dropped, assigned per capacity-limited layer
+  for (nn::DSMoE* m : moe)
+    if (m->capacity_limited()) drops.insert(drops.end(), {m->dropped(), m->assignments()});
+  if (reducer_ && !drops.empty())
+    comm_.allreduce_sum(drops.data(), static_cast<int64_t>(drops.size()));
+  for (size_t i = 0; i + 1 < drops.size(); i += 2)
+    r.moe_dropped.push_back(
+        drops[i + 1] > 0 ? static_cast<double>(drops[i]) / static_cast<double>(drops[i + 1]) : 0.0);
   if (reducer_) {
     // SPEC §15: gradients averaged (buckets posted during backward), losses averaged.
     allreduce_wait_s_ += reducer_->finish();

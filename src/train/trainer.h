@@ -130,6 +130,8 @@ struct StepResult {
   double grad_norm = 0;              // before clipping
   int64_t tokens = 0;                // B · T · grad_accum
   bool skipped = false;              // non-finite loss or norm: no update
+  // SPEC §11: per capacity-limited MoE layer, the step's fraction of dropped assignments.
+  std::vector<double> moe_dropped;
 };
 
 // Tokens of the documents, each followed by <|endoftext|> (tokenized in parallel).

@@ -400,11 +400,19 @@ StepResult TrainingRun::train_step() {
   const double tps = static_cast<double>(r.tokens) / (ms / 1e3);
   state_.tokens_seen += r.tokens;
   if (lead())
-    metrics_->append(TrainRecord{r.step, r.loss, r.ce, r.bal, r.lr, r.grad_norm, ms, tps});
+    metrics_->append(
+        TrainRecord{r.step, r.loss, r.ce, r.bal, r.lr, r.grad_norm, ms, tps, r.moe_dropped});
+  std::string dropped;  // SPEC §11: the mean dropped fraction over capacity-limited layers
+  if (!r.moe_dropped.empty()) {
+    double sum = 0;
+    for (double d : r.moe_dropped) sum += d;
+    dropped =
+        fmt::format(" | dropped {:.1f}%", 100.0 * sum / static_cast<double>(r.moe_dropped.size()));
+  }
   say(
       fmt::format("step {}/{} | loss {:.4f} | ce {:.4f} | bal {:.4f} | norm {:.3f} | lr {:.2e} | "
-                  "ms {:.0f} | tok/s {:.0f}",
-                  r.step, tc_.max_iters, r.loss, r.ce, r.bal, r.grad_norm, r.lr, ms, tps));
+                  "ms {:.0f} | tok/s {:.0f}{}",
+                  r.step, tc_.max_iters, r.loss, r.ce, r.bal, r.grad_norm, r.lr, ms, tps, dropped));
   if (r.skipped) check_nonfinite(r);
   return r;
 }

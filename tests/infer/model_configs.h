@@ -76,6 +76,14 @@ inline const std::vector<DecodeCase>& decode_cases() {
       {"mamba_mamba_full_moe_mhc", R"({"attention_types": ["Mamba", "Mamba", "FULL"],
                                        "n_layer": 3, "types": ["moe"], "num_exp": 3,
                                        "n_experts": 5, "hc": true, "mamba_d_conv": 3})"},
+      // SPEC §11: GLU FFNs, GLU experts and the routers (expert choice decodes token-choice)
+      {"glu_silu_gelu", R"({"types": ["glu", "moe"], "glu_hidden": 40, "moe_expert": "glu",
+                            "glu_activation": "gelu"})"},
+      {"router_topk", R"({"types": ["moe"], "router": "topk", "n_experts": 4, "num_exp": 2})"},
+      {"router_attention", R"({"types": ["moe"], "router": "attention", "n_experts": 4,
+                               "num_exp": 1, "hc": true})"},
+      {"router_expert_choice", R"({"types": ["moe"], "router": "expert_choice", "n_experts": 4,
+                                   "num_exp": 2, "capacity_factor": 1.0})"},
   };
   return cases;
 }

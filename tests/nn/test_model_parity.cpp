@@ -276,4 +276,35 @@ static const std::vector<ParityCase> kLfaCases = {
 INSTANTIATE_TEST_SUITE_P(Lfa, ModelParity, ::testing::ValuesIn(numbered(kLfaCases, 400)),
                          case_name);
 
+// SPEC §11: GLU FFNs (every activation), GLU experts, and the routers — topk (k = 1, 2),
+// attention, expert choice (training: experts choose; the eval logits route token-choice),
+// capacities that drop assignments (position-major), DeepSeek with a capacity. The
+// activations share their models with the routers to keep the suite short.
+static const std::vector<ParityCase> kFfnRouterCases = {
+    {"glu_silu", R"({"types": ["glu"], "glu_hidden": 40})"},
+    {"glu_gelu_deepseek_glu_experts", R"({"types": ["glu", "moe"], "n_experts": 5, "num_exp": 3,
+                                          "moe_expert": "glu", "glu_activation": "gelu"})"},
+    {"glu_relu_topk_k1", R"({"types": ["moe", "glu"], "router": "topk", "n_experts": 4,
+                             "num_exp": 1, "glu_activation": "relu", "glu_hidden": 40})"},
+    {"glu_sigmoid_topk_k2_capacity", R"({"types": ["moe", "glu"], "router": "topk",
+                                         "n_experts": 4, "num_exp": 2, "moe_expert": "glu",
+                                         "glu_activation": "sigmoid", "capacity_factor": 0.5,
+                                         "moe_aux_coef": 0.5})"},
+    {"glu_bilinear_attention_k2", R"({"types": ["glu", "moe"], "router": "attention",
+                                      "n_experts": 4, "num_exp": 2, "moe_aux_coef": 0.3,
+                                      "glu_activation": "bilinear"})"},
+    {"attention_capacity_glu", R"({"types": ["moe"], "router": "attention", "n_experts": 4,
+                                   "num_exp": 1, "capacity_factor": 0.75, "moe_expert": "glu"})"},
+    {"expert_choice", R"({"types": ["moe"], "router": "expert_choice", "n_experts": 4,
+                          "num_exp": 2, "capacity_factor": 1.0})"},
+    {"expert_choice_glu", R"({"types": ["moe", "glu"], "router": "expert_choice", "n_experts": 4,
+                              "num_exp": 1, "capacity_factor": 0.5, "moe_expert": "glu",
+                              "glu_activation": "bilinear"})"},
+    {"deepseek_capacity", R"({"types": ["moe"], "n_experts": 5, "num_exp": 3,
+                              "capacity_factor": 0.5})"},
+};
+
+INSTANTIATE_TEST_SUITE_P(FfnRouters, ModelParity,
+                         ::testing::ValuesIn(numbered(kFfnRouterCases, 700)), case_name);
+
 }  // namespace tinyr2::nn

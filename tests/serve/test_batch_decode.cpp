@@ -100,8 +100,9 @@ TEST_P(BatchDecode, EqualsEachSequenceDecodedAlone) {
 }
 
 const char* const kCases[] = {
-    "full_mlp", "full_v_residual",  "moe_num_exp3",           "mhc_sinkhorn",
-    "nsa_111",  "nsa_sigmoid_gate", "nsa_overlapping_blocks", "mixed_full_sparse_moe_mhc"};
+    "full_mlp",      "full_v_residual",  "moe_num_exp3",           "mhc_sinkhorn",
+    "nsa_111",       "nsa_sigmoid_gate", "nsa_overlapping_blocks", "mixed_full_sparse_moe_mhc",
+    "glu_silu_gelu", "router_attention", "router_expert_choice"};
 
 std::vector<DecodeCase> cases() {
   std::vector<DecodeCase> out;

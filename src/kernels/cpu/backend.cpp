@@ -9,6 +9,7 @@
 #include "kernels/cpu/gather.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/glu.h"
 #include "kernels/cpu/index_attention.h"
 #include "kernels/cpu/linear_attention.h"
 #include "kernels/cpu/linear_cross_entropy.h"
@@ -124,6 +125,8 @@ void fill(Backend& b) {
   b.depthwise_conv1d_backward = cpu::depthwise_conv1d_backward;
   b.linear_attention_forward = cpu::linear_attention_forward;
   b.linear_attention_backward = cpu::linear_attention_backward;
+  b.glu_forward = cpu::glu_forward;
+  b.glu_backward = cpu::glu_backward;
 }
 
 }  // namespace

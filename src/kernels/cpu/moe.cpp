@@ -10,9 +10,11 @@ void moe_route_weights_forward(const float* p, const int32_t* idx, float* w, int
 #pragma omp parallel for schedule(static) if (N > 4096)
   for (int64_t n = 0; n < N; ++n) {
     float s = 0.f;
-    for (int64_t k = 0; k < K; ++k) s += p[n * E + idx[n * K + k]];
+    for (int64_t k = 0; k < K; ++k)
+      if (idx[n * K + k] >= 0) s += p[n * E + idx[n * K + k]];
     const float inv = normalize ? 1.f / s : 1.f;
-    for (int64_t k = 0; k < K; ++k) w[n * K + k] = p[n * E + idx[n * K + k]] * inv;
+    for (int64_t k = 0; k < K; ++k)
+      w[n * K + k] = idx[n * K + k] >= 0 ? p[n * E + idx[n * K + k]] * inv : 0.f;
   }
 }
 
@@ -22,7 +24,8 @@ void moe_route_weights_backward(const float* p, const int32_t* idx, const float*
   for (int64_t n = 0; n < N; ++n) {
     const int32_t* ix = idx + n * K;
     if (!normalize) {
-      for (int64_t k = 0; k < K; ++k) dp[n * E + ix[k]] += dw[n * K + k];
+      for (int64_t k = 0; k < K; ++k)
+        if (ix[k] >= 0) dp[n * E + ix[k]] += dw[n * K + k];
       continue;
     }
     // w_k = p_k / s:  dp_k = dw_k / s − Σ_j dw_j p_j / s²

@@ -3,6 +3,8 @@
 // route_weights: for token n with chosen routed experts idx[n,0..K-1] (K = num_exp − 1),
 //   ĝ[n,k] = p[n, idx[n,k]] / Σ_k' p[n, idx[n,k']]   (normalize, K ≥ 2)
 //   ĝ[n,k] = p[n, idx[n,k]]                          (K = 1)
+//   Without `normalize` a slot with idx −1 (SPEC §11 expert choice: no expert) gets ĝ = 0;
+//   with it every idx entry must be an expert.
 // balance_loss: with router weights R[n, idx[n,k]] = c · ĝ[n,k] (c = (k−1)/k, the shared
 //   column left out), col_e = Σ_n R[n,e], load_e = col_e / Σ_e' col_e',
 //   L_bal = E · Σ_e (load_e − 1/E)²  over the E routed experts.

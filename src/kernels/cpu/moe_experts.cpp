@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/glu.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -16,9 +17,10 @@ constexpr int64_t kParallelWork = 32768;  // elements below which a row loop sta
 constexpr int64_t kExpertsPerThread = 2;  // active experts per thread for the parallel mode
 
 // Runs f(e, scratch) for every expert with rows: in parallel (largest first, one expert per
-// thread at a time) or one after another. scratch holds 2 · rows · H floats of the expert.
+// thread at a time) or one after another. scratch holds `per_row` · rows · H floats of the
+// expert.
 template <typename F>
-void for_each_expert(const MoeDispatch& d, int64_t H, F&& f) {
+void for_each_expert(const MoeDispatch& d, int64_t H, int64_t per_row, F&& f) {
   std::vector<int64_t> active;
   int64_t max_rows = 0;
   for (int64_t e = 0; e < d.E; ++e)
@@ -26,7 +28,7 @@ void for_each_expert(const MoeDispatch& d, int64_t H, F&& f) {
       active.push_back(e);
       max_rows = std::max(max_rows, d.rows_of(e));
     }
-  const size_t scratch_floats = static_cast<size_t>(2 * max_rows * H);
+  const size_t scratch_floats = static_cast<size_t>(std::max<int64_t>(per_row * max_rows * H, 1));
   if (!moe_experts_in_parallel(d, omp_get_max_threads())) {
     std::unique_ptr<float[]> scratch(new float[scratch_floats]);
     for (int64_t e : active) f(e, scratch.get());
@@ -49,15 +51,18 @@ MoeDispatch moe_dispatch(const int32_t* idx, int64_t N, int64_t K, int64_t E) {
   d.N = N;
   d.K = K;
   d.E = E;
-  const int64_t M = N * K;
+  const int64_t S = N * K;
   d.offsets.assign(static_cast<size_t>(E + 1), 0);
-  for (int64_t s = 0; s < M; ++s) ++d.offsets[static_cast<size_t>(idx[s]) + 1];
+  for (int64_t s = 0; s < S; ++s)
+    if (idx[s] >= 0) ++d.offsets[static_cast<size_t>(idx[s]) + 1];
   for (int64_t e = 0; e < E; ++e) d.offsets[e + 1] += d.offsets[e];
+  const int64_t M = d.offsets[static_cast<size_t>(E)];
   d.token.resize(static_cast<size_t>(M));
   d.slot.resize(static_cast<size_t>(M));
-  d.pos.resize(static_cast<size_t>(M));
+  d.pos.assign(static_cast<size_t>(S), -1);
   std::vector<int64_t> next(d.offsets.begin(), d.offsets.end() - 1);
-  for (int64_t s = 0; s < M; ++s) {  // slots in token order, so each expert's rows are too
+  for (int64_t s = 0; s < S; ++s) {  // slots in token order, so each expert's rows are too
+    if (idx[s] < 0) continue;
     const int64_t i = next[static_cast<size_t>(idx[s])]++;
     d.token[i] = static_cast<int32_t>(s / K);
     d.slot[i] = static_cast<int32_t>(s);
@@ -74,21 +79,27 @@ bool moe_experts_in_parallel(const MoeDispatch& d, int threads) {
 }
 
 void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, const float* mask,
-                         const std::vector<const float*>& w_fc,
-                         const std::vector<const float*>& w_proj, int64_t C, int64_t H, float* xg,
-                         float* z, float* y, float* out) {
-  for_each_expert(d, H, [&](int64_t e, float* a) {
+                         const MoeExpertWeights& w, int64_t C, int64_t H, float* xg, float* z,
+                         float* y, float* out) {
+  const int64_t M = d.rows();
+  for_each_expert(d, H, 1, [&](int64_t e, float* a) {
     const int64_t r0 = d.offsets[e], n = d.rows_of(e);
     float* Xe = xg + r0 * C;
     float* Ze = z + r0 * H;
     for (int64_t r = 0; r < n; ++r)
       std::memcpy(Xe + r * C, x + static_cast<int64_t>(d.token[r0 + r]) * C, sizeof(float) * C);
-    gemm(false, true, n, H, C, 1.f, Xe, C, w_fc[e], C, 0.f, Ze, H);  // Z = X · W_fcᵀ
-    for (int64_t i = 0; i < n * H; ++i) {
-      const float r = Ze[i] > 0.f ? Ze[i] : 0.f;
-      a[i] = r * r;
+    gemm(false, true, n, H, C, 1.f, Xe, C, w.w_fc[e], C, 0.f, Ze, H);  // Z = X · W_fcᵀ
+    if (w.glu()) {
+      float* Ue = z + M * H + r0 * H;
+      gemm(false, true, n, H, C, 1.f, Xe, C, w.w_up[e], C, 0.f, Ue, H);  // U = X · W_upᵀ
+      glu_forward(Ze, Ue, a, n * H, w.act);                              // A = act(Z) ⊙ U
+    } else {
+      for (int64_t i = 0; i < n * H; ++i) {
+        const float r = Ze[i] > 0.f ? Ze[i] : 0.f;
+        a[i] = r * r;
+      }
     }
-    gemm(false, true, n, C, H, 1.f, a, H, w_proj[e], H, 0.f, y + r0 * C, C);  // Y = A · W_projᵀ
+    gemm(false, true, n, C, H, 1.f, a, H, w.w_proj[e], H, 0.f, y + r0 * C, C);  // Y = A · W_projᵀ
   });
 
   // Combine: each token sums its K rows (no two threads write one token).
@@ -99,6 +110,7 @@ void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, c
     std::fill(o, o + C, 0.f);
     for (int64_t j = 0; j < K; ++j) {
       const int64_t s = n * K + j, i = d.pos[s];
+      if (i < 0) continue;  // routes nowhere
       const float gs = g[s];
       const float* Yi = y + i * C;
       if (mask) {
@@ -112,11 +124,9 @@ void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, c
 }
 
 void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* g,
-                          const float* mask, const std::vector<const float*>& w_fc,
-                          const std::vector<const float*>& w_proj, int64_t C, int64_t H,
+                          const float* mask, const MoeExpertWeights& w, int64_t C, int64_t H,
                           const float* xg, const float* z, const float* y, float* dx, float* dg,
-                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
-                          const std::vector<float>& beta_fc, const std::vector<float>& beta_proj) {
+                          const MoeExpertGrads& dw) {
   const int64_t M = d.rows();
   // dY, row by row; later each expert overwrites its rows with dX (dY is read first).
   std::unique_ptr<float[]> dbuf(new float[static_cast<size_t>(std::max<int64_t>(M * C, 1))]);
@@ -137,22 +147,48 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
     if (dg) dg[s] += dot;
   }
 
-  for_each_expert(d, H, [&](int64_t e, float* scratch) {
+  const bool glu = w.glu();
+  for_each_expert(d, H, glu ? 3 : 2, [&](int64_t e, float* scratch) {
     const int64_t r0 = d.offsets[e], n = d.rows_of(e);
     const float* Xe = xg + r0 * C;
     const float* Ze = z + r0 * H;
     float* dYe = dY + r0 * C;
+    if (glu) {
+      const float* Ue = z + M * H + r0 * H;
+      float* act = scratch;            // act(Z), then dU
+      float* dact = scratch + n * H;   // act′(Z), then dZ
+      float* a = scratch + 2 * n * H;  // A = act(Z) ⊙ U, then dA
+      glu_activation(Ze, act, dact, n * H, w.act);
+      for (int64_t i = 0; i < n * H; ++i) a[i] = act[i] * Ue[i];
+      if (dw.dw_proj[e])
+        gemm(true, false, C, H, n, 1.f, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
+      gemm(false, false, n, H, C, 1.f, dYe, C, w.w_proj[e], H, 0.f, a, H);  // dA = dY · W_proj
+      for (int64_t i = 0; i < n * H; ++i) {
+        dact[i] *= a[i] * Ue[i];  // dZ
+        act[i] *= a[i];           // dU
+      }
+      if (dw.dw_fc[e])
+        gemm(true, false, H, C, n, 1.f, dact, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
+      if (dw.dw_up[e])
+        gemm(true, false, H, C, n, 1.f, act, H, Xe, C, dw.beta_up[e], dw.dw_up[e], C);
+      if (dx) {  // dX = dZ · W_gate + dU · W_up, over dY
+        gemm(false, false, n, C, H, 1.f, dact, H, w.w_fc[e], C, 0.f, dYe, C);
+        gemm(false, false, n, C, H, 1.f, act, H, w.w_up[e], C, 1.f, dYe, C);
+      }
+      return;
+    }
     float* a = scratch;           // relu(Z)², recomputed
     float* dA = scratch + n * H;  // then dZ in place
     for (int64_t i = 0; i < n * H; ++i) {
       const float r = Ze[i] > 0.f ? Ze[i] : 0.f;
       a[i] = r * r;
     }
-    gemm(false, false, n, H, C, 1.f, dYe, C, w_proj[e], H, 0.f, dA, H);  // dA = dY · W_proj
-    if (dw_proj[e]) gemm(true, false, C, H, n, 1.f, dYe, C, a, H, beta_proj[e], dw_proj[e], H);
+    gemm(false, false, n, H, C, 1.f, dYe, C, w.w_proj[e], H, 0.f, dA, H);  // dA = dY · W_proj
+    if (dw.dw_proj[e])
+      gemm(true, false, C, H, n, 1.f, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
     for (int64_t i = 0; i < n * H; ++i) dA[i] *= Ze[i] > 0.f ? 2.f * Ze[i] : 0.f;  // dZ
-    if (dw_fc[e]) gemm(true, false, H, C, n, 1.f, dA, H, Xe, C, beta_fc[e], dw_fc[e], C);
-    if (dx) gemm(false, false, n, C, H, 1.f, dA, H, w_fc[e], C, 0.f, dYe, C);  // dX over dY
+    if (dw.dw_fc[e]) gemm(true, false, H, C, n, 1.f, dA, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
+    if (dx) gemm(false, false, n, C, H, 1.f, dA, H, w.w_fc[e], C, 0.f, dYe, C);  // dX over dY
   });
 
   if (!dx) return;
@@ -160,7 +196,9 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
 #pragma omp parallel for schedule(static) if (N * K * C > kParallelWork)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t j = 0; j < K; ++j) {
-      const float* dXi = dY + static_cast<int64_t>(d.pos[n * K + j]) * C;
+      const int64_t i = d.pos[n * K + j];
+      if (i < 0) continue;
+      const float* dXi = dY + i * C;
       float* dxn = dx + n * C;
       for (int64_t c = 0; c < C; ++c) dxn[c] += dXi[c];
     }

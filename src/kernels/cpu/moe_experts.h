@@ -4,11 +4,18 @@
 // sorted by expert into M = N·K rows: rows offsets[e] … offsets[e+1]−1 belong to expert e,
 // row i comes from token token[i] and slot slot[i], and pos[s] is the row of slot s.
 //
+// A slot whose expert is −1 routes nowhere (SPEC §11: a dropped assignment, or an expert-
+// choice slot no expert took): it has no row, pos[s] = −1, and it adds 0 to its token.
+//
 // Forward, for each expert e with rows i ∈ [offsets[e], offsets[e+1]) (W_fc (H, C),
 // W_proj (C, H), the expert MLP of SPEC §2.4):
 //   X_e = x[token[i]]                 (n_e, C)   gathered, kept for backward
 //   Z_e = X_e · W_fcᵀ                 (n_e, H)   kept for backward
 //   Y_e = relu(Z_e)² · W_projᵀ        (n_e, C)   kept for backward
+// GLU experts (SPEC §11, w_up given: W_fc is c_gate, W_up (H, C) c_up): z holds Z_e = X_e·W_fcᵀ
+// in its first M·H floats and U_e = X_e·W_upᵀ in the next M·H, and A = act(Z) ⊙ U replaces
+// relu(Z)² (kernels/cpu/glu.h); backward dZ = dA ⊙ U ⊙ act′(Z), dU = dA ⊙ act(Z),
+// dW_up += dUᵀ·X_e, dX_e = dZ·W_fc + dU·W_up.
 // then the combine, per token:  out[n] = Σ_j g[n·K+j] · m_i ⊙ Y[i],  i = pos[n·K+j]
 // with g the gate weights ĝ and m an optional dropout mask (M, C) in row order.
 //
@@ -34,29 +41,27 @@
 namespace tinyr2::kernels::cpu {
 
 using kernels::MoeDispatch;  // kernels/params.h
+using kernels::MoeExpertGrads;
+using kernels::MoeExpertWeights;
 
 // Counting sort of the slots of idx (N, K) by expert; within an expert rows keep token
-// order. Every idx entry must be in [0, E).
+// order. Every idx entry must be in [0, E) or −1 (no row).
 MoeDispatch moe_dispatch(const int32_t* idx, int64_t N, int64_t K, int64_t E);
 
 // True when the experts of d run in parallel (see above) on `threads` threads.
 bool moe_experts_in_parallel(const MoeDispatch& d, int threads);
 
 // w_fc[e] (H, C) and w_proj[e] (C, H) may be null for experts without rows. Writes xg (M, C),
-// z (M, H), y (M, C) and out (N, C). g (M) is in slot order; mask (M, C) or null.
+// z (M, H; GLU 2·M·H), y (M, C) and out (N, C). g (N·K) is in slot order; mask (M, C) or null.
 void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, const float* mask,
-                         const std::vector<const float*>& w_fc,
-                         const std::vector<const float*>& w_proj, int64_t C, int64_t H, float* xg,
-                         float* z, float* y, float* out);
+                         const MoeExpertWeights& w, int64_t C, int64_t H, float* xg, float* z,
+                         float* y, float* out);
 
-// Accumulates (+=) into dx (N, C) (may be null), dg (M, slot order; may be null), and
-// dw_fc[e] / dw_proj[e] (null entries skipped) — or overwrites dw_fc[e] when beta_fc[e] is
-// 0 (a new, uninitialised gradient; betas are 0 or 1), and likewise dw_proj[e].
+// Accumulates (+=) into dx (N, C) (may be null), dg (N·K, slot order; may be null), and the
+// expert weight gradients of `dw`.
 void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* g,
-                          const float* mask, const std::vector<const float*>& w_fc,
-                          const std::vector<const float*>& w_proj, int64_t C, int64_t H,
+                          const float* mask, const MoeExpertWeights& w, int64_t C, int64_t H,
                           const float* xg, const float* z, const float* y, float* dx, float* dg,
-                          const std::vector<float*>& dw_fc, const std::vector<float*>& dw_proj,
-                          const std::vector<float>& beta_fc, const std::vector<float>& beta_proj);
+                          const MoeExpertGrads& dw);
 
 }  // namespace tinyr2::kernels::cpu
