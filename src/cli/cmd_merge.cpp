@@ -11,12 +11,14 @@
 #include "nn/gguf_model.h"
 #include "nn/lora_files.h"
 #include "nn/model.h"
+#include "train/run_directory.h"
 
 namespace tinyr2::cli {
 
 Command make_merge_command() {
   struct Opt {
     std::string model, lora, out;
+    bool force = false;
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -25,6 +27,7 @@ Command make_merge_command() {
     s->add_option("-m,--model", o->model, "base model directory")->required();
     s->add_option("--lora", o->lora, "LoRA adapter directory")->required();
     s->add_option("--out", o->out, "model directory to write")->required();
+    s->add_flag("--force", o->force, "replace the model in a non-empty --out");
     return s;
   };
   c.execute = [o]() -> int {
@@ -33,11 +36,20 @@ Command make_merge_command() {
     std::error_code ec;
     if (fs::exists(o->out) && fs::equivalent(o->out, o->model, ec))
       fail("--out {}: would overwrite the base model", o->out);
+    using Mode = train::OutputDirectory::Mode;  // never over a model or run unless --force
+    train::OutputDirectory out =
+        train::OutputDirectory::claim(o->out, o->force ? Mode::Overwrite : Mode::New, "merge");
     auto model = nn::load_with_lora(o->model, o->lora);
     const size_t n = model->lora->all().size();
     nn::merge_into_base(*model->lora);
     model->lora.reset();
-    model->save(o->out);
+    out.start_fresh();
+    try {
+      model->save(o->out);
+    } catch (const Error&) {
+      out.discard();  // no half-written model directory
+      throw;
+    }
     fmt::print("wrote {}: {} with {} LoRA update(s) from {} merged\n", o->out, o->model, n,
                o->lora);
     return 0;

@@ -16,9 +16,11 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "io/file_io.h"
 #include "io/safetensors.h"
 #include "nn/gguf_model.h"
 #include "nn/model.h"
+#include "train/run_directory.h"
 
 namespace tinyr2::cli {
 
@@ -106,6 +108,7 @@ Command make_quantize_command() {
 Command make_convert_command() {
   struct Opt {
     std::string model, dtype, out;
+    bool force = false;
   };
   auto o = std::make_shared<Opt>();
   Command c;
@@ -114,24 +117,27 @@ Command make_convert_command() {
     s->add_option("-m,--model", o->model, "model directory")->required();
     s->add_option("--dtype", o->dtype, "bf16 | f32")->required();
     s->add_option("--out", o->out, "model directory to write")->required();
+    s->add_flag("--force", o->force, "replace the model in a non-empty --out");
     return s;
   };
   c.execute = [o]() -> int {
     const kernels::QuantType type = parse_type(o->dtype, false);
     if (nn::is_gguf_path(o->model)) fail("{}: convert reads a model directory", o->model);
+    using Mode = train::OutputDirectory::Mode;  // never over a model or run unless --force
+    train::OutputDirectory out =
+        train::OutputDirectory::claim(o->out, o->force ? Mode::Overwrite : Mode::New, "convert");
     const auto model = nn::Model::load(o->model);
     const std::string config_text = read_text(o->model + "/config.json");
-    std::error_code ec;
-    std::filesystem::create_directories(o->out, ec);
-    if (ec) fail("{}: cannot create directory: {}", o->out, ec.message());
-    {
-      std::ofstream f(o->out + "/config.json", std::ios::binary);
-      f << config_text;
-      if (!f) fail("{}/config.json: write error", o->out);
+    out.start_fresh();
+    try {
+      io::write_file_atomically(o->out + "/config.json", config_text);
+      io::save_safetensors(
+          o->out + "/model.safetensors", model->params.state_dict(), {{"format", "pt"}},
+          type == kernels::QuantType::BF16 ? io::FloatFormat::BF16 : io::FloatFormat::F32);
+    } catch (const Error&) {
+      out.discard();  // no half-written model directory
+      throw;
     }
-    io::save_safetensors(
-        o->out + "/model.safetensors", model->params.state_dict(), {{"format", "pt"}},
-        type == kernels::QuantType::BF16 ? io::FloatFormat::BF16 : io::FloatFormat::F32);
     fmt::print("wrote {} ({})\n", o->out, o->dtype);
     return 0;
   };

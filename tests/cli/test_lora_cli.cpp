@@ -157,6 +157,12 @@ TEST_F(LoraCli, MergedModelEqualsBasePlusAdapterAtRunTime) {
   const Tensor merged = logits(path("merged"));
   EXPECT_LE(testing::relative_error(merged, with), 1e-5);
   EXPECT_GT(testing::relative_error(base, with), 1e-6);  // the adapter changes the model
+  // A second merge onto the merged model is refused (no --force): nothing is overwritten.
+  const std::string before = read_file(path("merged") + "/model.safetensors");
+  expect_one_line_error(
+      cli(fmt::format("merge -m {} --lora {} --out {}", path("base"), adapter, path("merged"))),
+      "add --force", "merge onto a model");
+  EXPECT_EQ(read_file(path("merged") + "/model.safetensors"), before);
 
   const RunResult e = cli(fmt::format("eval -m {} --lora {} --data {} --batches 1 --batch-size 2",
                                       path("base"), adapter, path("corpus")));

@@ -89,6 +89,18 @@ TEST_F(OutputDirs, InitRefusesANonEmptyOutUnlessForced) {
   EXPECT_FALSE(fs::exists(model + "/.lock"));  // the lock goes with its writer
 }
 
+TEST_F(OutputDirs, ConvertRefusesANonEmptyOutUnlessForced) {
+  const std::string model = tmp / "conv_src", run = tmp / "conv_run";
+  ASSERT_EQ(cli(init(model)).status, 0);
+  write_file(run + "/config.json", "{\"the\": \"run's own config\"}");
+  expect_refusal(cli(fmt::format("convert -m {} --dtype bf16 --out {}", model, run)),
+                 "add --force");
+  EXPECT_EQ(read_file(run + "/config.json"), "{\"the\": \"run's own config\"}");
+  ASSERT_EQ(cli(fmt::format("convert -m {} --dtype bf16 --out {} --force", model, run)).status, 0);
+  EXPECT_EQ(read_file(run + "/config.json"), read_file(model + "/config.json"));
+  EXPECT_LT(fs::file_size(run + "/model.safetensors"), fs::file_size(model + "/model.safetensors"));
+}
+
 TEST_F(OutputDirs, TrainRefusesAModelDirectoryAndAFileAsOut) {
   const std::string model = tmp / "model";
   ASSERT_EQ(cli(init(model)).status, 0);
