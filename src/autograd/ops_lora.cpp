@@ -39,26 +39,21 @@ Tensor linear_low_rank(Tape& tape, const Tensor& x, const Tensor& w, const Tenso
   if (tape.needs_grad({&x, &w, &u, &b})) {
     tape.record({y}, [gemm, x, w, u, b, y, M, in, out_dim, r]() {
       const float* g = y.grad().data();
-      if (x.requires_grad()) {  // dx (M,in) += dy (M,out) · W (out,in)
-        float bx = 1.f;         // 0 when the buffer is new (every element written)
-        float* gx = x.grad_accumulator(bx);
-        gemm(false, false, M, in, out_dim, g, out_dim, w.data(), in, bx, gx, in);
-      }
-      if (w.requires_grad()) {  // dW (out,in) += dyᵀ · x
-        float bw = 1.f;
-        float* gw = w.grad_accumulator(bw);
-        gemm(true, false, out_dim, in, M, g, out_dim, x.data(), in, bw, gw, in);
-      }
-      if (u.requires_grad()) {  // du (M,r) += dy · B
-        float bu = 1.f;
-        float* gu = u.grad_accumulator(bu);
-        gemm(false, false, M, r, out_dim, g, out_dim, b.data(), r, bu, gu, r);
-      }
-      if (b.requires_grad()) {  // dB (out,r) += dyᵀ · u
-        float bb = 1.f;
-        float* gb = b.grad_accumulator(bb);
-        gemm(true, false, out_dim, r, M, g, out_dim, u.data(), r, bb, gb, r);
-      }
+      // One product a (M,k) · Wᵀ (out,k) of the sum: da += dy · W, dW += dyᵀ · a.
+      const auto backward = [&](const Tensor& a, const Tensor& wt, int64_t k) {
+        if (a.requires_grad()) {
+          float beta = 1.f;  // 0 when the buffer is new (every element written)
+          float* ga = a.grad_accumulator(beta);
+          gemm(false, false, M, k, out_dim, g, out_dim, wt.data(), k, beta, ga, k);
+        }
+        if (wt.requires_grad()) {
+          float beta = 1.f;
+          float* gw = wt.grad_accumulator(beta);
+          gemm(true, false, out_dim, k, M, g, out_dim, a.data(), k, beta, gw, k);
+        }
+      };
+      backward(x, w, in);  // the frozen base: W usually needs no gradient
+      backward(u, b, r);   // the adapter's B and the rank-r middle u
     });
   }
   return y;
