@@ -16,12 +16,19 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryUse& use) {
   // MLA (SPEC §2): q down/up, kv down/up, output.
   const double attention =
       C * ql + ql * H * (nope + rope) + C * (kvl + rope) + kvl * H * (nope + vdim) + H * vdim * C;
-  const double hidden = static_cast<double>(c.moe_hidden_size());
+  // The feed-forward matrices (nn/block.cpp): an MLP has c_fc and c_proj (hidden 4·C), a GLU
+  // c_gate, c_up and c_proj (glu_hidden); a MoE has n_experts experts of moe_hidden, each an
+  // MLP or a GLU (moe_expert, SPEC §11).
+  const double moe_matrices = c.moe_expert == MoeExpert::Glu ? 3 : 2;
+  const double moe = static_cast<double>(c.n_experts) * moe_matrices * C *
+                     static_cast<double>(c.moe_hidden_size());
   double params = V * C;  // the embedding, tied with the head
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    const double ffn = 2 * C * hidden;  // at least up and down projections
-    params +=
-        attention + (c.ffn_type(l) == FfnType::Moe ? static_cast<double>(c.n_experts) * ffn : ffn);
+    const FfnType f = c.ffn_type(l);
+    const double ffn = f == FfnType::Moe   ? moe
+                       : f == FfnType::Glu ? 3 * C * static_cast<double>(c.glu_hidden_size())
+                                           : 2 * C * 4 * C;
+    params += attention + ffn;
   }
   MemoryEstimate e;
   e.params = params;

@@ -1,8 +1,9 @@
 // A rough lower bound of the memory a model needs, from its config alone, so that an
 // oversized config is refused with what would need how much before anything is allocated —
 // not "internal error: std::bad_alloc" (issue 19). Counted: the weights (embedding, the MLA
-// projections, MLP/MoE matrices; small vectors and the Sparse branches' extras left out), for
-// training also their gradients and two optimizer moments and each layer's residual stream.
+// projections, the feed-forward matrices — two per MLP, three per GLU and per GLU expert;
+// small vectors and the Sparse branches' extras left out), for training also their gradients
+// and two optimizer moments and each layer's residual stream.
 // Being a lower bound it refuses only configs that cannot fit.
 //
 //   nn::check_memory(cfg, "init", {});                         // weights only

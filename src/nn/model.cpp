@@ -8,6 +8,7 @@
 #include "io/safetensors.h"
 #include "nn/gguf_model.h"
 #include "nn/lora_files.h"
+#include "nn/lora_recompute.h"
 #include "nn/memory_estimate.h"
 #include "nn/rope_positions.h"
 
@@ -34,8 +35,9 @@ Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
   for (size_t i = 0; i < pos.size(); ++i)
     pos[i] = static_cast<int32_t>(pos0 + static_cast<int64_t>(i));
   return hidden_with(ctx, ids, pos, [&](size_t i, const Tensor& R, const Shape& btc) {
-    return cache ? blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0)
-                 : blocks[i]->forward(ctx, R, btc);
+    if (cache) return blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0);
+    if (lora_recomputes(ctx, *blocks[i])) return recomputed_block(ctx, *blocks[i], R, btc);
+    return blocks[i]->forward(ctx, R, btc);
   });
 }
 

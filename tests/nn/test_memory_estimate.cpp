@@ -14,7 +14,8 @@ namespace tinyr2::nn {
 TEST(MemoryEstimate, IsALowerBoundOfTheParameterCount) {
   for (const char* extra : {R"({})", R"({"attention_types": ["Sparse"]})", R"({"types": ["moe"]})",
                             R"({"types": ["mlp", "moe"], "n_layer": 3, "hc": true})",
-                            R"({"n_embd": 64, "n_head": 4, "vocab_size": 1000})"}) {
+                            R"({"n_embd": 64, "n_head": 4, "vocab_size": 1000})",
+                            R"({"types": ["glu", "moe"], "moe_expert": "glu"})"}) {
     nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
     j.update(nlohmann::json::parse(extra));
     const ModelConfig cfg = ModelConfig::from_json(j);
@@ -27,6 +28,30 @@ TEST(MemoryEstimate, IsALowerBoundOfTheParameterCount) {
     const MemoryEstimate t = estimate_memory(cfg, {8, true});
     EXPECT_EQ(t.training, 3 * t.weights);
     EXPECT_GT(t.activations, 0);
+  }
+}
+
+// The feed-forward matrices are counted exactly: swapping an MLP for a GLU (c_gate, c_up,
+// c_proj) or the MoE's MLP experts for GLU experts changes the estimate by exactly as many
+// parameters as it changes the model the config builds.
+TEST(MemoryEstimate, CountsEveryGluMatrix) {
+  const auto cfg_of = [](const char* extra) {
+    nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
+    j.update(nlohmann::json::parse(extra));
+    return ModelConfig::from_json(j);
+  };
+  const std::pair<const char*, const char*> pairs[] = {
+      {R"({"types": ["mlp"]})", R"({"types": ["glu"], "glu_hidden": 40})"},
+      {R"({"types": ["mlp"]})", R"({"types": ["glu"]})"},  // glu_hidden -1: 4·n_embd
+      {R"({"types": ["moe"]})", R"({"types": ["moe"], "moe_expert": "glu"})"},
+      {R"({"types": ["mlp", "moe"], "hc": true})",
+       R"({"types": ["glu", "moe"], "moe_expert": "glu", "hc": true})"}};
+  for (const auto& [a, b] : pairs) {
+    const ModelConfig ca = cfg_of(a), cb = cfg_of(b);
+    const double actual = static_cast<double>(Model(cb).num_params() - Model(ca).num_params());
+    EXPECT_NE(actual, 0) << b;
+    EXPECT_EQ(estimate_memory(cb, {}).params - estimate_memory(ca, {}).params, actual) << b;
+    EXPECT_LE(estimate_memory(cb, {}).params, static_cast<double>(Model(cb).num_params())) << b;
   }
 }
 
