@@ -56,6 +56,7 @@ int run_bench_train_step(const TrainStepOptions& o) {
   for (int64_t i = 0; i < o.warmup; ++i) w.run();
   std::vector<double> step_ms;
   double loss_first = 0, loss_last = 0;
+  train::StepPhases ph;  // summed over the timed steps (CPU seconds)
   const bench::Clock::time_point t0 = bench::Clock::now();
   const std::clock_t cpu0 = std::clock();  // CPU time too: wall time means little when shared
   for (int64_t i = 0; i < o.steps; ++i) {
@@ -64,26 +65,33 @@ int run_bench_train_step(const TrainStepOptions& o) {
     step_ms.push_back(bench::seconds_since(ts) * 1e3);
     if (i == 0) loss_first = r.loss;
     loss_last = r.loss;
+    ph.add(r.phases);
   }
   const double seconds = bench::seconds_since(t0);
   const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   const int64_t tokens = w.tokens_per_step();
-  const nlohmann::json j = {{"engine", "tinyr2"},
-                            {"threads", threads::num_threads()},
-                            {"precision", rc.train.precision},
-                            {"steps", o.steps},
-                            {"warmup", o.warmup},
-                            {"tokens_per_step", tokens},
-                            {"seconds", seconds},
-                            {"cpu_seconds", cpu_seconds},
-                            {"tokens_per_s", static_cast<double>(tokens * o.steps) / seconds},
-                            {"step_ms", step_ms},
-                            {"loss_first", loss_first},
-                            {"loss_last", loss_last},
-                            {"params", w.model().num_params()},
-                            {"rss_before_train_kb", rss_before},
-                            {"lora_rank", rc.train.lora_rank},
-                            {"peak_rss_kb", peak_rss_kb()}};
+  nlohmann::json j = {{"engine", "tinyr2"},
+                      {"threads", threads::num_threads()},
+                      {"precision", rc.train.precision},
+                      {"steps", o.steps},
+                      {"warmup", o.warmup},
+                      {"tokens_per_step", tokens},
+                      {"seconds", seconds},
+                      {"cpu_seconds", cpu_seconds},
+                      {"tokens_per_s", static_cast<double>(tokens * o.steps) / seconds},
+                      {"step_ms", step_ms},
+                      {"loss_first", loss_first},
+                      {"loss_last", loss_last},
+                      {"params", w.model().num_params()},
+                      {"rss_before_train_kb", rss_before},
+                      {"lora_rank", rc.train.lora_rank},
+                      {"peak_rss_kb", peak_rss_kb()}};
+  const double per_step_ms = 1e3 / static_cast<double>(o.steps);
+  j["phase_cpu_ms"] = {
+      {"forward", ph.forward * per_step_ms},     {"backward", ph.backward * per_step_ms},
+      {"clip", ph.clip * per_step_ms},           {"muon", ph.muon * per_step_ms},
+      {"adamw", ph.adamw * per_step_ms},         {"bias", ph.bias * per_step_ms},
+      {"zero_grad", ph.zero_grad * per_step_ms}, {"step", ph.total() * per_step_ms}};
   say(j.dump());
   return 0;
 }

@@ -22,7 +22,8 @@
 // Hidden test hooks of `train` (not in --help; used by tests/train), set into one
 // train::FaultInjection (src/train/fault_injection.h, which says what each does):
 //   --test-nan-from N, --stop-after N, --test-kill-in-checkpoint N, --test-kill-rank R,
-//   --test-corrupt-rank R; and --dp-no-overlap (all-reduce after backward, to measure).
+//   --test-corrupt-rank R; and --dp-no-overlap (all-reduce after backward, to measure),
+//   --dp-no-shard (every rank runs the whole optimizer step without ZeRO, to measure).
 // Under mpirun (SPEC §15): `mpirun -np P tinyr2 train ...`; `--data DIR` may name a
 // directory of token shards written by `tinyr2 prepare` (src/data/token_shards.h).
 #include <cmath>
@@ -92,6 +93,7 @@ Command make_train_command() {
     s->add_option("--test-kill-rank", o->faults.kill_rank, "test hook")->group("");
     s->add_option("--test-corrupt-rank", o->faults.corrupt_rank, "test hook")->group("");
     s->add_flag("!--dp-no-overlap", o->dp_overlap, "measurement hook")->group("");
+    s->add_flag("!--dp-no-shard", o->dp_shard, "measurement hook")->group("");
     return s;
   };
   c.execute = [o, l]() -> int {

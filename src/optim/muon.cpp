@@ -54,6 +54,12 @@ Muon::Muon(NamedParams params, MuonConfig config) : params_(std::move(params)), 
 // a parallel region), so a parameter's update is the same arithmetic whatever the thread
 // count: results are bit-identical across thread counts and runs.
 void Muon::step(double lr) {
+  step(lr, std::vector<uint8_t>(params_.size(), 1));
+}
+
+void Muon::step(double lr, const std::vector<uint8_t>& orthogonalise) {
+  TINYR2_CHECK(orthogonalise.size() == params_.size(), "Muon::step: {} flags for {} parameters",
+               orthogonalise.size(), params_.size());
   const float beta = static_cast<float>(config_.momentum);
   const float one_minus_beta = static_cast<float>(1.0 - config_.momentum);
   std::vector<size_t> items;  // parameters with a gradient, their shapes checked here
@@ -65,9 +71,9 @@ void Muon::step(double lr) {
                  params_[k].first, shape_str(grad.shape()), shape_str(param.shape()));
     items.push_back(k);
   }
-  auto cost = [&](size_t k) {  // ∝ Newton–Schulz FLOPs: numel · small side
+  auto cost = [&](size_t k) {  // ∝ Newton–Schulz FLOPs: numel · small side (momentum alone: 0)
     const auto [rows, cols] = muon_matrix_shape(params_[k].second);
-    return static_cast<double>(rows) * cols * std::min(rows, cols);
+    return orthogonalise[k] ? static_cast<double>(rows) * cols * std::min(rows, cols) : 0.0;
   };
   std::stable_sort(items.begin(), items.end(),
                    [&](size_t a, size_t b) { return cost(a) > cost(b); });
@@ -88,6 +94,7 @@ void Muon::step(double lr) {
 
       // m ← β m + (1 − β) g;  u = (1 − β) g + β m
       kern.muon_momentum(grad.data(), momentum_[k].data(), u, n, beta, one_minus_beta);
+      if (!orthogonalise[k]) continue;  // another rank orthogonalises and updates this one
 
       // X = NS5(u / (‖u‖_F + 1e-7)), in place.
       const auto [rows, cols] = muon_matrix_shape(param);

@@ -45,6 +45,12 @@ class Muon {
 
   // One update of every parameter that has a gradient, with learning rate lr.
   void step(double lr);
+  // The same step, except that a parameter k with orthogonalise[k] == 0 gets the momentum
+  // update alone (m ← β m + (1 − β) g): no Newton–Schulz, its values untouched. The state is
+  // then that of step(lr), and the parameters with orthogonalise[k] == 1 are bit for bit
+  // those of step(lr) (data-parallel ranks share the orthogonalisations,
+  // train/distributed_optim.h).
+  void step(double lr, const std::vector<uint8_t>& orthogonalise);
 
   const NamedParams& params() const { return params_; }
   const MuonConfig& config() const { return config_; }

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 
 #include <fmt/format.h>
 
@@ -169,21 +168,6 @@ void check_parameters_agree(Communicator& comm, const nn::Model& model, const st
         "data-parallel ranks disagree on the parameters {}: rank(s) {} differ from rank 0 "
         "(hash {:016x})",
         when, fmt::join(differ, ", "), all[0]);
-}
-
-std::vector<int> owner_of_tensors(const std::vector<int64_t>& sizes, int ranks) {
-  std::vector<size_t> order(sizes.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
-  std::vector<int64_t> load(static_cast<size_t>(ranks), 0);
-  std::vector<int> owner(sizes.size(), 0);
-  for (const size_t i : order) {
-    const auto r = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    owner[i] = static_cast<int>(r);
-    load[r] += sizes[i];
-  }
-  return owner;
 }
 
 // ---- gradient buckets ----

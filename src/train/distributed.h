@@ -13,8 +13,9 @@
 //   - loss, ce, bal are averaged, MoE routing counts summed, eval batches split across ranks;
 //   - rank 0 alone writes the run directory and prints;
 //   - parameter hashes are compared after loading and at every checkpoint;
-//   - with train.zero = 1 each rank keeps the optimizer state of its own tensors only
-//     (owner_of_tensors), updates them, and broadcasts them.
+//   - the optimizer's expensive part is sharded across the ranks and the updated tensors
+//     exchanged (distributed_optim.h; with train.zero = 1 each rank also keeps the optimizer
+//     state of its own tensors only).
 #pragma once
 
 #include <cstdint>
@@ -64,11 +65,6 @@ uint64_t parameter_hash(const nn::Model& model);
 // Every rank compares its hash with the others'; tinyr2::Error naming the ranks that
 // disagree with rank 0 and `when` ("after loading", "at step 50").
 void check_parameters_agree(Communicator& comm, const nn::Model& model, const std::string& when);
-
-// ZeRO-1: the rank that owns each tensor (whole tensors, greedy by size, largest first, onto
-// the rank with the fewest elements so far; ties by the lower index): deterministic, so
-// every rank computes the same table. sizes[i] = numel of tensor i.
-std::vector<int> owner_of_tensors(const std::vector<int64_t>& sizes, int ranks);
 
 // Gradient buckets all-reduced as backward produces them. The blocks' tensors go in one
 // bucket per block; a block's gradients are final once backward has run every tape node

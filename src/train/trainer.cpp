@@ -2,6 +2,8 @@
 
 #include "core/cpu_features.h"
 
+#include <time.h>
+
 #include <cmath>
 #include <limits>
 
@@ -27,6 +29,25 @@ IndexTensor ids_of(const data::Batch& b) {
 IndexTensor targets_of(const data::Batch& b) {
   return IndexTensor({b.B, b.T}, b.targets);
 }
+
+// The process's CPU time, and the CPU seconds since the last lap added to a phase.
+class CpuLap {
+ public:
+  CpuLap() : last_(now()) {}
+  void to(double& phase) {
+    const double t = now();
+    phase += t - last_;
+    last_ = t;
+  }
+
+ private:
+  static double now() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  double last_;
+};
 
 }  // namespace
 
@@ -105,26 +126,37 @@ ParamGroups Trainer::owned(const ParamGroups& all, const std::vector<int>& owner
 
 namespace {
 
-std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Communicator& comm) {
-  std::vector<int64_t> sizes;
-  for (const auto* group : {&g.muon, &g.adamw})
-    for (const auto& [name, p] : *group) sizes.push_back(p.numel());
-  if (cfg.zero == 0 || comm.size() == 1) return std::vector<int>(sizes.size(), comm.rank());
-  return owner_of_tensors(sizes, comm.size());
+constexpr int kNsSteps = 5;  // Muon's Newton–Schulz iterations
+
+// Data-parallel (distributed_optim.h): the rank updating each tensor of muon ++ adamw. ZeRO-1
+// balances every tensor; otherwise the Muon tensors (their Newton–Schulz) are balanced and
+// AdamW runs on every rank (-1). One process: all its own.
+std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Communicator& comm,
+                        bool shard) {
+  const size_t n = g.muon.size() + g.adamw.size();
+  if (comm.size() == 1) return std::vector<int>(n, comm.rank());
+  if (cfg.zero == 0 && !shard) return std::vector<int>(n, -1);  // all on every rank
+  std::vector<double> costs;
+  for (const auto& [name, p] : g.muon) costs.push_back(muon_update_cost(p, kNsSteps));
+  if (cfg.zero != 0)
+    for (const auto& [name, p] : g.adamw) costs.push_back(adamw_update_cost(p));
+  std::vector<int> owner = balanced_owners(costs, comm.size());
+  owner.resize(n, -1);
+  return owner;
 }
 
 }  // namespace
 
 Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Communicator* comm,
-                 bool overlap)
+                 bool overlap, bool shard)
     : model_(model),
       cfg_(cfg),
       data_(data),
       comm_(comm ? *comm : local_),
       groups_(partition_parameters(model)),
-      owner_(owners(groups_, cfg, comm_)),
-      mine_(owned(groups_, owner_, comm_.rank())),
-      muon_(mine_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, 5}),
+      owner_(owners(groups_, cfg, comm_, shard)),
+      mine_(cfg.zero != 0 ? owned(groups_, owner_, comm_.rank()) : groups_),
+      muon_(mine_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, kNsSteps}),
       adamw_(mine_.adamw,
              optim::AdamWConfig{cfg.betas[0], cfg.betas[1], cfg.eps, cfg.weight_decay}),
       rng_(static_cast<uint64_t>(cfg.seed) + 4, 0),
@@ -132,13 +164,26 @@ Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Co
                  cfg.precision == "bf16" && cpu::cpu_features().avx512_bf16} {
   all_ = groups_.muon;
   all_.insert(all_.end(), groups_.adamw.begin(), groups_.adamw.end());
-  if (comm_.size() > 1)
+  // Without ZeRO every rank holds all Muon tensors' state and orthogonalises its own.
+  muon_update_.assign(mine_.muon.size(), 1);
+  if (cfg_.zero == 0)
+    for (size_t k = 0; k < muon_update_.size(); ++k)
+      muon_update_[k] = owner_[k] == comm_.rank() || owner_[k] < 0 ? 1 : 0;
+  if (comm_.size() > 1) {
     reducer_ = std::make_unique<GradientReducer>(
         comm_, all_, static_cast<int64_t>(model_.blocks.size()), overlap);
+    std::vector<Tensor> updated;  // what the ranks exchange after the optimizer step
+    std::vector<int> by;
+    for (size_t i = 0; i < all_.size(); ++i)
+      if (owner_[i] >= 0) updated.push_back(all_[i].second), by.push_back(owner_[i]);
+    exchange_ = std::make_unique<ParameterExchange>(comm_, updated, by);
+  }
 }
 
 StepResult Trainer::step() {
   StepResult r;
+  StepPhases& ph = r.phases;
+  CpuLap lap;
   const int64_t e = step_;  // 0-based index of this step for the schedule
   r.step = e + 1;
   const std::vector<nn::DSMoE*> moe = model_.moe_layers();
@@ -160,6 +205,7 @@ StepResult Trainer::step() {
       tape.set_after_node(
           [this, &marks](size_t remaining) { reducer_->after_node(remaining, marks); });
     }
+    lap.to(ph.forward);  // (the batch's reading counts as forward)
     const nn::ModelOutput out = model_.forward(ctx, ids, &targets);
     Tensor loss = out.loss;
     if (faults.poisons(r.step))
@@ -167,8 +213,10 @@ StepResult Trainer::step() {
     r.loss += loss.item();
     r.ce += out.ce.item();
     r.bal += out.bal.item();
+    lap.to(ph.forward);
     tape.backward(loss, Tensor::full(loss.shape(), seed));
     r.tokens += b.B * b.T;
+    lap.to(ph.backward);
   }
   const double n = static_cast<double>(cfg_.grad_accum);
   r.loss /= n, r.ce /= n, r.bal /= n;
@@ -193,9 +241,11 @@ StepResult Trainer::step() {
       counts.insert(counts.end(), m->routed_counts().begin(), m->routed_counts().end());
     comm_.allreduce_sum(counts.data(), static_cast<int64_t>(counts.size()));
   }
+  lap.to(ph.reduce);
 
   // 2. Global-norm clip (a non-finite norm leaves the gradients untouched).
   r.grad_norm = optim::clip_grad_norm(all_, cfg_.max_grad_norm);
+  lap.to(ph.clip);
   r.lr = optim::lr_at(e, cfg_.lr, cfg_.min_lr, cfg_.warmup_iters, cfg_.max_iters);
   r.muon_lr = cfg_.muon_lr *
               optim::lr_multiplier(e, cfg_.lr, cfg_.min_lr, cfg_.warmup_iters, cfg_.max_iters);
@@ -208,11 +258,12 @@ StepResult Trainer::step() {
   } else {
     // 4. Optimizer steps; 5. expert-bias update from the whole step's routing counts.
     nonfinite_in_a_row_ = 0;
-    muon_.step(r.muon_lr);
+    muon_.step(r.muon_lr, muon_update_);
+    lap.to(ph.muon);
     adamw_.step(r.lr);
-    if (cfg_.zero != 0 && comm_.size() > 1)  // ZeRO-1: each tensor from the rank that updated it
-      for (size_t i = 0; i < all_.size(); ++i)
-        comm_.broadcast(all_[i].second.data(), all_[i].second.numel(), owner_[i]);
+    lap.to(ph.adamw);
+    if (exchange_) exchange_->run();  // each sharded tensor from the rank that updated it
+    lap.to(ph.sync);
     size_t at = 0;
     for (nn::DSMoE* m : model_.lora ? std::vector<nn::DSMoE*>{} : moe) {  // LoRA: base frozen
       if (!reducer_) {
@@ -226,9 +277,19 @@ StepResult Trainer::step() {
     }
   }
   for (nn::DSMoE* m : moe) m->reset_counts();
+  lap.to(ph.bias);
   for (auto& [name, p] : all_) p.zero_grad();  // 6.
+  lap.to(ph.zero_grad);
   step_ = r.step;
   return r;
+}
+
+std::string Trainer::sharding() const {
+  if (comm_.size() == 1) return "in one process";
+  if (cfg_.zero != 0) return "state and updates sharded by tensors (ZeRO-1)";
+  for (const int o : owner_)
+    if (o >= 0) return "state replicated, Newton–Schulz sharded by tensors";
+  return "state and updates replicated";
 }
 
 std::map<std::string, Tensor> Trainer::optimizer_state() {

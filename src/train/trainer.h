@@ -39,6 +39,7 @@
 #include "optim/adamw.h"
 #include "optim/muon.h"
 #include "train/distributed.h"
+#include "train/distributed_optim.h"
 #include "train/fault_injection.h"
 #include "train/train_config.h"
 
@@ -123,6 +124,26 @@ class BatchListSource : public BatchSource {
 
 // ---- the loop ----------------------------------------------------------------------------
 
+// CPU seconds (the whole process's, so meaningful on a shared machine) of each phase of one
+// step; the sum is the step's CPU time up to bookkeeping. Data-parallel: this rank's.
+struct StepPhases {
+  double forward = 0;   // every micro-batch's forward (model, head, loss)
+  double backward = 0;  // every micro-batch's backward (with the buckets' copies and posting)
+  double reduce = 0;    // data-parallel: waiting for the gradients, averaging, losses, counts
+  double clip = 0;      // global gradient norm and clipping
+  double muon = 0, adamw = 0;
+  double sync = 0;  // data-parallel sharded optimizer: exchanging the updated tensors
+  double bias = 0;  // expert-bias update
+  double zero_grad = 0;
+  double total() const {
+    return forward + backward + reduce + clip + muon + adamw + sync + bias + zero_grad;
+  }
+  void add(const StepPhases& o) {
+    forward += o.forward, backward += o.backward, reduce += o.reduce, clip += o.clip;
+    muon += o.muon, adamw += o.adamw, sync += o.sync, bias += o.bias, zero_grad += o.zero_grad;
+  }
+};
+
 struct StepResult {
   int64_t step = 0;                  // 1-based: the number of steps done after this one
   double loss = 0, ce = 0, bal = 0;  // means over the micro-batches
@@ -132,6 +153,7 @@ struct StepResult {
   bool skipped = false;              // non-finite loss or norm: no update
   // SPEC §11: per capacity-limited MoE layer, the step's fraction of dropped assignments.
   std::vector<double> moe_dropped;
+  StepPhases phases;
 };
 
 // Tokens of the documents, each followed by <|endoftext|> (tokenized in parallel).
@@ -145,10 +167,12 @@ class Trainer {
   // The model and the source must outlive the trainer. The Rng starts at (seed + 4, 0).
   // comm (optional; must outlive the trainer): data-parallel ranks (SPEC §15) — gradients
   // are all-reduced in per-block buckets during the last micro-batch's backward (after it
-  // when !overlap), losses averaged, routing counts summed; with cfg.zero each rank keeps
-  // the optimizer state of its own tensors (owner_of_tensors) and broadcasts them.
+  // when !overlap), losses averaged, routing counts summed; the optimizer's expensive part
+  // is sharded across the ranks (distributed_optim.h: Muon's Newton–Schulz, and with
+  // cfg.zero every tensor's update and state), the updated tensors exchanged.
+  // shard = false (without ZeRO): every rank runs the whole optimizer step (measurements).
   Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Communicator* comm = nullptr,
-          bool overlap = true);
+          bool overlap = true, bool shard = true);
 
   StepResult step();
 
@@ -157,6 +181,8 @@ class Trainer {
   int64_t nonfinite_total() const { return nonfinite_total_; }
   Rng& rng() { return rng_; }
   const ParamGroups& groups() const { return groups_; }
+  // Data-parallel: how the optimizer step is shared by the ranks, in words.
+  std::string sharding() const;
   // The precision of the step's matrix products (SPEC §13): cfg.precision, native when the
   // CPU has AVX512_BF16 (read once, here), else emulated.
   MatmulPrecision matmul_precision() const { return precision_; }
@@ -186,8 +212,12 @@ class Trainer {
   Communicator& comm_;
   ParamGroups groups_;
   optim::NamedParams all_;
-  std::vector<int> owner_;  // ZeRO-1: the rank updating each tensor of all_ (all 0 without)
-  ParamGroups mine_;        // the tensors this rank's optimizers update
+  // Data-parallel: the rank updating each tensor of all_, -1 where every rank does (AdamW
+  // without ZeRO); one process: all 0 (train/distributed_optim.h).
+  std::vector<int> owner_;
+  ParamGroups mine_;                  // the tensors whose optimizer state this rank keeps
+  std::vector<uint8_t> muon_update_;  // per tensor of mine_.muon: orthogonalised here
+  std::unique_ptr<ParameterExchange> exchange_;  // data-parallel only
   optim::Muon muon_;
   optim::AdamW adamw_;
   Rng rng_;

@@ -310,7 +310,7 @@ TrainingRun::TrainingRun(const TrainOptions& o, Communicator& comm, const RunCon
       source_(*base_, comm.rank(), comm.size()),
       train_eval_(std::move(data.train_eval)),
       val_eval_(std::move(data.val_eval)),
-      trainer_(*model_, tc_, source_, &comm, o.dp_overlap) {
+      trainer_(*model_, tc_, source_, &comm, o.dp_overlap, o.dp_shard) {
   trainer_.faults = o.faults;
   state_.data_sources = sources;
   state_.data_glob = o.glob;
@@ -338,10 +338,9 @@ void TrainingRun::report_model() const {
   if (comm_.size() > 1)
     say(fmt::format(
         "data-parallel: {} ranks (MPI) × {} micro-batch(es) of {}: global batch {} sequences; "
-        "optimizer state {}",
+        "optimizer {}",
         comm_.size(), tc_.grad_accum, tc_.batch_size,
-        comm_.size() * tc_.grad_accum * tc_.batch_size,
-        tc_.zero ? "sharded by tensors (ZeRO-1)" : "replicated"));
+        comm_.size() * tc_.grad_accum * tc_.batch_size, trainer_.sharding()));
   const ParamGroups& g = trainer_.groups();
   int64_t muon_n = 0, adamw_n = 0;
   for (const auto& [n, p] : g.muon) muon_n += p.numel();

@@ -21,6 +21,9 @@ struct TrainOptions {
   // Data-parallel runs (SPEC §15): post gradient buckets during backward (false: after it,
   // to measure how much of the all-reduce time the overlap hides; hidden flag).
   bool dp_overlap = true;
+  // Without ZeRO: share Muon's Newton–Schulz across the ranks (false: every rank runs the
+  // whole optimizer step, to measure and to test; hidden flag; train/distributed_optim.h).
+  bool dp_shard = true;
   FaultInjection faults;  // the hidden test flags (fault_injection.h); off by default
 };
 

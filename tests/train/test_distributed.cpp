@@ -3,7 +3,8 @@
 //   - 2 ranks × batch 4 give the losses and parameters of 1 process × batch 8 over 20 steps
 //     (within 1e-5; gate noise, dropout and the balance term off: SPEC §15 exempts L_bal,
 //     and the noise of a rank's half-batch is drawn from its own stream);
-//   - ZeRO-1 (train.zero = 1) gives what the replicated optimizer gives;
+//   - the sharded optimizer steps (Newton–Schulz shared, ZeRO-1) give what every rank
+//     running the whole step gives, bit for bit;
 //   - SIGKILL of one rank stops every rank (mpirun returns, at most one "error:" line), the
 //     last checkpoint loads, and --resume under mpirun finishes the run;
 //   - a parameter corrupted on one rank is detected by the hash check.
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -145,17 +147,33 @@ TEST_F(Distributed, TwoRanksOfFourEqualOneProcessOfEight) {
   expect_same_run(path("one"), path("two"), 1e-5);
 }
 
-TEST_F(Distributed, ZeroOneEqualsReplicatedOptimizer) {
-  const RunResult rep = train(2, "rep");
+// Each tensor's update is the same arithmetic on whichever rank runs it, so sharing the
+// optimizer step (distributed_optim.h) changes no bit: Newton–Schulz sharded with the state
+// replicated (the default), and ZeRO-1, against every rank running the whole step.
+TEST_F(Distributed, ShardedOptimizerStepsEqualTheReplicatedOneBitForBit) {
+  const RunResult rep = train(2, "rep", "--dp-no-shard");
   ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_NE(rep.out.find("optimizer state and updates replicated"), std::string::npos) << rep.out;
+  const RunResult ns = train(2, "ns");
+  ASSERT_EQ(ns.status, 0) << ns.out << ns.err;
+  EXPECT_NE(ns.out.find("Newton–Schulz sharded"), std::string::npos) << ns.out;
+  expect_same_run(path("rep"), path("ns"), 0.0);
   const RunResult zero = train(2, "zero", "--set train.zero=1");
   ASSERT_EQ(zero.status, 0) << zero.out << zero.err;
   EXPECT_NE(zero.out.find("ZeRO-1"), std::string::npos) << zero.out;
-  expect_same_run(path("rep"), path("zero"), 1e-6);
-  // The checkpoint holds the whole optimizer state, gathered on rank 0.
-  const Checkpoint a = load_latest_checkpoint(path("rep")),
-                   b = load_latest_checkpoint(path("zero"));
-  EXPECT_EQ(a.optimizer_state.size(), b.optimizer_state.size());
+  expect_same_run(path("rep"), path("zero"), 0.0);
+  // The checkpoints hold the whole optimizer state (ZeRO-1: gathered on rank 0), the same.
+  const Checkpoint a = load_latest_checkpoint(path("rep"));
+  for (const char* run : {"ns", "zero"}) {
+    const Checkpoint b = load_latest_checkpoint(path(run));
+    ASSERT_EQ(a.optimizer_state.size(), b.optimizer_state.size()) << run;
+    for (const auto& [key, t] : a.optimizer_state) {
+      const Tensor& u = b.optimizer_state.at(key);
+      ASSERT_EQ(t.shape(), u.shape()) << run << " " << key;
+      EXPECT_EQ(std::memcmp(t.data(), u.data(), static_cast<size_t>(t.numel()) * sizeof(float)), 0)
+          << run << " " << key;
+    }
+  }
 }
 
 TEST_F(Distributed, KilledRankStopsAllAndTheRunResumes) {
