@@ -70,7 +70,8 @@ namespace tinyr2::kernels {
   X(retention_forward) X(retention_backward) X(selective_scan_forward)                        \
   X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)       \
   X(linear_attention_forward) X(linear_attention_backward)                                    \
-  X(glu_forward) X(glu_backward)
+  X(glu_forward) X(glu_backward)                                                              \
+  X(router_attention_forward) X(router_attention_backward)
 // clang-format on
 
 enum class Kernel {
@@ -389,6 +390,10 @@ struct Backend {
   Entry<void(const float* a, const float* b, const float* dy, float* da, float* db, int64_t n,
              GluActivation act)>
       glu_backward;
+  // ---- Yuan 2.0-M32's attention router, fused (cpu/router_attention.h; SPEC §11)
+  Entry<void(const float* qkv, float* z, int64_t N, int64_t E)> router_attention_forward;
+  Entry<void(const float* qkv, const float* dz, float* dqkv, int64_t N, int64_t E)>
+      router_attention_backward;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

@@ -80,6 +80,7 @@ constexpr OpKernels kOps[] = {
     {"depthwise_conv1d", {K::depthwise_conv1d_forward, K::depthwise_conv1d_backward}},
     {"linear_attention", {K::linear_attention_forward, K::linear_attention_backward}},
     {"glu", {K::glu_forward, K::glu_backward}},
+    {"router_attention", {K::router_attention_forward, K::router_attention_backward}},
 };
 // clang-format on
 

@@ -116,8 +116,7 @@ Tensor DSMoE::route_and_run(ForwardContext& ctx, const Tensor& xf, int64_t B, in
 
   // 1. Router logits (SPEC §2.4 / §11), multiplicative noise in training.
   Tensor z = router_ == Router::Attention
-                 ? attention_router_logits(t, linear(ctx, xf, router_q), linear(ctx, xf, router_k),
-                                           linear(ctx, xf, router_v))
+                 ? attention_router_logits(ctx, xf, router_q, router_k, router_v)
                  : linear(ctx, xf, gate);  // (N, R)
   if (ctx.training && ctx.gate_noise && gate_noise_ > 0.f) {
     TINYR2_CHECK(ctx.rng, "MoE: training with gate noise needs ctx.rng");

@@ -5,8 +5,10 @@
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "autograd/ops_router.h"
 #include "core/error.h"
 #include "nn/config.h"
+#include "nn/quantized.h"
 
 namespace tinyr2::nn {
 
@@ -63,12 +65,11 @@ Tensor switch_aux_loss(Tape& tape, const Tensor& p, const IndexTensor& chosen) {
   return ops::sum(tape, ops::mul(tape, ops::mean(tape, p, 0), f));
 }
 
-Tensor attention_router_logits(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v) {
-  const int64_t N = q.size(0), E = q.size(1);
-  // a[n, i, j] = softmax_j(q_i k_j): (N, E, 1) · (N, 1, E), then z = a · v (N, E, 1).
-  const Tensor a = ops::softmax(
-      tape, ops::matmul(tape, ops::reshape(tape, q, {N, E, 1}), ops::reshape(tape, k, {N, 1, E})));
-  return ops::reshape(tape, ops::matmul(tape, a, ops::reshape(tape, v, {N, E, 1})), {N, E});
+Tensor attention_router_logits(ForwardContext& ctx, const Tensor& x, const Tensor& wq,
+                               const Tensor& wk, const Tensor& wv) {
+  auto all_rows = [](const Tensor& w) { return ops::WeightRows{w, 0, w.size(0)}; };
+  const Tensor qkv = stacked_linear(ctx, x, {{{all_rows(wq), all_rows(wk), all_rows(wv)}}})[0];
+  return ops::router_attention(ctx.tape, qkv);  // (N, 3E) → (N, E)
 }
 
 std::string moe_routing_summary(const ModelConfig& cfg) {

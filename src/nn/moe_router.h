@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "core/index_tensor.h"
 #include "nn/config.h"
+#include "nn/forward_context.h"
 
 namespace tinyr2::nn {
 
@@ -33,9 +34,12 @@ IndexTensor expert_choice(const float* p, int64_t N, int64_t E, int64_t cap);
 // mean over tokens of p_i. Shape {}.
 Tensor switch_aux_loss(Tape& tape, const Tensor& p, const IndexTensor& chosen);
 
-// Yuan 2.0-M32's attention router (SPEC §11): x (N, C), q/k/v weights (E, C) →
-// z (N, E) with z_i = Σ_j softmax_j(q_i k_j) v_j per token.
-Tensor attention_router_logits(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v);
+// Yuan 2.0-M32's attention router (SPEC §11): x (N, C), router.{q,k,v} weights (E, C) each →
+// z (N, E) with z_i = Σ_j softmax_j(q_i k_j) v_j per token. q, k, v come from ONE product
+// with the three weights' rows stacked (nn::stacked_linear: quantized and LoRA terms as for
+// any linear), the attention from the fused op ops::router_attention.
+Tensor attention_router_logits(ForwardContext& ctx, const Tensor& x, const Tensor& wq,
+                               const Tensor& wk, const Tensor& wv);
 
 // One line for `tinyr2 info` on the MoE routing of cfg (SPEC §11), or "" without MoE layers;
 // for expert choice it says that training routing is not causal and eval / inference route

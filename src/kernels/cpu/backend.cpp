@@ -27,6 +27,7 @@
 #include "kernels/cpu/retention.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
+#include "kernels/cpu/router_attention.h"
 #include "kernels/cpu/selective_scan.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/stream_mix.h"
@@ -127,6 +128,8 @@ void fill(Backend& b) {
   b.linear_attention_backward = cpu::linear_attention_backward;
   b.glu_forward = cpu::glu_forward;
   b.glu_backward = cpu::glu_backward;
+  b.router_attention_forward = cpu::router_attention_forward;
+  b.router_attention_backward = cpu::router_attention_backward;
 }
 
 }  // namespace
