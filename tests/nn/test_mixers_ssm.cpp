@@ -4,6 +4,7 @@
 //   - the chunked retention op against its O(T²) definition in double, across chunk
 //     boundaries, and a state carried over a split sequence equals one pass;
 //   - the selective scan with a carried state equals one pass (decode continuity);
+//   - the scan's and the conv's outputs and gradients are bit-identical at 1, 2 and 3 threads;
 //   - parameter counts in closed form;
 //   - bad input: mamba_d_conv < 1, an odd head size for Retention's RoPE, a checkpoint whose
 //     tensors belong to another layer type.
@@ -17,6 +18,7 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/threads.h"
 #include "nn/model.h"
 #include "support/op_case.h"
 #include "support/small_model.h"
@@ -120,6 +122,32 @@ TEST(SelectiveScanOp, AStateCarriedOverPiecesEqualsOnePass) {
   double y0 = double(D.data()[c]) * u.data()[c];
   for (int64_t n = 0; n < N; ++n) y0 += delta * u.data()[c] * Bm.data()[n] * Cm.data()[n];
   EXPECT_NEAR(y.data()[c], y0, 1e-5 * (1 + std::abs(y0)));
+}
+
+// Training must be bit-exact for a given thread count and the kernels promise more: each
+// (batch, channel block) item and each block's partial sums of dBm, dCm are computed the same
+// way whichever thread runs them. Above the parallel thresholds, with a partial channel block
+// (d = 200: three blocks of 64 and one of 8), B = 2 and T across three checkpoint chunks.
+TEST(SelectiveScanOp, OutputsAndGradientsAreBitIdenticalAcrossThreadCounts) {
+  const int64_t B = 2, T = 150, d = 200, N = 5, K = 4;
+  auto run = [&](int nt) {
+    threads::ScopedNumThreads threads_for_this_test(nt);
+    Tensor x = randn({B, T, d}, 1), w = randn({d, 1, K}, 2, 0.5f), wb = randn({d}, 3);
+    Tensor dt = randn({B, T, d}, 4), bias = randn({d}, 5, 0.5f), A_log = randn({d, N}, 6, 0.5f);
+    Tensor Bm = randn({B, T, N}, 7), Cm = randn({B, T, N}, 8), D = randn({d}, 9);
+    const std::vector<Tensor*> leaves = {&x, &w, &wb, &dt, &bias, &A_log, &Bm, &Cm, &D};
+    for (Tensor* l : leaves) l->set_requires_grad(true);
+    Tape tape;
+    const Tensor u = ops::silu(tape, ops::depthwise_conv1d(tape, x, w, wb));
+    const Tensor y = ops::selective_scan(tape, u, dt, bias, A_log, Bm, Cm, D);
+    tape.backward(y, randn(y.shape(), 10));
+    std::vector<std::vector<float>> out = {y.to_vector()};
+    for (Tensor* l : leaves) out.push_back(l->grad().to_vector());
+    return out;
+  };
+  const auto want = run(1);
+  EXPECT_EQ(run(2), want);
+  EXPECT_EQ(run(3), want);
 }
 
 TEST(SsmLayers, ParameterCountsInClosedForm) {

@@ -7,17 +7,19 @@
 //   y_t[c]   = Σ_n h_t[c,n]·Cm_t[n] + D[c]·u_t[c]
 //
 // Work O(T·d·N); parallel over (batch, block of kScanChannels channels), each item serial
-// over t and vectorised over its channels. The backward never keeps a T×d×N tensor: per
-// block it reruns the scan keeping h only at the start of every kScanChunk positions (the
-// chunk checkpoints), then walks the chunks last to first, recomputing each chunk's h from
-// its checkpoint, with dh_t = dy_t·Cm_t + exp(Δ_{t+1}A)·dh_{t+1}:
+// over t and vectorised over its channels (softplus, exp and sigmoid in branch-free float
+// arithmetic). The backward never keeps a T×d×N tensor: per block it reruns the scan keeping
+// h only at the start of every kScanChunk positions (the chunk checkpoints), then walks the
+// chunks last to first, recomputing each chunk's h_t, exp(Δ_t A) and Δ_t from its checkpoint
+// once, with dh_t = dy_t·Cm_t + exp(Δ_{t+1}A)·dh_{t+1}:
 //   dCm_t[n] = Σ_c dy_t[c] h_t[c,n]            dBm_t[n] = Σ_c dh_t[c,n] Δ_t[c] u_t[c]
 //   du_t[c]  = D[c] dy_t[c] + Σ_n dh_t Δ_t Bm_t[n]
 //   dΔ_t[c]  = Σ_n dh_t (h_{t−1} a A + u_t Bm_t[n]) with a = exp(Δ_t A)
 //   ddt = dΔ·σ(dt + dt_bias) (also into dt_bias),  dA_log = Σ_t dh_t h_{t−1} a Δ_t · A
 //   dD[c] = Σ_t dy_t[c] u_t[c]
-// dBm and dCm sum over channels: each block writes its own partial sums, added in block order
-// afterwards, so the result does not depend on the thread count. All gradients accumulate.
+// dBm and dCm sum over channels: each block writes its own partial sums (over its 64 lanes
+// in one fixed tree order), added in block order afterwards, so the result does not depend
+// on the thread count. All gradients accumulate.
 #pragma once
 
 #include <cstdint>
