@@ -214,8 +214,8 @@ TEST(SsmLayers, TheShippedConfigsAreDefaultWithTheAttentionSlotSwapped) {
       {"mamba", {AttentionType::Mamba}},
       {"jamba",
        {AttentionType::Mamba, AttentionType::Mamba, AttentionType::Mamba, AttentionType::Full}},
-      {"linear", {AttentionType::Linear, AttentionType::Sparse}},
-      {"lfa", {AttentionType::Lfa, AttentionType::Sparse}}};
+      {"linear", {AttentionType::Linear}},
+      {"lfa", {AttentionType::Lfa}}};
   for (const auto& [name, types] : cases) {
     ModelConfig c =
         ModelConfig::from_file(std::string(TINYR2_SOURCE_DIR) + "/configs/" + name + ".json");
