@@ -10,6 +10,9 @@ namespace {
 
 constexpr float kEps = 1e-6f;              // SPEC §10: φ(q)·z + 1e-6
 constexpr double kParallelWork = 1 << 15;  // below this (T·D² per call) stay serial
+// The D-long dot products are `omp simd` reductions: without one a float sum is a serial
+// chain the compiler may not reorder. The lanes' order is fixed at compile time, so results do
+// not depend on the thread count.
 
 inline float phi(float u) {
   return u > 0.f ? u + 1.f : std::exp(u);
@@ -43,6 +46,7 @@ struct Chunk {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j <= i; ++j) {
         float s = 0.f;
+#pragma omp simd reduction(+ : s)
         for (int64_t d = 0; d < D; ++d) s += fq[i * D + d] * fk[j * D + d];
         a[i * L + j] = s;
       }
@@ -69,8 +73,10 @@ void linear_attention_forward(const float* q, const float* k, const float* v, fl
       for (int64_t i = 0; i < n; ++i) {
         float* oi = o + base + i * rs;
         const float* fqi = &c.fq[i * D];
-        float dn = kEps;
+        float dn = 0.f;
+#pragma omp simd reduction(+ : dn)
         for (int64_t d = 0; d < D; ++d) dn += fqi[d] * zb[d];
+        dn += kEps;
         for (int64_t e = 0; e < D; ++e) oi[e] = 0.f;
         for (int64_t d = 0; d < D; ++d) {  // inter-chunk: φ(q_i)ᵀ S
           const float f = fqi[d];
@@ -120,6 +126,7 @@ void linear_attention_backward(const float* q, const float* k, const float* v, c
         const float* oi = o + base + i * rs;
         const float inv = 1.f / den[(b * T + t0 + i) * H + h];
         float go = 0.f;
+#pragma omp simd reduction(+ : go)
         for (int64_t e = 0; e < D; ++e) {
           dnum[i * D + e] = gi[e] * inv;
           go += gi[e] * oi[e];
@@ -139,14 +146,18 @@ void linear_attention_backward(const float* q, const float* k, const float* v, c
           const float* dni = &dnum[i * D];
           for (int64_t d = 0; d < D; ++d) {  // S dnum + dden z
             const float* Md = M.data() + d * D;
-            float s = dden[i] * m[d];
+            float s = 0.f;
+#pragma omp simd reduction(+ : s)
             for (int64_t e = 0; e < D; ++e) s += Md[e] * dni[e];
+            s += dden[i] * m[d];
             acc[d] = s;
           }
           for (int64_t j = 0; j <= i; ++j) {
             const float* vj = &c.v[j * D];
-            float da = dden[i];
+            float da = 0.f;
+#pragma omp simd reduction(+ : da)
             for (int64_t e = 0; e < D; ++e) da += dni[e] * vj[e];
+            da += dden[i];
             const float* fkj = &c.fk[j * D];
             for (int64_t d = 0; d < D; ++d) acc[d] += da * fkj[d];
           }
@@ -179,8 +190,10 @@ void linear_attention_backward(const float* q, const float* k, const float* v, c
         const float* fkj = &c.fk[j * D];
         for (int64_t d = 0; d < D; ++d) {  // dφk = R v + r;  dv = Rᵀ φ(k)
           const float* Md = M.data() + d * D;
-          float s = m[d];
+          float s = 0.f;
+#pragma omp simd reduction(+ : s)
           for (int64_t e = 0; e < D; ++e) s += Md[e] * vj[e];
+          s += m[d];
           acc[d] = s;
         }
         for (int64_t e = 0; e < D; ++e) acc2[e] = 0.f;
@@ -191,8 +204,10 @@ void linear_attention_backward(const float* q, const float* k, const float* v, c
         }
         for (int64_t i = j; i < n; ++i) {
           const float* dni = &dnum[i * D];
-          float da = dden[i];
+          float da = 0.f;
+#pragma omp simd reduction(+ : da)
           for (int64_t e = 0; e < D; ++e) da += dni[e] * vj[e];
+          da += dden[i];
           const float a = c.a[i * L + j];
           const float* fqi = &c.fq[i * D];
           for (int64_t d = 0; d < D; ++d) acc[d] += da * fqi[d];
