@@ -29,6 +29,10 @@ struct ForwardContext {
   const QuantizedWeights* quantized = nullptr;
   // The LoRA adapters applied on top of the model's Linears (SPEC §12, set by Model), or null.
   const LoraAdapters* lora = nullptr;
+  // A block's forward re-run during backward (nn/lora_recompute.h): the MoE routing
+  // statistics (counts, drops, rows computed) were taken by the first run and are not counted
+  // again.
+  bool replay = false;
 };
 
 }  // namespace tinyr2::nn

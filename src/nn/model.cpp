@@ -36,7 +36,7 @@ Tensor Model::hidden(ForwardContext& ctx, const IndexTensor& ids, int64_t pos0,
     pos[i] = static_cast<int32_t>(pos0 + static_cast<int64_t>(i));
   return hidden_with(ctx, ids, pos, [&](size_t i, const Tensor& R, const Shape& btc) {
     if (cache) return blocks[i]->forward_cached(ctx, R, btc, cache->layer(i), pos0);
-    if (lora_recomputes(ctx, *blocks[i])) return recomputed_block(ctx, *blocks[i], R, btc);
+    if (lora_recomputes(ctx, i, blocks.size())) return recomputed_block(ctx, *blocks[i], R, btc);
     return blocks[i]->forward(ctx, R, btc);
   });
 }

@@ -69,7 +69,7 @@ Tensor DSMoE::run_experts(ForwardContext& ctx, const Tensor& xf, const Tensor& w
     if (e >= 0) ++n_e[static_cast<size_t>(e)], ++M;
   std::vector<Tensor> w_fc, w_up, w_proj;
   for (int64_t e = 0; e < R; ++e) {
-    rows_[e + first] += n_e[e];  // an unchosen expert does no work at all
+    if (!ctx.replay) rows_[e + first] += n_e[e];  // an unchosen expert does no work at all
     if (glu) {
       const GLU& g = glu_experts[static_cast<size_t>(e + first)];
       w_fc.push_back(g.c_gate);
@@ -136,12 +136,11 @@ Tensor DSMoE::route_and_run(ForwardContext& ctx, const Tensor& xf, int64_t B, in
       for (int64_t e = 0; e < E_; ++e) {
         const int32_t c = idx.data[static_cast<size_t>(n * E_ + e)];
         any = any || c >= 0;
-        if (c >= 0) ++counts_[static_cast<size_t>(e)];
+        if (c >= 0 && !ctx.replay) ++counts_[static_cast<size_t>(e)];
       }
       untaken += !any;
     }
-    dropped_ += untaken;
-    assigned_ += N;
+    if (!ctx.replay) dropped_ += untaken, assigned_ += N;
     return run_experts(ctx, xf, ops::moe_route_weights(t, p, idx, false), idx, 0);
   }
   IndexTensor chosen;
@@ -170,20 +169,20 @@ Tensor DSMoE::route_and_run(ForwardContext& ctx, const Tensor& xf, int64_t B, in
   IndexTensor idx = chosen;
   if (ctx.training && capacity_factor_ > 0.0) {
     const int64_t cap = moe_capacity(capacity_factor_, N, K, R);
-    dropped_ += admit_position_major(idx.data, B, T, K, cap);
-    assigned_ += N * K;
-  } else if (ctx.training) {
-    assigned_ += N * K;
+    const int64_t dropped = admit_position_major(idx.data, B, T, K, cap);
+    if (!ctx.replay) dropped_ += dropped;
   }
-  if (ctx.training)
+  if (ctx.training && !ctx.replay) {
+    assigned_ += N * K;
     for (int32_t e : chosen.data) ++counts_[static_cast<size_t>(e)];
+  }
 
   if (!ds) return run_experts(ctx, xf, w, idx, 0);
   // 4. y = expert_0(x)/k + (k−1)/k · Σ_chosen ĝ_i expert_i(x), only chosen experts run.
   const Tensor shared =
       glu_experts.empty() ? experts[0].forward(ctx, xf) : glu_experts[0].forward(ctx, xf);
   Tensor y = ops::scale(t, shared, 1.f / static_cast<float>(k_));
-  rows_[0] += N;
+  if (!ctx.replay) rows_[0] += N;
   const Tensor routed = run_experts(ctx, xf, w, idx, 1);
   return ops::add(t, y, ops::scale(t, routed, c_routed));
 }

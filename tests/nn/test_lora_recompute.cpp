@@ -1,8 +1,11 @@
-// Recomputed dense blocks in LoRA training (nn/lora_recompute.h): the loss, every adapter's
-// gradient and the random stream are bit-identical to the run that keeps the activations,
-// and the tape holds fewer nodes. The config has a first FULL layer whose value residual
-// (v_first) later FULL layers (one MoE, one dense and recomputed) consume, LoRA dropout and
-// MoE gate noise (both drawn from ctx.rng), and hyper-connections.
+// Recomputed blocks in LoRA training (nn/lora_recompute.h): the loss, every adapter's
+// gradient, the random stream and the MoE routing statistics are bit-identical to the run that
+// keeps the activations, and the tape holds fewer nodes. The config has a first FULL layer
+// whose value residual (v_first) later FULL layers consume, dense and MoE blocks (block 1, an
+// MoE block, is recomputed, so its balance loss's gradient must be seeded in the
+// recomputation; block 3, the last, is kept), LoRA dropout and MoE gate noise (both drawn from
+// ctx.rng), and hyper-connections. Each router with a balance loss is covered, and a capacity
+// that drops tokens.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -23,11 +26,20 @@ struct StepGrads {
   size_t tape_nodes = 0;
   uint64_t rng_offset = 0;
   std::map<std::string, std::vector<float>> grads;
+  // Per MoE block: routed counts, then dropped and all assignments, then the rows each expert
+  // computed in this step.
+  std::vector<std::vector<int64_t>> moe_stats;
 };
 
 StepGrads run_step(const Model& m, const IndexTensor& ids, const IndexTensor& targets,
                    bool recompute) {
   for (const NamedTensor& e : m.lora->params().all()) e.tensor.zero_grad();
+  std::vector<std::vector<int64_t>> rows_before;
+  for (const auto& b : m.blocks)
+    if (b->moe) {
+      b->moe->reset_counts();
+      rows_before.push_back(b->moe->rows_computed());
+    }
   Rng rng(77, 0);
   Tape tape;
   ForwardContext ctx(tape);
@@ -45,15 +57,26 @@ StepGrads run_step(const Model& m, const IndexTensor& ids, const IndexTensor& ta
     r.grads[e.name] =
         e.tensor.grad().defined() ? e.tensor.grad().to_vector() : std::vector<float>{};
   for (const NamedTensor& e : m.params.all()) EXPECT_FALSE(e.tensor.grad().defined()) << e.name;
+  size_t k = 0;
+  for (const auto& b : m.blocks)
+    if (b->moe) {
+      std::vector<int64_t> st = b->moe->routed_counts();
+      st.push_back(b->moe->dropped());
+      st.push_back(b->moe->assignments());
+      const std::vector<int64_t>& rows = b->moe->rows_computed();
+      for (size_t e = 0; e < rows.size(); ++e) st.push_back(rows[e] - rows_before[k][e]);
+      r.moe_stats.push_back(st);
+      ++k;
+    }
   return r;
 }
 
-}  // namespace
-
-TEST(LoraRecompute, DenseBlocksGiveBitIdenticalLossAndGradients) {
+// Trains one LoRA step of the small model with `overrides` both ways and compares.
+void expect_recompute_bit_identical(const char* overrides) {
   nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
   j.update(nlohmann::json::parse(
       R"({"attention_types": ["FULL"], "types": ["mlp", "moe"], "n_layer": 4, "hc": true})"));
+  j.update(nlohmann::json::parse(overrides));
   Model m(ModelConfig::from_json(j));
   m.init(41);
   freeze(m.params);
@@ -81,7 +104,11 @@ TEST(LoraRecompute, DenseBlocksGiveBitIdenticalLossAndGradients) {
   EXPECT_EQ(std::memcmp(&kept.loss, &recomputed.loss, sizeof(float)), 0)
       << kept.loss << " vs " << recomputed.loss;
   EXPECT_EQ(kept.rng_offset, recomputed.rng_offset);
-  EXPECT_LT(recomputed.tape_nodes, kept.tape_nodes);  // two dense blocks are one node each
+  // Blocks 0-2 (dense, MoE, dense) are one node each; block 3 keeps its nodes.
+  EXPECT_LT(recomputed.tape_nodes, kept.tape_nodes);
+  // The routing statistics are counted once, as without recomputation (bias updates and
+  // moe_dropped read them).
+  EXPECT_EQ(kept.moe_stats, recomputed.moe_stats);
   ASSERT_EQ(kept.grads.size(), recomputed.grads.size());
   int nonzero = 0;
   for (const auto& [name, g] : kept.grads) {
@@ -91,14 +118,38 @@ TEST(LoraRecompute, DenseBlocksGiveBitIdenticalLossAndGradients) {
     for (float v : g) nonzero += v != 0.f;
   }
   EXPECT_GT(nonzero, 0);
-  // Both blocks' adapters (0: produces v_first, 2: consumes it) got gradients.
-  for (const char* mod : {"blocks.0.attn.", "blocks.2.attn.", "blocks.2.ffn."}) {
+  // The recomputed blocks' adapters (0: produces v_first, 1: MoE, 2: consumes v_first) got
+  // gradients.
+  for (const char* mod :
+       {"blocks.0.attn.", "blocks.1.attn.", "blocks.1.ffn.", "blocks.2.attn.", "blocks.2.ffn."}) {
     bool any = false;
     for (const auto& [name, g] : recomputed.grads)
       if (name.find(mod) != std::string::npos)
         for (float v : g) any = any || v != 0.f;
     EXPECT_TRUE(any) << mod;
   }
+}
+
+}  // namespace
+
+// DeepSeek routing: the balance loss (a large coefficient, so its gradient counts) flows
+// back into the recomputed MoE block's hidden states.
+TEST(LoraRecompute, DeepseekMoeBlocksGiveBitIdenticalLossGradientsAndCounts) {
+  expect_recompute_bit_identical(R"({"moe_balance_coef": 0.5})");
+}
+
+// Switch's L_aux and a capacity that drops assignments (position-major admission).
+TEST(LoraRecompute, TopkWithDroppingCapacityGivesBitIdenticalResults) {
+  expect_recompute_bit_identical(
+      R"({"router": "topk", "moe_aux_coef": 0.5, "capacity_factor": 0.5})");
+}
+
+TEST(LoraRecompute, AttentionRouterGivesBitIdenticalResults) {
+  expect_recompute_bit_identical(R"({"router": "attention", "moe_aux_coef": 0.5})");
+}
+
+TEST(LoraRecompute, ExpertChoiceGivesBitIdenticalResults) {
+  expect_recompute_bit_identical(R"({"router": "expert_choice", "capacity_factor": 1.0})");
 }
 
 }  // namespace tinyr2::nn
