@@ -1,6 +1,7 @@
 // The two sgemm paths (kernels/cpu/gemm_paths.h) side by side on the products the default
 // config runs (configs/default.json: 2048 tokens × n_embd 256, MLP 1024, tied head over
-// 50257 tokens in 112-row chunks, Muon on 256×1024), plus gemm() (the rule's choice) and
+// 50257 tokens in 112-row chunks, Muon on 256×1024, a rank-8 LoRA adapter's forward and
+// backward products on a 768-wide projection), plus gemm() (the rule's choice) and
 // OpenBLAS ssyrk against the gemm it replaces. Re-run on another CPU to re-derive the rule:
 //
 //   build/tinyr2-bench --benchmark_filter='gemm_path'
@@ -51,6 +52,8 @@ void default_config_shapes(benchmark::internal::Benchmark* b) {
       {0, 1, 2048, 256, 256},  {1, 0, 256, 256, 2048},                            // projections
       {0, 1, 1024, 256, 256},  {0, 0, 256, 1024, 256},                            // Muon
       {0, 1, 300, 1024, 256},  {0, 0, 300, 256, 1024},                            // MoE expert
+      {0, 1, 2048, 8, 256},    {0, 1, 2048, 768, 8},    {0, 0, 2048, 8, 768},     // LoRA r 8
+      {1, 0, 768, 8, 2048},    {0, 0, 2048, 256, 8},    {1, 0, 8, 256, 2048},     // LoRA r 8
       {0, 0, 7, 256, 7},       {0, 1, 128, 32, 32},                               // tiny
       {0, 1, 2048, 512, 2048}, {0, 0, 1024, 1024, 1024}};                         // large
   for (const auto& s : shapes) b->Args(s);

@@ -194,7 +194,8 @@ TEST(GemmPaths, RuleByShapeClassAndIsaLevel) {
       EXPECT_EQ(path(s[0], s[1], s[2], l), GemmPath::OpenBlas) << cpu::isa_name(l);
   for (IsaLevel l : {IsaLevel::Avx512, IsaLevel::Avx512Bf16, IsaLevel::Amx}) {
     SCOPED_TRACE(cpu::isa_name(l));
-    EXPECT_EQ(path(7, 256, 7, l), GemmPath::OpenBlas);        // a side < 16
+    EXPECT_EQ(path(7, 256, 7, l), GemmPath::OpenBlas);        // M·N·K < 2¹⁹, a side < 16
+    EXPECT_EQ(path(2048, 8, 256, l), GemmPath::OneDnn);       // skinny: a rank-8 LoRA product
     EXPECT_EQ(path(64, 64, 127, l), GemmPath::OpenBlas);      // M·N·K < 2¹⁹
     EXPECT_EQ(path(64, 64, 128, l), GemmPath::OneDnn);        // the smallest medium one
     EXPECT_EQ(path(112, 50257, 256, l), GemmPath::OneDnn);    // tied head chunk: a side < 256

@@ -17,7 +17,6 @@ namespace {
 
 // The shape classes of the rule (gemm_paths.h).
 constexpr int64_t kTinyVolume = int64_t{1} << 19;   // M·N·K below (80³): tiny
-constexpr int64_t kTinySide = 16;                   // a side below: tiny
 constexpr int64_t kLargeVolume = int64_t{1} << 29;  // M·N·K from (2048×1024×256) ...
 constexpr int64_t kLargeSide = 256;                 // ... with every side from: large
 
@@ -54,7 +53,7 @@ GemmPath gemm_path_for(bool /*trans_a*/, bool /*trans_b*/, int64_t M, int64_t N,
   const int64_t side = std::min({M, N, K});
   // M·N·K in double: no overflow for any int64 sides.
   const double volume = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (side < kTinySide || volume < static_cast<double>(kTinyVolume)) return GemmPath::OpenBlas;
+  if (volume < static_cast<double>(kTinyVolume)) return GemmPath::OpenBlas;
   if (side >= kLargeSide && volume >= static_cast<double>(kLargeVolume)) return GemmPath::OpenBlas;
   return GemmPath::OneDnn;
 }
@@ -73,9 +72,9 @@ std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level) {
                        tinyr2::cpu::isa_name(level));
   const dnnl_version_t* v = dnnl_version();
   return fmt::format(
-      "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 with every side >= 16, except large ones; "
-      "{} for tiny (M·N·K < 2^19 or a side < 16) and large (every side >= 256, M·N·K >= 2^29) "
-      "products and for syrk",
+      "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 (skinny ones too), except large ones; "
+      "{} for tiny (M·N·K < 2^19) and large (every side >= 256, M·N·K >= 2^29) products and "
+      "for syrk",
       v->major, v->minor, v->patch, onednn_isa_name(dnnl_get_effective_cpu_isa()), openblas);
 }
 

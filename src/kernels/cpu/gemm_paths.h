@@ -11,8 +11,12 @@
 //
 //   - below AVX-512 (TINYR2_ISA=avx2 or a CPU without it): OpenBLAS for every product
 //     (oneDNN was not measured there);
-//   - tiny products (M·N·K < 2¹⁹ ≈ 80³ or a side < 16): OpenBLAS — oneDNN's per-call
-//     overhead makes it 1.1–1.8× slower there (7×256×7, 33³, 64³, 80×64×64);
+//   - tiny products (M·N·K < 2¹⁹ ≈ 80³): OpenBLAS — oneDNN's per-call overhead makes it
+//     1.1–1.8× slower there (7×256×7, 33³, 64³, 80×64×64);
+//   - skinny products, a side < 16 but M·N·K ≥ 2¹⁹ (a rank-8 LoRA adapter's 2048×8×256 …
+//     2048×768×8, the NSA gate's 2048×7×256): oneDNN — OpenBLAS splits them badly over
+//     threads: on 2 threads it took 2–5× oneDNN's time idle and up to 40× on a loaded
+//     machine (bench gemm_path), while on 1 thread the two are within ±25 %;
 //   - large products with every side ≥ 256 and M·N·K ≥ 2²⁹ (2048×1024×256 and up): OpenBLAS
 //     — on 2 threads oneDNN took 1.1–2× longer in every run (1024³, 2048×512×2048,
 //     2048×1024×256 NT), although on 1 thread it is 5–10 % faster there too;
