@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,7 +11,12 @@ namespace tinyr2 {
 
 namespace {
 constexpr size_t kAlignment = 64;
-}
+// zeros(): floats per memset piece, and the size from which the pieces run on the threads
+// (issue 20: a new gradient buffer of several MiB was zeroed on one thread while the others
+// waited). Zeroing is the same whatever the split.
+constexpr int64_t kZeroPiece = int64_t{1} << 16;
+constexpr int64_t kParallelZero = int64_t{1} << 18;
+}  // namespace
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
@@ -52,7 +58,12 @@ Tensor Tensor::empty(const Shape& shape) {
 
 Tensor Tensor::zeros(const Shape& shape) {
   Tensor t = empty(shape);
-  std::memset(t.data(), 0, sizeof(float) * t.numel());
+  float* p = t.data();
+  const int64_t n = t.numel();
+  const int64_t pieces = (n + kZeroPiece - 1) / kZeroPiece;
+#pragma omp parallel for schedule(static) if (n >= kParallelZero)
+  for (int64_t k = 0; k < pieces; ++k)
+    std::memset(p + k * kZeroPiece, 0, sizeof(float) * std::min(kZeroPiece, n - k * kZeroPiece));
   return t;
 }
 

@@ -110,4 +110,18 @@ TEST(Tape, ReshapeGradientIsHandedOverThenAccumulated) {
   EXPECT_EQ(x.grad().shape(), x.shape());
 }
 
+// Tensor::zeros zeroes large buffers in 64 Ki-float pieces on the threads: every element of a
+// size that is not a multiple of the piece comes back 0, even in reused (dirty) memory.
+TEST(Tensor, ZerosClearsEveryElementOfALargeReusedBuffer) {
+  const int64_t n = (int64_t{1} << 18) * 3 + 12345;
+  for (int round = 0; round < 3; ++round) {
+    { Tensor dirty = Tensor::full({n}, 7.f); }  // freed: the heap hands it out again
+    const Tensor z = Tensor::zeros({n});
+    const float* p = z.data();
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < n; ++i) nonzero += p[i] != 0.f;
+    EXPECT_EQ(nonzero, 0) << "round " << round;
+  }
+}
+
 }  // namespace tinyr2

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "autograd/ops_linalg.h"
@@ -163,6 +164,46 @@ TEST(OpParity, LinearCrossEntropyEdges) {
   EXPECT_NE(e.find("target 5 at row 1"), std::string::npos) << e;
   EXPECT_THROW(ops::linear_cross_entropy(tape, x0, Tensor::zeros({5, 4}), targets),
                Error);  // C mismatch
+}
+
+// Several vocabulary blocks (the last one short): the fused kernel still equals linear +
+// cross_entropy, and lse, the loss, dh and dW are bit-identical at 1, 2 and 3 threads (the
+// blocks are fixed work items with single-threaded GEMMs, sums in block order).
+TEST(OpParity, LinearCrossEntropyBlocksAreThreadCountInvariant) {
+  const int64_t N = 37, C = 24, V = 2 * kernels::cpu::kLinearCeVocabBlock + 276;
+  const Tensor x = testing::random_tensor({N, C}, 17), w = testing::random_tensor({V, C}, 18);
+  std::vector<int32_t> t(N);
+  for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 331 + 5) % V);
+  t[0] = static_cast<int32_t>(V - 1);  // in the short last block
+  t[9] = -1;
+  const IndexTensor targets({N}, t);
+  Tape tape;
+  Tensor xr = x.clone(), wr = w.clone();
+  xr.set_requires_grad(true);
+  wr.set_requires_grad(true);
+  Tensor loss = ops::cross_entropy(tape, ops::linear(tape, xr, wr), targets);
+  tape.backward(loss);
+  const float scale = 1.f / static_cast<float>(N - 1);
+  auto run = [&](int nt, int64_t chunk) {
+    threads::ScopedNumThreads threads_for_this_test(nt);
+    Tensor dx = Tensor::empty({N, C}), dw = Tensor::empty({V, C}), lse = Tensor::empty({N});
+    const double sum = kernels::cpu::linear_cross_entropy(
+        x.data(), w.data(), t.data(), N, C, V, -1, scale, lse.data(), dx.data(), dw.data(), chunk);
+    return std::tuple{sum, lse.to_vector(), dx, dw};
+  };
+  for (int64_t chunk : {5, 37}) {
+    const auto [sum, lse, dx, dw] = run(1, chunk);
+    EXPECT_NEAR(sum * scale, loss.item(), 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dx, xr.grad()), 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dw, wr.grad()), 1e-6) << "chunk " << chunk;
+    for (int nt : {2, 3}) {
+      const auto [sum2, lse2, dx2, dw2] = run(nt, chunk);
+      EXPECT_EQ(sum2, sum) << nt << " threads, chunk " << chunk;
+      EXPECT_EQ(lse2, lse) << nt << " threads, chunk " << chunk;
+      EXPECT_EQ(dx2.to_vector(), dx.to_vector()) << nt << " threads, chunk " << chunk;
+      EXPECT_EQ(dw2.to_vector(), dw.to_vector()) << nt << " threads, chunk " << chunk;
+    }
+  }
 }
 
 TEST(OpParity, Rope) {

@@ -9,13 +9,22 @@
 //     G[n,v]  = scale · (exp(z[n,v] − lse[n]) − [v = t[n]])          (0 on ignored rows)
 //     dh      = G · W   (N, C)          dW = Gᵀ · h   (V, C)
 //
-// Rows run in chunks of `chunk_rows`: one sgemm makes the chunk's logits in a reused
-// (chunk_rows, V) buffer, an OpenMP loop over its rows takes the max, the log-sum-exp and
-// the target logit and — when gradients are wanted — turns the row into G in place, then
-// dh_chunk = G · W (sgemm) and dW += Gᵀ · h_chunk (sgemm, beta = 1 after the first chunk).
-// Only lse, dh and dW outlive a chunk. The exp is fast_exp (fast_math.h), the row sums are
-// float blocks added in double (as in the unfused cross_entropy kernel). The result does not
-// depend on the number of threads except through OpenBLAS's own summation order.
+// Rows run in chunks of `chunk_rows` (the chunk's logits live in a reused (chunk_rows, V)
+// buffer; only lse, dh and dW outlive a chunk), and a chunk runs in fixed vocabulary blocks
+// of kLinearCeVocabBlock rows of W, each a work item whose sgemms run single-threaded on its
+// thread (issue 20: ~100 items for the GPT-2 vocabulary, enough for 16+ threads, and no
+// threaded sgemm with its duplicated packing or split-K reduction):
+//   A  (per block k)  z_k = h_chunk · W_kᵀ; per row the block max m_k, s_k = Σ exp(z_k − m_k)
+//                     (z_k becomes exp(z_k − m_k) when gradients are wanted), the target logit;
+//   combine (per row) m = max_k m_k, total = Σ_k s_k · exp(m_k − m) in block order,
+//                     lse = m + log total, the row's loss;
+//   B  (per block k)  G_k = scale · (exp(z_k − m_k) · exp(m_k − m) / total − onehot) in place,
+//                     dW_k (+)= G_kᵀ · h_chunk (dW's rows of block k: this item's alone),
+//                     dh_k = G_k · W_k (R, C);
+//   dh (per row)      dh_chunk = Σ_k dh_k in block order.
+// The exp is fast_exp (fast_math.h), the block sums are float runs added in double. Every
+// sum has a fixed order over fixed items, so the results are bit-identical for any number of
+// threads. cross_entropy_chunk below is the row-at-a-time form the bf16 head uses.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +34,8 @@ namespace tinyr2::kernels::cpu {
 // Rows per chunk when the caller passes chunk_rows ≤ 0: about kLinearCeChunkBytes of logits
 // (≥ 16 rows; 128 rows for the GPT-2 vocabulary), and never more than N.
 inline constexpr int64_t kLinearCeChunkBytes = int64_t{24} << 20;
+// Rows of W per work item of a chunk (the last block of the vocabulary may be shorter).
+inline constexpr int64_t kLinearCeVocabBlock = 512;
 // The loss of rows [r0, r0 + R) from their logits z (R, V), shared by the fp32 and bf16 heads:
 // row_loss[n] = lse − z[target] (ignored rows untouched), lse[n] when lse is given, and with
 // grad z becomes G = scale · (softmax − onehot), 0 on ignored rows.
