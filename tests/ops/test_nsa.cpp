@@ -197,7 +197,7 @@ TEST(NsaBlockAttention, MatchesIndexAttentionOverTheSameTokens) {
     for (const Shape5& s :
          {Shape5{2, 150, 150, 2, 16, 8, 4, 32, 0}, Shape5{1, 200, 200, 3, 24, 12, 5, 8, 0},
           Shape5{1, 90, 90, 2, 96, 32, 2, 64, 0}, Shape5{1, 7, 300, 2, 16, 16, 4, 32, 293},
-          Shape5{1, 260, 260, 1, 16, 8, 4, 32, 0}}) {
+          Shape5{1, 260, 260, 1, 16, 8, 4, 32, 0}, Shape5{1, 200, 200, 2, 96, 32, 4, 32, 0}}) {
       Tensor q = random_tensor({s.B, s.Tq, s.H, s.Dk}, 1),
              k = random_tensor({s.B, s.Tk, s.H, s.Dk}, 2),
              v = random_tensor({s.B, s.Tk, s.H, s.Dv}, 3),

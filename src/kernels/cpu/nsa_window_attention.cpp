@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/nsa_tiles.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -96,32 +97,7 @@ void add_transposed_back(const float* xt, int64_t ldt, int64_t sb, int64_t a, in
   }
 }
 
-// s[r·kW + j] = a · Σ_d x_r[d] · xt[d·ldt + j], j < W, for 4 rows: a 4 × W register tile.
-template <int64_t W, int64_t kD>
-[[gnu::always_inline]] inline void scores4(const float* const x[kR], const float* xt, int64_t ldt,
-                                           int64_t D_rt, float a, float* s) {
-  const int64_t D = kD > 0 ? kD : D_rt;
-  float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  for (int64_t d = 0; d < D; ++d) {
-    const float c0 = x0[d], c1 = x1[d], c2 = x2[d], c3 = x3[d];
-    const float* kr = xt + d * ldt;
-#pragma omp simd
-    for (int64_t j = 0; j < W; ++j) {
-      a0[j] += c0 * kr[j];
-      a1[j] += c1 * kr[j];
-      a2[j] += c2 * kr[j];
-      a3[j] += c3 * kr[j];
-    }
-  }
-#pragma omp simd
-  for (int64_t j = 0; j < W; ++j) {
-    s[j] = a * a0[j];
-    s[kW + j] = a * a1[j];
-    s[2 * kW + j] = a * a2[j];
-    s[3 * kW + j] = a * a3[j];
-  }
-}
+using nsa_tiles::scores4;  // kernels/cpu/nsa_tiles.h
 
 // xt[d·ldt + j] += Σ_r x_r[d] · P[r·kW + j], j < W, all d: the transposed product Xᵀ·P
 // accumulated into a span buffer (dKᵀ += Qᵀ·dS, dVᵀ += dOᵀ·P).
