@@ -42,6 +42,7 @@ struct Geometry {
     lead = n_full * kW + tail - kR;
   }
   int64_t tiles() const { return n_full + (tail > 0 ? 1 : 0); }
+  int64_t columns() const { return n_full * kW + tail; }  // = nsa_window_score_columns
   int64_t base(int64_t i0, int64_t i) const {
     return i < n_full ? i0 + kR - kW * (i + 1) : i0 - lead;
   }
@@ -182,10 +183,12 @@ inline void probs_and_dscores(float* p, float* ds, const int64_t ra[kR], const i
 }
 
 template <int64_t kDk, int64_t kDv>
-void forward_impl(const float* q, const float* k, const float* v, float* o, float* lse, int64_t B,
-                  int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
+void forward_impl(const float* q, const float* k, const float* v, float* o, float* lse,
+                  float* scores, int64_t B, int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt,
+                  int64_t window, float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
+  const int64_t L = g.columns();
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const int64_t n_items = (T + kQueryTile - 1) / kQueryTile;
   const int64_t ldt = round_up(kQueryTile + g.lead, 16);
@@ -217,11 +220,17 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
               tile_ranges(g, i0, nr, tb, W, ra, re, ja, jb);
               if (ja >= jb) continue;
               const float* kcol = kt.data() + (tb - sb);
-              if (W == kW) {
+              if (W == kW)
                 scores4<kW, kDk>(x, kcol, ldt, Dk, scale, s.data());
+              else
+                scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
+              if (scores)  // kept for the backward, before the softmax overwrites them
+                for (int64_t r = 0; r < nr; ++r)
+                  std::copy(s.data() + r * kW, s.data() + r * kW + W,
+                            scores + ((b * T + i0 + r) * H + h) * L + ti * kW);
+              if (W == kW) {
                 attention_detail::online_softmax_step<kW>(s.data(), ra, re, m, l, alpha);
               } else {
-                scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
                 attention_detail::online_softmax_step<kNarrow>(s.data(), ra, re, m, l, alpha);
               }
               for (int64_t r = 0; r < kR; ++r)
@@ -243,10 +252,12 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
 
 template <int64_t kDk, int64_t kDv>
 void backward_impl(const float* q, const float* k, const float* v, const float* o, const float* lse,
-                   const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T,
-                   int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
+                   const float* scores, const float* dout, float* dq, float* dk, float* dv,
+                   int64_t B, int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window,
+                   float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
+  const int64_t L = g.columns();
   const int64_t ldk = H * Dk, ldv = H * Dv;
   // Chunk c's queries see keys [c·C − w + 1, (c+1)·C), which meet chunk c + 2's only if
   // C < w: with C ≥ w, chunks of one parity touch disjoint dk, dv rows.
@@ -296,14 +307,26 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
                 tile_ranges(g, i0, nr, tb, W, ra, re, ja, jb);
                 if (ja >= jb) continue;
                 const int64_t col = tb - sb;
-                if (W == kW) {
+                if (scores)  // the forward's S (padding rows: 0, masked out below)
+                  for (int64_t r = 0; r < kR; ++r) {
+                    float* sr = S.data() + r * kW;
+                    if (r < nr) {
+                      const float* src = scores + ((b * T + i0 + r) * H + h) * L + ti * kW;
+                      std::copy(src, src + W, sr);
+                    } else {
+                      std::fill(sr, sr + W, 0.f);
+                    }
+                  }
+                else if (W == kW)
                   scores4<kW, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
+                else
+                  scores4<kNarrow, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
+                if (W == kW) {
                   scores4<kW, kDv>(y, vt.data() + col, ldt, Dv, 1.f, dS.data());
                   probs_and_dscores<kW>(S.data(), dS.data(), ra, re, lse_r, delta, scale);
                   if (dk) atb4<kW, kDk>(x, dS.data(), Dk, dkt.data() + col, ldt);
                   if (dv) atb4<kW, kDv>(y, S.data(), Dv, dvt.data() + col, ldt);
                 } else {
-                  scores4<kNarrow, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
                   scores4<kNarrow, kDv>(y, vt.data() + col, ldt, Dv, 1.f, dS.data());
                   probs_and_dscores<kNarrow>(S.data(), dS.data(), ra, re, lse_r, delta, scale);
                   if (dk) atb4<kNarrow, kDk>(x, dS.data(), Dk, dkt.data() + col, ldt);
@@ -335,24 +358,25 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
 }  // namespace
 
 void window_attention_forward(const float* q, const float* k, const float* v, float* o, float* lse,
-                              int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                              int64_t window, float scale) {
+                              float* scores, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                              int64_t Dv, int64_t window, float scale) {
   if (B * T * H == 0) return;
   if (Dk == 96 && Dv == 32)
-    forward_impl<96, 32>(q, k, v, o, lse, B, T, H, Dk, Dv, window, scale);
+    forward_impl<96, 32>(q, k, v, o, lse, scores, B, T, H, Dk, Dv, window, scale);
   else
-    forward_impl<0, 0>(q, k, v, o, lse, B, T, H, Dk, Dv, window, scale);
+    forward_impl<0, 0>(q, k, v, o, lse, scores, B, T, H, Dk, Dv, window, scale);
 }
 
 void window_attention_backward(const float* q, const float* k, const float* v, const float* o,
-                               const float* lse, const float* dout, float* dq, float* dk, float* dv,
-                               int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                               int64_t window, float scale) {
+                               const float* lse, const float* scores, const float* dout, float* dq,
+                               float* dk, float* dv, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                               int64_t Dv, int64_t window, float scale) {
   if ((!dq && !dk && !dv) || B * T * H == 0) return;
   if (Dk == 96 && Dv == 32)
-    backward_impl<96, 32>(q, k, v, o, lse, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
+    backward_impl<96, 32>(q, k, v, o, lse, scores, dout, dq, dk, dv, B, T, H, Dk, Dv, window,
+                          scale);
   else
-    backward_impl<0, 0>(q, k, v, o, lse, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
+    backward_impl<0, 0>(q, k, v, o, lse, scores, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
 }
 
 }  // namespace tinyr2::kernels::cpu
