@@ -402,8 +402,8 @@ void tiles_backward(BackwardScratch& w, const float* q, const float* k, const fl
           float* xb = w.Xb.data() + (nb + i) * Dk;
           float* yb = w.Yb.data() + (nb + i) * Dv;
           if (r >= 0) {
-            std::copy(q + row(r) * Dk, q + row(r) * Dk + Dk, xb);
-            std::copy(dout + row(r) * Dv, dout + row(r) * Dv + Dv, yb);
+            nsa_tiles::copy_row<kDk>(q + row(r) * Dk, Dk, xb);
+            nsa_tiles::copy_row<kDv>(dout + row(r) * Dv, Dv, yb);
           } else {  // padding: zero rows (P and dS are 0 there too)
             std::fill(xb, xb + Dk, 0.f);
             std::fill(yb, yb + Dv, 0.f);

@@ -31,6 +31,17 @@ using Vec16 = float __attribute__((vector_size(64)));
   __builtin_memcpy(p, &v, sizeof v);
 }
 
+// dst[c] = src[c] for c < D: inline 16 floats at a time when the width is a compile-time
+// multiple of 16 (std::copy of a head row is a library call).
+template <int64_t kD>
+[[gnu::always_inline]] inline void copy_row(const float* src, int64_t D_rt, float* dst) {
+  if constexpr (kD > 0 && kD % 16 == 0) {
+    for (int64_t c = 0; c < kD; c += 16) store16(dst + c, load16(src + c));
+  } else {
+    std::copy(src, src + D_rt, dst);
+  }
+}
+
 // s[r·kKeyTile + j] = a · Σ_d x_r[d] · xt[d·ldt + j], j < W (a multiple of 16), for 4 rows:
 // a 4 × W register tile over a transposed key span (row stride ldt).
 template <int64_t W, int64_t kD>

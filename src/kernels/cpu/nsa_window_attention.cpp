@@ -28,6 +28,12 @@ int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
 }
 
+// dst[j] = src[j] for j < W (kW or kNarrow, multiples of 16), inline (std::copy of a few
+// dozen floats is a library call per score row).
+inline void copy_scores(const float* src, int64_t W, float* dst) {
+  for (int64_t j = 0; j < W; j += 16) nsa_tiles::store16(dst + j, nsa_tiles::load16(src + j));
+}
+
 // The key tiles of the 4-query group starting at i0 (a multiple of kR), which sees keys
 // [i0 − w + 1, i0 + kR): n_full tiles of kW ending at i0 + kR, newest first, then one of
 // `tail` keys (0, kNarrow or kW) before them. lead: how far the tiles reach before i0.
@@ -226,8 +232,8 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
                 scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
               if (scores)  // kept for the backward, before the softmax overwrites them
                 for (int64_t r = 0; r < nr; ++r)
-                  std::copy(s.data() + r * kW, s.data() + r * kW + W,
-                            scores + ((b * T + i0 + r) * H + h) * L + ti * kW);
+                  copy_scores(s.data() + r * kW, W,
+                              scores + ((b * T + i0 + r) * H + h) * L + ti * kW);
               if (W == kW) {
                 attention_detail::online_softmax_step<kW>(s.data(), ra, re, m, l, alpha);
               } else {
@@ -312,9 +318,10 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
                     float* sr = S.data() + r * kW;
                     if (r < nr) {
                       const float* src = scores + ((b * T + i0 + r) * H + h) * L + ti * kW;
-                      std::copy(src, src + W, sr);
+                      copy_scores(src, W, sr);
                     } else {
-                      std::fill(sr, sr + W, 0.f);
+                      for (int64_t j = 0; j < W; j += 16)
+                        nsa_tiles::store16(sr + j, nsa_tiles::Vec16{});
                     }
                   }
                 else if (W == kW)
