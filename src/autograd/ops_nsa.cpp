@@ -71,13 +71,21 @@ Tensor window_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tens
   Tensor out = Tensor::empty({B, T, H, Dv});
   const bool grad = tape.needs_grad({&q, &k, &v});
   Tensor lse = grad ? Tensor::empty({B, T, H}) : Tensor();
-  kern.window_attention_forward(q.data(), k.data(), v.data(), out.data(),
-                                grad ? lse.data() : nullptr, B, T, H, Dk, Dv, window, scale);
+  // The forward's scores, kept for the backward while they take at most kMaxSavedScores
+  // floats (16 MiB: 1.2 MiB per Sparse layer at B = 1, T = 512, the default widths); longer
+  // inputs recompute them. Either way the same bits.
+  constexpr int64_t kMaxSavedScores = int64_t{1} << 22;
+  const int64_t L = kernels::nsa_window_score_columns(window, T);
+  Tensor scores = grad && B * T * H * L <= kMaxSavedScores ? Tensor::empty({B, T, H, L}) : Tensor();
+  kern.window_attention_forward(
+      q.data(), k.data(), v.data(), out.data(), grad ? lse.data() : nullptr,
+      scores.defined() ? scores.data() : nullptr, B, T, H, Dk, Dv, window, scale);
   if (grad) {
-    tape.record({out}, [&kern, q, k, v, out, lse, B, T, H, Dk, Dv, window, scale] {
+    tape.record({out}, [&kern, q, k, v, out, lse, scores, B, T, H, Dk, Dv, window, scale] {
       kern.window_attention_backward(q.data(), k.data(), v.data(), out.data(), lse.data(),
-                                     out.grad().data(), grad_or_null(q), grad_or_null(k),
-                                     grad_or_null(v), B, T, H, Dk, Dv, window, scale);
+                                     scores.defined() ? scores.data() : nullptr, out.grad().data(),
+                                     grad_or_null(q), grad_or_null(k), grad_or_null(v), B, T, H, Dk,
+                                     Dv, window, scale);
     });
   }
   return out;

@@ -278,12 +278,12 @@ struct Backend {
              int64_t H, int64_t Dk, int64_t Dv, float scale, const NsaSelectParams& p,
              int64_t q_pos0)>
       nsa_compression_backward;
-  Entry<void(const float* q, const float* k, const float* v, float* o, float* lse, int64_t B,
-             int64_t T, int64_t H, int64_t Dk, int64_t Dv, int64_t window, float scale)>
+  Entry<void(const float* q, const float* k, const float* v, float* o, float* lse, float* scores,
+             int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv, int64_t window, float scale)>
       window_attention_forward;
   Entry<void(const float* q, const float* k, const float* v, const float* o, const float* lse,
-             const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T, int64_t H,
-             int64_t Dk, int64_t Dv, int64_t window, float scale)>
+             const float* scores, const float* dout, float* dq, float* dk, float* dv, int64_t B,
+             int64_t T, int64_t H, int64_t Dk, int64_t Dv, int64_t window, float scale)>
       window_attention_backward;
   Entry<void(const float* y, int64_t M, int64_t N, const ColumnBlock& block, const float* cos_tab,
              const float* sin_tab, int64_t T, float* out)>

@@ -20,4 +20,13 @@ inline int64_t nsa_visible_blocks(int64_t pos, int64_t nb, const NsaSelectParams
   return pos >= p.block_size - 1 ? std::min(nb, (pos - p.block_size + 1) / p.block_stride + 1) : 0;
 }
 
+// The sliding-window kernels (kernels/cpu/nsa_window_attention.h) score each 4-query group
+// against ⌊(w + 3)/32⌋ key tiles of 32 and one tail tile of 16 or 32 keys (none when w + 3 is a
+// multiple of 32), w = min(window, T): the scores per (b, t, h) a forward can keep for its
+// backward.
+inline int64_t nsa_window_score_columns(int64_t window, int64_t T) {
+  const int64_t w = std::min(window, std::max<int64_t>(T, 1)), need = w + 3, rem = need % 32;
+  return need / 32 * 32 + (rem == 0 ? 0 : rem <= 16 ? 16 : 32);
+}
+
 }  // namespace tinyr2::kernels

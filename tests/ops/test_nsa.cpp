@@ -14,6 +14,7 @@
 #include "core/threads.h"
 #include "kernels/cpu/nsa_compression.h"
 #include "kernels/cpu/nsa_select.h"
+#include "kernels/cpu/nsa_window_attention.h"
 #include "support/op_case.h"
 #include "support/random_tensor.h"
 
@@ -147,6 +148,50 @@ TEST(NsaWindowAttention, BitIdenticalOnAnyThreadCount) {
   }
 }
 
+// The backward reading the scores its forward kept gives the same bits as the backward that
+// recomputes them, for the specialised widths (Dk 96, Dv 32) and others, windows whose tail
+// tile is 16 or 32 keys or absent (w + 3 = 64), a window past T, and T not a multiple of 4;
+// the saved scores are exactly scale·q·k at the kept columns of the visible keys.
+TEST(NsaWindowAttention, SavedScoresGiveTheRecomputedBits) {
+  struct Case {
+    int64_t T, H, Dk, Dv, w;
+  };
+  for (const Case& c : {Case{203, 2, 96, 32, 128}, Case{150, 1, 96, 32, 61}, Case{90, 2, 24, 8, 20},
+                        Case{37, 1, 96, 32, 100}}) {
+    const int64_t B = 1, T = c.T, H = c.H, Dk = c.Dk, Dv = c.Dv;
+    const float scale = 0.2f;
+    const Tensor q = random_tensor({B, T, H, Dk}, 81), k = random_tensor({B, T, H, Dk}, 82),
+                 v = random_tensor({B, T, H, Dv}, 83), dy = random_tensor({B, T, H, Dv}, 84);
+    const int64_t L = kernels::nsa_window_score_columns(c.w, T);
+    std::vector<float> scores(static_cast<size_t>(B * T * H * L), 0.f);
+    std::vector<std::vector<float>> got[2];
+    for (int keep = 0; keep < 2; ++keep) {
+      std::vector<float> o(B * T * H * Dv), lse(B * T * H), dq(q.numel(), 0.f), dk(k.numel(), 0.f),
+          dv(v.numel(), 0.f);
+      float* s = keep ? scores.data() : nullptr;
+      kernels::cpu::window_attention_forward(q.data(), k.data(), v.data(), o.data(), lse.data(), s,
+                                             B, T, H, Dk, Dv, c.w, scale);
+      kernels::cpu::window_attention_backward(q.data(), k.data(), v.data(), o.data(), lse.data(), s,
+                                              dy.data(), dq.data(), dk.data(), dv.data(), B, T, H,
+                                              Dk, Dv, c.w, scale);
+      got[keep] = {o, lse, dq, dk, dv};
+    }
+    SCOPED_TRACE("T " + std::to_string(T) + " w " + std::to_string(c.w) + " Dk " +
+                 std::to_string(Dk));
+    for (size_t i = 0; i < got[0].size(); ++i) EXPECT_EQ(got[1][i], got[0][i]) << "tensor " << i;
+    // Query t's newest tile starts at its group's end − 32: its own key t sits at column
+    // t − (t − t mod 4 + 4 − 32) of tile 0.
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        double ref = 0;
+        for (int64_t d = 0; d < Dk; ++d)
+          ref += double(q.data()[(t * H + h) * Dk + d]) * k.data()[(t * H + h) * Dk + d];
+        const int64_t col = t - (t - t % 4 + 4 - 32);
+        EXPECT_NEAR(scores[(t * H + h) * L + col], scale * ref, 1e-4) << "t " << t << " h " << h;
+      }
+  }
+}
+
 TEST(OpParity, StackedLinear) {
   for (auto& c : load_op_cases("stacked_linear")) {
     for_each_backend(c, [&](OpCase& c, Tape& tape) {
@@ -197,7 +242,7 @@ TEST(NsaBlockAttention, MatchesIndexAttentionOverTheSameTokens) {
     for (const Shape5& s :
          {Shape5{2, 150, 150, 2, 16, 8, 4, 32, 0}, Shape5{1, 200, 200, 3, 24, 12, 5, 8, 0},
           Shape5{1, 90, 90, 2, 96, 32, 2, 64, 0}, Shape5{1, 7, 300, 2, 16, 16, 4, 32, 293},
-          Shape5{1, 260, 260, 1, 16, 8, 4, 32, 0}}) {
+          Shape5{1, 260, 260, 1, 16, 8, 4, 32, 0}, Shape5{1, 200, 200, 2, 96, 32, 4, 32, 0}}) {
       Tensor q = random_tensor({s.B, s.Tq, s.H, s.Dk}, 1),
              k = random_tensor({s.B, s.Tk, s.H, s.Dk}, 2),
              v = random_tensor({s.B, s.Tk, s.H, s.Dv}, 3),

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/nsa_tiles.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -164,7 +165,8 @@ inline void rows_axpy(const float* w, const float* x, int64_t ld, int64_t ja, in
 // keys j < nk at kbase + j·ld: through the transposed tile kt when many rows share the tile
 // (transposing costs about as much as scoring a few rows), else straight from the key rows,
 // four dot products at a time. Columns j ≥ nk (and, on the direct path, padding rows r ≥ c)
-// get 0; they are masked out either way.
+// get 0; they are masked out either way. kD > 0: the width D at compile time (nsa_tiles.h).
+template <int64_t kD>
 struct TileScores {
   bool transposed;
   const float* kt;  // transposed: D × kKeyTile
@@ -174,7 +176,7 @@ struct TileScores {
   // A group of 4 rows, the first c real.
   void group(const float* const x[kRows], int64_t c, float a, float* s) const {
     if (transposed) {
-      block_scores(x, kt, D, a, s);
+      nsa_tiles::scores4<kKeyTile, kD>(x, kt, kKeyTile, D, a, s);
       return;
     }
     std::fill(s, s + kRows * kKeyTile, 0.f);
@@ -189,7 +191,8 @@ struct TileScores {
       return;
     }
     float acc[kKeyTile] = {};
-    for (int64_t d = 0; d < D; ++d) {
+    const int64_t n_d = kD > 0 ? kD : D;
+    for (int64_t d = 0; d < n_d; ++d) {
       const float c = x[d];
       const float* kr = kt + d * kKeyTile;
 #pragma omp simd
@@ -205,7 +208,7 @@ struct TileScores {
       const float* y[4];
       for (int64_t i = 0; i < 4; ++i) y[i] = kbase + std::min(j + i, nk - 1) * ld;
       float out[4];
-      dot4(x, y[0], y[1], y[2], y[3], D, a, out);
+      dot4(x, y[0], y[1], y[2], y[3], kD > 0 ? kD : D, a, out);
       for (int64_t i = 0; i < 4 && j + i < nk; ++i) s[j + i] = out[i];
     }
   }
@@ -231,12 +234,12 @@ double block_work(int64_t B, int64_t Tq, int64_t H, int64_t Dk, int64_t Dv, int6
   return double(B * Tq * H) * double(n * bs) * double(Dk + Dv);
 }
 
-}  // namespace
-
-void block_attention_forward(const float* q, const float* k, const float* v, const int32_t* blocks,
-                             float* o, float* lse, int64_t B, int64_t Tq, int64_t Tk, int64_t H,
-                             int64_t Dk, int64_t Dv, int64_t n, int64_t block_size,
-                             int64_t q_offset, float scale) {
+// The forward, with the head widths fixed at compile time when kDk, kDv > 0.
+template <int64_t kDk, int64_t kDv>
+void forward_impl(const float* q, const float* k, const float* v, const int32_t* blocks, float* o,
+                  float* lse, int64_t B, int64_t Tq, int64_t Tk, int64_t H, int64_t Dk_rt,
+                  int64_t Dv_rt, int64_t n, int64_t block_size, int64_t q_offset, float scale) {
+  const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const int64_t n_qtiles = (Tq + kQueryTile - 1) / kQueryTile;
 #pragma omp parallel if (block_work(B, Tq, H, Dk, Dv, n, block_size) > kParallelWork)
@@ -265,7 +268,7 @@ void block_attention_forward(const float* q, const float* k, const float* v, con
             const int64_t n_rows = tile.rows_seeing(a, rows, masks);
             const bool transposed = n_rows > kDirectRows;
             if (transposed) transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, kt.data());
-            const TileScores scores{transposed, kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
+            const TileScores<kDk> scores{transposed, kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
             for (int64_t g = 0; g < n_rows; g += kRows) {
               const uint32_t* mask = masks + g;
               const uint32_t any = mask[0] | mask[1] | mask[2] | mask[3];
@@ -294,7 +297,7 @@ void block_attention_forward(const float* q, const float* k, const float* v, con
                 alpha[i] = r >= 0 ? online_softmax_row(s.data() + i * kKeyTile, mask[i], m[r], l[r])
                                   : online_softmax_row(s.data() + i * kKeyTile, 0, m[0], l[0]);
               }
-              block_pv(s.data(), vbh + j0 * ldv, ldv, ja, jb, Dv, y, alpha);
+              nsa_tiles::pv4<kDv>(s.data(), vbh + j0 * ldv, ldv, ja, jb, Dv, y, alpha);
             }
           }
           for (int64_t r = 0; r < nr; ++r) {
@@ -309,8 +312,6 @@ void block_attention_forward(const float* q, const float* k, const float* v, con
         }
   }
 }
-
-namespace {
 
 // Per-thread buffers of the backward.
 struct BackwardScratch {
@@ -333,11 +334,14 @@ struct BackwardScratch {
 
 // The backward of the query tiles [qt0, qt1) of batch row b, head h: dq of their rows, and
 // their dk, dv contributions added into the key rows at gk + u·ldgk, gv + u·ldgv (null: skip).
-void backward_tiles(BackwardScratch& w, const float* q, const float* k, const float* v,
+// kDk, kDv > 0: the head widths at compile time.
+template <int64_t kDk, int64_t kDv>
+void tiles_backward(BackwardScratch& w, const float* q, const float* k, const float* v,
                     const int32_t* blocks, const float* o, const float* lse, const float* dout,
                     float* dq, float* gk, int64_t ldgk, float* gv, int64_t ldgv, int64_t b,
                     int64_t h, int64_t qt0, int64_t qt1, int64_t Tq, int64_t Tk, int64_t H,
-                    int64_t Dk, int64_t Dv, int64_t n, int64_t q_offset, float scale) {
+                    int64_t Dk_rt, int64_t Dv_rt, int64_t n, int64_t q_offset, float scale) {
+  const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const float* kbh = k + b * Tk * ldk + h * Dk;  // key u at kbh + u·ldk
   const float* vbh = v + b * Tk * ldv + h * Dv;
@@ -365,8 +369,8 @@ void backward_tiles(BackwardScratch& w, const float* q, const float* k, const fl
         transpose_tile(kbh + j0 * ldk, ldk, nk, Dk, w.kt.data());
         transpose_tile(vbh + j0 * ldv, ldv, nk, Dv, w.vt.data());
       }
-      const TileScores k_scores{transposed, w.kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
-      const TileScores v_scores{transposed, w.vt.data(), vbh + j0 * ldv, ldv, nk, Dv};
+      const TileScores<kDk> k_scores{transposed, w.kt.data(), kbh + j0 * ldk, ldk, nk, Dk};
+      const TileScores<kDv> v_scores{transposed, w.vt.data(), vbh + j0 * ldv, ldv, nk, Dv};
       int64_t nb = 0;  // buffered rows of P, dS, Xb (q) and Yb (dO)
       uint32_t span = 0;
       for (int64_t g = 0; g < n_rows; g += kRows) {
@@ -398,8 +402,8 @@ void backward_tiles(BackwardScratch& w, const float* q, const float* k, const fl
           float* xb = w.Xb.data() + (nb + i) * Dk;
           float* yb = w.Yb.data() + (nb + i) * Dv;
           if (r >= 0) {
-            std::copy(q + row(r) * Dk, q + row(r) * Dk + Dk, xb);
-            std::copy(dout + row(r) * Dv, dout + row(r) * Dv + Dv, yb);
+            nsa_tiles::copy_row<kDk>(q + row(r) * Dk, Dk, xb);
+            nsa_tiles::copy_row<kDv>(dout + row(r) * Dv, Dv, yb);
           } else {  // padding: zero rows (P and dS are 0 there too)
             std::fill(xb, xb + Dk, 0.f);
             std::fill(yb, yb + Dv, 0.f);
@@ -417,7 +421,7 @@ void backward_tiles(BackwardScratch& w, const float* q, const float* k, const fl
           probs_and_dscores(Pb + i * kKeyTile, dSb + i * kKeyTile, mask[i],
                             r >= 0 ? w.lse_r[r] : 0.f, r >= 0 ? w.delta[r] : 0.f, scale);
         }
-        if (dq) block_pv(dSb, kbh + j0 * ldk, ldk, ja, jb, Dk, gq, kOnes);  // dq += dS·K
+        if (dq) nsa_tiles::pv4<kDk>(dSb, kbh + j0 * ldk, ldk, ja, jb, Dk, gq, kOnes);  // dq += dS·K
         nb += kRows;
       }
       if (nb == 0) continue;
@@ -425,13 +429,13 @@ void backward_tiles(BackwardScratch& w, const float* q, const float* k, const fl
       mask_span(span, ja, jb);
       if (gv) {
         std::fill(w.dvt.begin(), w.dvt.end(), 0.f);
-        block_atb(w.P.data(), w.Yb.data(), nb, ja, jb, Dv, w.dvt.data());
+        nsa_tiles::atb4<kDv>(w.P.data(), w.Yb.data(), nb, ja, jb, Dv, w.dvt.data());
         for (int64_t j = ja; j < std::min(jb, nk); ++j)
           axpy(1.f, w.dvt.data() + j * Dv, gv + (j0 + j) * ldgv, Dv);
       }
       if (gk) {
         std::fill(w.dkt.begin(), w.dkt.end(), 0.f);
-        block_atb(w.dS.data(), w.Xb.data(), nb, ja, jb, Dk, w.dkt.data());
+        nsa_tiles::atb4<kDk>(w.dS.data(), w.Xb.data(), nb, ja, jb, Dk, w.dkt.data());
         for (int64_t j = ja; j < std::min(jb, nk); ++j)
           axpy(1.f, w.dkt.data() + j * Dk, gk + (j0 + j) * ldgk, Dk);
       }
@@ -439,10 +443,33 @@ void backward_tiles(BackwardScratch& w, const float* q, const float* k, const fl
   }
 }
 
+using BackwardTiles = void (*)(BackwardScratch&, const float*, const float*, const float*,
+                               const int32_t*, const float*, const float*, const float*, float*,
+                               float*, int64_t, float*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               float);
+
+// The default widths (Dk 96, Dv 32) run the compile-time-width instance.
+bool default_widths(int64_t Dk, int64_t Dv) {
+  return Dk == 96 && Dv == 32;
+}
+
 // Floats of the per-item dk, dv copies the split backward may allocate.
 constexpr double kMaxSplitFloats = 16 << 20;
 
 }  // namespace
+
+void block_attention_forward(const float* q, const float* k, const float* v, const int32_t* blocks,
+                             float* o, float* lse, int64_t B, int64_t Tq, int64_t Tk, int64_t H,
+                             int64_t Dk, int64_t Dv, int64_t n, int64_t block_size,
+                             int64_t q_offset, float scale) {
+  if (default_widths(Dk, Dv))
+    forward_impl<96, 32>(q, k, v, blocks, o, lse, B, Tq, Tk, H, Dk, Dv, n, block_size, q_offset,
+                         scale);
+  else
+    forward_impl<0, 0>(q, k, v, blocks, o, lse, B, Tq, Tk, H, Dk, Dv, n, block_size, q_offset,
+                       scale);
+}
 
 // With at least as many (b, h) pairs as threads, an item is a (b, h) pair, which owns its dq,
 // dk and dv rows. With fewer, each head's query tiles are split into G contiguous parts, an
@@ -455,6 +482,8 @@ void block_attention_backward(const float* q, const float* k, const float* v, co
                               int64_t Dk, int64_t Dv, int64_t n, int64_t block_size,
                               int64_t q_offset, float scale) {
   if (!dq && !dk && !dv) return;
+  const BackwardTiles backward_tiles =
+      default_widths(Dk, Dv) ? &tiles_backward<96, 32> : &tiles_backward<0, 0>;
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const int64_t n_qtiles = (Tq + kQueryTile - 1) / kQueryTile;
   const bool par = block_work(B, Tq, H, Dk, Dv, n, block_size) > kParallelWork;

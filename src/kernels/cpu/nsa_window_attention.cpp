@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/nsa_tiles.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -27,6 +28,12 @@ int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
 }
 
+// dst[j] = src[j] for j < W (kW or kNarrow, multiples of 16), inline (std::copy of a few
+// dozen floats is a library call per score row).
+inline void copy_scores(const float* src, int64_t W, float* dst) {
+  for (int64_t j = 0; j < W; j += 16) nsa_tiles::store16(dst + j, nsa_tiles::load16(src + j));
+}
+
 // The key tiles of the 4-query group starting at i0 (a multiple of kR), which sees keys
 // [i0 − w + 1, i0 + kR): n_full tiles of kW ending at i0 + kR, newest first, then one of
 // `tail` keys (0, kNarrow or kW) before them. lead: how far the tiles reach before i0.
@@ -41,6 +48,7 @@ struct Geometry {
     lead = n_full * kW + tail - kR;
   }
   int64_t tiles() const { return n_full + (tail > 0 ? 1 : 0); }
+  int64_t columns() const { return n_full * kW + tail; }  // = nsa_window_score_columns
   int64_t base(int64_t i0, int64_t i) const {
     return i < n_full ? i0 + kR - kW * (i + 1) : i0 - lead;
   }
@@ -96,32 +104,7 @@ void add_transposed_back(const float* xt, int64_t ldt, int64_t sb, int64_t a, in
   }
 }
 
-// s[r·kW + j] = a · Σ_d x_r[d] · xt[d·ldt + j], j < W, for 4 rows: a 4 × W register tile.
-template <int64_t W, int64_t kD>
-[[gnu::always_inline]] inline void scores4(const float* const x[kR], const float* xt, int64_t ldt,
-                                           int64_t D_rt, float a, float* s) {
-  const int64_t D = kD > 0 ? kD : D_rt;
-  float a0[W] = {}, a1[W] = {}, a2[W] = {}, a3[W] = {};
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  for (int64_t d = 0; d < D; ++d) {
-    const float c0 = x0[d], c1 = x1[d], c2 = x2[d], c3 = x3[d];
-    const float* kr = xt + d * ldt;
-#pragma omp simd
-    for (int64_t j = 0; j < W; ++j) {
-      a0[j] += c0 * kr[j];
-      a1[j] += c1 * kr[j];
-      a2[j] += c2 * kr[j];
-      a3[j] += c3 * kr[j];
-    }
-  }
-#pragma omp simd
-  for (int64_t j = 0; j < W; ++j) {
-    s[j] = a * a0[j];
-    s[kW + j] = a * a1[j];
-    s[2 * kW + j] = a * a2[j];
-    s[3 * kW + j] = a * a3[j];
-  }
-}
+using nsa_tiles::scores4;  // kernels/cpu/nsa_tiles.h
 
 // xt[d·ldt + j] += Σ_r x_r[d] · P[r·kW + j], j < W, all d: the transposed product Xᵀ·P
 // accumulated into a span buffer (dKᵀ += Qᵀ·dS, dVᵀ += dOᵀ·P).
@@ -206,10 +189,12 @@ inline void probs_and_dscores(float* p, float* ds, const int64_t ra[kR], const i
 }
 
 template <int64_t kDk, int64_t kDv>
-void forward_impl(const float* q, const float* k, const float* v, float* o, float* lse, int64_t B,
-                  int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
+void forward_impl(const float* q, const float* k, const float* v, float* o, float* lse,
+                  float* scores, int64_t B, int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt,
+                  int64_t window, float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
+  const int64_t L = g.columns();
   const int64_t ldk = H * Dk, ldv = H * Dv;
   const int64_t n_items = (T + kQueryTile - 1) / kQueryTile;
   const int64_t ldt = round_up(kQueryTile + g.lead, 16);
@@ -241,11 +226,17 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
               tile_ranges(g, i0, nr, tb, W, ra, re, ja, jb);
               if (ja >= jb) continue;
               const float* kcol = kt.data() + (tb - sb);
-              if (W == kW) {
+              if (W == kW)
                 scores4<kW, kDk>(x, kcol, ldt, Dk, scale, s.data());
+              else
+                scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
+              if (scores)  // kept for the backward, before the softmax overwrites them
+                for (int64_t r = 0; r < nr; ++r)
+                  copy_scores(s.data() + r * kW, W,
+                              scores + ((b * T + i0 + r) * H + h) * L + ti * kW);
+              if (W == kW) {
                 attention_detail::online_softmax_step<kW>(s.data(), ra, re, m, l, alpha);
               } else {
-                scores4<kNarrow, kDk>(x, kcol, ldt, Dk, scale, s.data());
                 attention_detail::online_softmax_step<kNarrow>(s.data(), ra, re, m, l, alpha);
               }
               for (int64_t r = 0; r < kR; ++r)
@@ -267,10 +258,12 @@ void forward_impl(const float* q, const float* k, const float* v, float* o, floa
 
 template <int64_t kDk, int64_t kDv>
 void backward_impl(const float* q, const float* k, const float* v, const float* o, const float* lse,
-                   const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t T,
-                   int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window, float scale) {
+                   const float* scores, const float* dout, float* dq, float* dk, float* dv,
+                   int64_t B, int64_t T, int64_t H, int64_t Dk_rt, int64_t Dv_rt, int64_t window,
+                   float scale) {
   const int64_t Dk = kDk > 0 ? kDk : Dk_rt, Dv = kDv > 0 ? kDv : Dv_rt;
   const Geometry g(window, T);
+  const int64_t L = g.columns();
   const int64_t ldk = H * Dk, ldv = H * Dv;
   // Chunk c's queries see keys [c·C − w + 1, (c+1)·C), which meet chunk c + 2's only if
   // C < w: with C ≥ w, chunks of one parity touch disjoint dk, dv rows.
@@ -320,14 +313,27 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
                 tile_ranges(g, i0, nr, tb, W, ra, re, ja, jb);
                 if (ja >= jb) continue;
                 const int64_t col = tb - sb;
-                if (W == kW) {
+                if (scores)  // the forward's S (padding rows: 0, masked out below)
+                  for (int64_t r = 0; r < kR; ++r) {
+                    float* sr = S.data() + r * kW;
+                    if (r < nr) {
+                      const float* src = scores + ((b * T + i0 + r) * H + h) * L + ti * kW;
+                      copy_scores(src, W, sr);
+                    } else {
+                      for (int64_t j = 0; j < W; j += 16)
+                        nsa_tiles::store16(sr + j, nsa_tiles::Vec16{});
+                    }
+                  }
+                else if (W == kW)
                   scores4<kW, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
+                else
+                  scores4<kNarrow, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
+                if (W == kW) {
                   scores4<kW, kDv>(y, vt.data() + col, ldt, Dv, 1.f, dS.data());
                   probs_and_dscores<kW>(S.data(), dS.data(), ra, re, lse_r, delta, scale);
                   if (dk) atb4<kW, kDk>(x, dS.data(), Dk, dkt.data() + col, ldt);
                   if (dv) atb4<kW, kDv>(y, S.data(), Dv, dvt.data() + col, ldt);
                 } else {
-                  scores4<kNarrow, kDk>(x, kt.data() + col, ldt, Dk, scale, S.data());
                   scores4<kNarrow, kDv>(y, vt.data() + col, ldt, Dv, 1.f, dS.data());
                   probs_and_dscores<kNarrow>(S.data(), dS.data(), ra, re, lse_r, delta, scale);
                   if (dk) atb4<kNarrow, kDk>(x, dS.data(), Dk, dkt.data() + col, ldt);
@@ -359,24 +365,25 @@ void backward_impl(const float* q, const float* k, const float* v, const float* 
 }  // namespace
 
 void window_attention_forward(const float* q, const float* k, const float* v, float* o, float* lse,
-                              int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                              int64_t window, float scale) {
+                              float* scores, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                              int64_t Dv, int64_t window, float scale) {
   if (B * T * H == 0) return;
   if (Dk == 96 && Dv == 32)
-    forward_impl<96, 32>(q, k, v, o, lse, B, T, H, Dk, Dv, window, scale);
+    forward_impl<96, 32>(q, k, v, o, lse, scores, B, T, H, Dk, Dv, window, scale);
   else
-    forward_impl<0, 0>(q, k, v, o, lse, B, T, H, Dk, Dv, window, scale);
+    forward_impl<0, 0>(q, k, v, o, lse, scores, B, T, H, Dk, Dv, window, scale);
 }
 
 void window_attention_backward(const float* q, const float* k, const float* v, const float* o,
-                               const float* lse, const float* dout, float* dq, float* dk, float* dv,
-                               int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                               int64_t window, float scale) {
+                               const float* lse, const float* scores, const float* dout, float* dq,
+                               float* dk, float* dv, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                               int64_t Dv, int64_t window, float scale) {
   if ((!dq && !dk && !dv) || B * T * H == 0) return;
   if (Dk == 96 && Dv == 32)
-    backward_impl<96, 32>(q, k, v, o, lse, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
+    backward_impl<96, 32>(q, k, v, o, lse, scores, dout, dq, dk, dv, B, T, H, Dk, Dv, window,
+                          scale);
   else
-    backward_impl<0, 0>(q, k, v, o, lse, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
+    backward_impl<0, 0>(q, k, v, o, lse, scores, dout, dq, dk, dv, B, T, H, Dk, Dv, window, scale);
 }
 
 }  // namespace tinyr2::kernels::cpu

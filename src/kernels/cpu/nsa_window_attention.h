@@ -34,14 +34,19 @@
 
 namespace tinyr2::kernels::cpu {
 
-// window ≥ 1 (a window ≥ T is plain causal attention). lse may be null.
+// window ≥ 1 (a window ≥ T is plain causal attention). lse may be null. scores, when not
+// null, (B,T,H,L) with L = nsa_window_score_columns(window, T) (kernels/nsa_params.h): the
+// forward keeps there the scaled scores s_u of each query against its group's key tiles, tile
+// i at columns [32·i, 32·i + width), and the backward reads them instead of recomputing
+// q_t·k_u (the same bits: the same products summed in the same order), which saves a quarter
+// of the backward's multiply-adds. Null in both: recomputed.
 void window_attention_forward(const float* q, const float* k, const float* v, float* o, float* lse,
-                              int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                              int64_t window, float scale);
+                              float* scores, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                              int64_t Dv, int64_t window, float scale);
 
 void window_attention_backward(const float* q, const float* k, const float* v, const float* o,
-                               const float* lse, const float* dout, float* dq, float* dk, float* dv,
-                               int64_t B, int64_t T, int64_t H, int64_t Dk, int64_t Dv,
-                               int64_t window, float scale);
+                               const float* lse, const float* scores, const float* dout, float* dq,
+                               float* dk, float* dv, int64_t B, int64_t T, int64_t H, int64_t Dk,
+                               int64_t Dv, int64_t window, float scale);
 
 }  // namespace tinyr2::kernels::cpu
