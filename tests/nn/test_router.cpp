@@ -17,6 +17,7 @@
 #include "model_checks.h"
 #include "nn/model.h"
 #include "nn/moe_router.h"
+#include "support/model_inputs.h"
 #include "support/small_model.h"
 #include "train/metrics.h"
 
@@ -93,10 +94,7 @@ TEST(Router, ACapacityReallyDropsAndCountsIt) {
                                    "num_exp": 2, "capacity_factor": 0.5}})",
                                router)));
     m.init(3);
-    Rng rng(2);
-    std::vector<int32_t> v(2 * 40);
-    for (auto& x : v) x = static_cast<int32_t>(rng.next_below(101));
-    train_logits(m, IndexTensor({2, 40}, v));
+    train_logits(m, testing::random_ids(2, 40, 101, 2));
     for (const DSMoE* l : m.moe_layers()) {
       EXPECT_GT(l->dropped(), 0) << router;
       EXPECT_LT(l->dropped(), l->assignments()) << router;
@@ -113,9 +111,7 @@ TEST_P(RouterTrainingCausality, LaterPositionsDoNotChangeEarlierOnes) {
   Model m(config(GetParam()));
   m.init(11);
   const int64_t B = 2, T = 40, V = m.cfg.vocab_size;
-  Rng rng(4);
-  std::vector<int32_t> v(static_cast<size_t>(B * T));
-  for (auto& x : v) x = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
+  const std::vector<int32_t> v = testing::random_token_ids(B * T, V, 4);
   const Tensor base = train_logits(m, IndexTensor({B, T}, v));
   for (int64_t p : {5, 23}) {
     std::vector<int32_t> w = v;
