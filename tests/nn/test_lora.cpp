@@ -30,10 +30,8 @@ using testing::eval_logits;
 using testing::random_ids;
 
 ModelConfig lora_config() {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(
-      R"({"attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "hc": true})"));
-  return ModelConfig::from_json(j);
+  return testing::small_model_config(
+      R"({"attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "hc": true})");
 }
 
 fs::path work_dir(const std::string& name) {

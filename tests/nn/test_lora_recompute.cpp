@@ -51,10 +51,8 @@ StepGrads run_step(const Model& m, const IndexTensor& ids, const IndexTensor& ta
 }  // namespace
 
 TEST(LoraRecompute, DenseBlocksGiveBitIdenticalLossAndGradients) {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(
+  Model m(testing::small_model_config(
       R"({"attention_types": ["FULL"], "types": ["mlp", "moe"], "n_layer": 4, "hc": true})"));
-  Model m(ModelConfig::from_json(j));
   m.init(41);
   freeze(m.params);
   LoraSpec s;
