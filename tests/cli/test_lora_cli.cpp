@@ -23,37 +23,26 @@ namespace {
 using train::testing::deterministic_metrics;
 using train::testing::expect_one_line_error;
 using train::testing::read_file;
-using train::testing::run_cli;
-using train::testing::TempDir;
 using train::testing::write_file;
 using RunResult = train::testing::RunResult;
 namespace fs = std::filesystem;
 
-class LoraCli : public ::testing::Test {
+class LoraCli : public train::testing::TrainCliSuite<LoraCli> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("lora");
-    train::testing::write_corpus(*tmp_ / "corpus", 16);
-    write_file(*tmp_ / "config.json",
-               train::testing::small_train_config(
-                   R"({"batch_size": 2, "max_iters": 6, "warmup_iters": 1, "eval_interval": 3,
-                       "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
-                       "val_fraction": 0.2, "lr": 1e-2})",
-                   R"({"dropout": 0.1, "gate_noise": 0.05})"));
+    open_scratch("lora", 16,
+                 train::testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 6, "warmup_iters": 1, "eval_interval": 3,
+                         "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 1e-2})",
+                     R"({"dropout": 0.1, "gate_noise": 0.05})"));
     for (const char* name : {"base", "other"}) {
       const RunResult r = cli(fmt::format("init --config {} --out {} -s {}", path("config.json"),
                                           path(name), name[0] == 'b' ? 1 : 2));
       EXPECT_EQ(r.status, 0) << r.err;
     }
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-  static RunResult cli(const std::string& args) {
-    return run_cli("-t 2 " + args, tmp_->path().string());
-  }
+  // train_args of a LoRA run on the base model.
   static std::string train_args(const std::string& out, const std::string& extra = "") {
     return fmt::format(
         "train --config {} --data {} --out {} --init-from {} --lora-rank 4 --lora-alpha 8 "
@@ -77,11 +66,7 @@ class LoraCli : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.err;
     return io::load_safetensors(out).tensors.at("logits");
   }
-
-  static TempDir* tmp_;
 };
-
-TempDir* LoraCli::tmp_ = nullptr;
 
 }  // namespace
 

@@ -24,38 +24,18 @@ namespace {
 using testing::deterministic_metrics;
 using testing::lines_of;
 using testing::read_file;
-using testing::run_cli;
 using testing::RunResult;
-using testing::TempDir;
-using testing::write_file;
 
-class TrainBf16 : public ::testing::Test {
+class TrainBf16 : public testing::TrainCliSuite<TrainBf16> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("bf16");
-    testing::write_corpus(*tmp_ / "corpus", 12);
-    write_file(*tmp_ / "config.json",
-               testing::small_train_config(
-                   R"({"batch_size": 2, "max_iters": 4, "warmup_iters": 1, "eval_interval": 2,
-                       "eval_iters": 1, "checkpoint_interval": 2, "keep_checkpoints": 2,
-                       "val_fraction": 0.2, "lr": 3e-3, "precision": "bf16"})"));
+    open_scratch("bf16", 12,
+                 testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 4, "warmup_iters": 1, "eval_interval": 2,
+                         "eval_iters": 1, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 3e-3, "precision": "bf16"})"));
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-  static RunResult cli(const std::string& args, const std::string& env = "") {
-    return run_cli("-t 2 " + args, tmp_->path().string(), env);
-  }
-  static std::string train_args(const std::string& out, const std::string& extra = "") {
-    return fmt::format("train --config {} --data {} --out {} {}", path("config.json"),
-                       path("corpus"), path(out), extra);
-  }
-  static TempDir* tmp_;
 };
-
-TempDir* TrainBf16::tmp_ = nullptr;
 
 double first_loss(const std::string& run) {
   return nlohmann::json::parse(lines_of(read_file(run + "/metrics.jsonl")).at(0)).at("loss");

@@ -29,37 +29,20 @@ namespace {
 using testing::deterministic_metrics;
 using testing::expect_one_line_error;
 using testing::read_file;
-using testing::run_cli;
 using testing::RunResult;
-using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
 
 // A shared scratch area: the corpus, the config and the uninterrupted reference run.
-class TrainCli : public ::testing::Test {
+class TrainCli : public testing::TrainCliSuite<TrainCli> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("cli");
-    testing::write_corpus(*tmp_ / "corpus", 24);
-    write_file(*tmp_ / "config.json",
-               testing::small_train_config(
-                   R"({"batch_size": 2, "max_iters": 8, "warmup_iters": 2, "eval_interval": 4,
-                       "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
-                       "val_fraction": 0.2, "lr": 3e-3})",
-                   R"({"dropout": 0.1, "gate_noise": 0.05})"));
-  }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-
-  static RunResult cli(const std::string& args) {
-    return run_cli("-t 2 " + args, tmp_->path().string());
-  }
-  static std::string train_args(const std::string& out, const std::string& extra = "") {
-    return fmt::format("train --config {} --data {} --out {} {}", path("config.json"),
-                       path("corpus"), path(out), extra);
+    open_scratch("cli", 24,
+                 testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 8, "warmup_iters": 2, "eval_interval": 4,
+                         "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 3e-3})",
+                     R"({"dropout": 0.1, "gate_noise": 0.05})"));
   }
   // The uninterrupted run, trained once for the whole suite.
   static const std::string& straight_run() {
@@ -70,11 +53,7 @@ class TrainCli : public ::testing::Test {
     }();
     return out;
   }
-
-  static TempDir* tmp_;
 };
-
-TempDir* TrainCli::tmp_ = nullptr;
 
 std::string latest(const std::string& run) {
   std::string s = read_file(run + "/latest");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,35 @@ inline void write_corpus(const std::string& dir, int files, int lines_per_file =
     write_file(fmt::format("{}/mod{:03d}.py", dir, f), text);
   }
 }
+
+// The fixture of a suite of CLI training tests (Suite: the fixture itself, so that every
+// suite has its own directory): one scratch directory for all its tests, which the suite's
+// SetUpTestSuite opens with open_scratch() and which goes after its last test.
+template <typename Suite>
+class TrainCliSuite : public ::testing::Test {
+ protected:
+  // $TMPDIR/tinyr2_train_<name>_<pid> with corpus/ (write_corpus of `corpus_files` files) and
+  // config.json (`config`).
+  static void open_scratch(const std::string& name, int corpus_files, const std::string& config) {
+    tmp_ = std::make_unique<TempDir>(name);
+    write_corpus(*tmp_ / "corpus", corpus_files);
+    write_file(*tmp_ / "config.json", config);
+  }
+  static void TearDownTestSuite() { tmp_.reset(); }
+  static std::string path(const std::string& rel) { return *tmp_ / rel; }
+  // `tinyr2 -t 2 ARGS` (env: VAR=value assignments, or ""), its output files in the scratch dir.
+  static RunResult cli(const std::string& args, const std::string& env = "") {
+    return run_cli("-t 2 " + args, tmp_->path().string(), env);
+  }
+  // The arguments of `train` on the suite's config and corpus into OUT.
+  static std::string train_args(const std::string& out, const std::string& extra = "") {
+    return fmt::format("train --config {} --data {} --out {} {}", path("config.json"),
+                       path("corpus"), path(out), extra);
+  }
+
+ private:
+  static inline std::unique_ptr<TempDir> tmp_;
+};
 
 // The lines of RUN/metrics.jsonl with the timing fields (from ,"ms": on: ms, tokens_per_s)
 // cut off: everything else of two runs that must agree bit for bit matches as text.
