@@ -20,46 +20,29 @@ namespace tinyr2 {
 
 namespace {
 
-using train::testing::lines_of;
+using train::testing::deterministic_metrics;
+using train::testing::expect_one_line_error;
 using train::testing::read_file;
-using train::testing::run_cli;
-using train::testing::TempDir;
 using train::testing::write_file;
 using RunResult = train::testing::RunResult;
 namespace fs = std::filesystem;
 
-constexpr const char* kConfig = R"({
-  "vocab_size": 50257, "ctx_len": 32, "n_embd": 32, "n_head": 2, "n_layer": 2,
-  "attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "n_experts": 4, "num_exp": 2,
-  "moe_hidden": 32, "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8,
-  "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8, "block_stride": 8,
-  "compress_hidden": 16, "select_block_size": 8, "num_tokens_to_keep": 16,
-  "select_init_blocks": 1, "select_local_blocks": 1, "window_size": 8, "hc_num_streams": 2,
-  "dropout": 0.1, "gate_noise": 0.05,
-  "train": {"batch_size": 2, "max_iters": 6, "warmup_iters": 1, "eval_interval": 3, "eval_iters": 2,
-            "checkpoint_interval": 2, "keep_checkpoints": 2, "val_fraction": 0.2, "lr": 1e-2}
-})";
-
-class LoraCli : public ::testing::Test {
+class LoraCli : public train::testing::TrainCliSuite<LoraCli> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("lora");
-    train::testing::write_corpus(*tmp_ / "corpus", 16);
-    write_file(*tmp_ / "config.json", kConfig);
+    open_scratch("lora", 16,
+                 train::testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 6, "warmup_iters": 1, "eval_interval": 3,
+                         "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 1e-2})",
+                     R"({"dropout": 0.1, "gate_noise": 0.05})"));
     for (const char* name : {"base", "other"}) {
       const RunResult r = cli(fmt::format("init --config {} --out {} -s {}", path("config.json"),
                                           path(name), name[0] == 'b' ? 1 : 2));
       EXPECT_EQ(r.status, 0) << r.err;
     }
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-  static RunResult cli(const std::string& args) {
-    return run_cli("-t 2 " + args, tmp_->path().string());
-  }
+  // train_args of a LoRA run on the base model.
   static std::string train_args(const std::string& out, const std::string& extra = "") {
     return fmt::format(
         "train --config {} --data {} --out {} --init-from {} --lora-rank 4 --lora-alpha 8 "
@@ -83,29 +66,7 @@ class LoraCli : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.err;
     return io::load_safetensors(out).tensors.at("logits");
   }
-
-  static TempDir* tmp_;
 };
-
-TempDir* LoraCli::tmp_ = nullptr;
-
-std::vector<std::string> metrics_without_timing(const std::string& run) {
-  std::vector<std::string> out;
-  for (std::string line : lines_of(read_file(run + "/metrics.jsonl"))) {
-    const size_t ms = line.find(",\"ms\":");
-    if (ms != std::string::npos) line = line.substr(0, ms);
-    out.push_back(line);
-  }
-  return out;
-}
-
-void expect_one_line_error(const RunResult& r, const std::string& needle, const std::string& what) {
-  EXPECT_EQ(r.status, 1) << what << "\nstdout: " << r.out << "\nstderr: " << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1)
-      << what << ": one line expected, got: " << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos)
-      << what << ": expected \"" << needle << "\" in: " << r.err;
-}
 
 }  // namespace
 
@@ -142,7 +103,7 @@ TEST_F(LoraCli, ResumeIsBitExact) {
   EXPECT_NE(killed.status, 0);  // SIGKILL after step 3 (checkpoint at step 2)
   const RunResult resumed = cli(fmt::format("train --out {} --resume", path("resumed")));
   ASSERT_EQ(resumed.status, 0) << resumed.out << resumed.err;
-  EXPECT_EQ(metrics_without_timing(path("resumed")), metrics_without_timing(straight));
+  EXPECT_EQ(deterministic_metrics(path("resumed")), deterministic_metrics(straight));
   EXPECT_EQ(read_file(path("resumed") + "/checkpoints/step-00000006/adapter_model.safetensors"),
             read_file(straight + "/checkpoints/step-00000006/adapter_model.safetensors"));
 }

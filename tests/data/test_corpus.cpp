@@ -3,11 +3,8 @@
 // consecutive and advance by T, seeded shuffles, and bit-exact save/restore of the position.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -18,6 +15,7 @@
 #include "data/corpus.h"
 #include "data/token_buffer.h"
 #include "data/tokenizer.h"
+#include "support/cli.h"
 
 namespace tinyr2::data {
 
@@ -30,25 +28,14 @@ const Tokenizer& tokenizer() {
   return tok;
 }
 
-// A fresh temporary directory, removed at the end of the test.
-class TempDir {
+// A fresh temporary directory $TMPDIR/tinyr2_corpus_<name>_<pid>, removed at the end of the
+// test; write() creates the parent directories.
+class TempDir : public tinyr2::testing::TempDir {
  public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("tinyr2_corpus_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
+  explicit TempDir(const std::string& name) : tinyr2::testing::TempDir("corpus_" + name) {}
   void write(const std::string& rel, const std::string& bytes) const {
-    const fs::path p = path_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << bytes;
+    tinyr2::testing::write_file(*this / rel, bytes);
   }
-
- private:
-  fs::path path_;
 };
 
 std::vector<std::string> keys(const std::vector<Document>& docs) {

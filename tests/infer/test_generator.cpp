@@ -6,14 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "core/rng.h"
 #include "infer/generator.h"
 #include "model_configs.h"
 #include "nn/model.h"
+#include "support/model_inputs.h"
 
 namespace tinyr2::infer {
 
 namespace {
+
+using tinyr2::testing::random_token_ids;
 
 std::unique_ptr<nn::Model> make_model(const std::string& json_over_base, uint64_t seed = 3) {
   nlohmann::json j = nlohmann::json::parse(testing::kBase);
@@ -21,13 +23,6 @@ std::unique_ptr<nn::Model> make_model(const std::string& json_over_base, uint64_
   auto m = std::make_unique<nn::Model>(nn::ModelConfig::from_json(j));
   m->init(seed);
   return m;
-}
-
-std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& v : ids) v = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(vocab)));
-  return ids;
 }
 
 std::vector<int32_t> run(const nn::Model& model, const std::vector<int32_t>& prompt,
@@ -51,7 +46,7 @@ const std::vector<std::string> kGenConfigs = {
 TEST(Generator, CachedAndFullForwardPathsChooseTheSameTokens) {
   for (const std::string& cfg : kGenConfigs) {
     auto model = make_model(cfg);
-    const std::vector<int32_t> prompt = random_ids(10, 101, 1);
+    const std::vector<int32_t> prompt = random_token_ids(10, 101, 1);
     for (double temp : {0.0, 1.0}) {
       GenerationOptions opt;
       opt.max_new_tokens = 120;
@@ -75,7 +70,7 @@ TEST(Generator, CachedAndFullForwardPathsChooseTheSameTokens) {
 
 TEST(Generator, SeededSamplingIsReproducible) {
   auto model = make_model(kGenConfigs[2]);
-  const std::vector<int32_t> prompt = random_ids(7, 101, 2);
+  const std::vector<int32_t> prompt = random_token_ids(7, 101, 2);
   GenerationOptions opt;
   opt.max_new_tokens = 60;
   opt.sampling = {1.0, 20, 0.9};
@@ -102,7 +97,7 @@ TEST(Generator, ContextRuleCutsToHalfAndRestartsPositions) {
   for (const std::string& cfg : kGenConfigs) {
     auto model = make_model(cfg);
     const int64_t ctx_len = model->cfg.ctx_len, V = model->cfg.vocab_size;
-    const std::vector<int32_t> prompt = random_ids(70, V, 4);
+    const std::vector<int32_t> prompt = random_token_ids(70, V, 4);
     std::vector<int32_t> context(prompt.end() - ctx_len / 2, prompt.end()), expected;
     while (expected.size() < 100) {
       Tape tape;
@@ -132,7 +127,7 @@ TEST(Generator, ContextRuleCutsToHalfAndRestartsPositions) {
 
 TEST(Generator, StopsAtEndOfTextAndAtTheLimit) {
   auto model = make_model(kGenConfigs[1]);
-  const std::vector<int32_t> prompt = random_ids(5, 101, 3);
+  const std::vector<int32_t> prompt = random_token_ids(5, 101, 3);
   GenerationOptions opt;
   opt.sampling = {0.0, 0, 1.0};
   opt.max_new_tokens = 10;

@@ -10,12 +10,12 @@
 
 #include <fmt/core.h>
 
-#include "core/rng.h"
 #include "model_configs.h"
 #include "nn/full_attention.h"
 #include "nn/model.h"
 #include "nn/model_cache.h"
 #include "nn/sparse_attention.h"
+#include "support/model_inputs.h"
 
 namespace tinyr2::infer {
 
@@ -23,21 +23,12 @@ namespace {
 
 using nn::ModelCache;
 using testing::DecodeCase;
-
-std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& v : ids) v = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(vocab)));
-  return ids;
-}
+using tinyr2::testing::random_token_ids;
 
 // Full-forward logits (T, V) of ids.
 Tensor full_logits(const nn::Model& model, const std::vector<int32_t>& ids) {
-  Tape tape;
-  NoGradGuard ng(tape);
-  nn::ForwardContext ctx(tape);
   const int64_t T = static_cast<int64_t>(ids.size());
-  return model.forward(ctx, IndexTensor({1, T}, ids)).logits.view({T, model.cfg.vocab_size});
+  return tinyr2::testing::eval_logits(model, ids).view({T, model.cfg.vocab_size});
 }
 
 // Runs ids through the cache in chunks of the given sizes (the rest one token at a time) and
@@ -91,7 +82,7 @@ TEST_P(CachedDecoding, LogitsEqualTheFullForwardAtEveryPosition) {
   model.init(11);
   const int64_t T = dc.T;
   ASSERT_LE(T, cfg.ctx_len);
-  const std::vector<int32_t> ids = random_ids(T, cfg.vocab_size, 5);
+  const std::vector<int32_t> ids = random_token_ids(T, cfg.vocab_size, 5);
   const Tensor expected = full_logits(model, ids);
 
   // Prefill of one token then one per step; a prompt of T/3 then a chunk of 17 (a batched
@@ -149,7 +140,8 @@ TEST(CachedDecoding, RejectsPositionsPastCtxLen) {
   Tape tape;
   NoGradGuard ng(tape);
   nn::ForwardContext ctx(tape);
-  model.forward_cached(ctx, IndexTensor({1, 16}, random_ids(16, cfg.vocab_size, 1)), cache, true);
+  model.forward_cached(ctx, IndexTensor({1, 16}, random_token_ids(16, cfg.vocab_size, 1)), cache,
+                       true);
   EXPECT_EQ(cache.length(), 16);
   EXPECT_THROW(model.forward_cached(ctx, IndexTensor({1, 1}, {3}), cache), Error);
   EXPECT_EQ(cache.length(), 16);  // a refused step leaves the cache as it was

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/rng.h"
 #include "nn/model.h"
+#include "support/model_inputs.h"
 #include "support/op_case.h"
 
 namespace tinyr2::nn {
@@ -21,20 +21,12 @@ namespace tinyr2::nn {
 // (relative error ≤ 1e-4).
 inline void expect_causal_and_cached(const Model& m, int64_t T, const std::vector<int64_t>& cut) {
   const int64_t V = m.cfg.vocab_size;
-  Rng rng(1);
-  std::vector<int32_t> v(static_cast<size_t>(T));
-  for (auto& e : v) e = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
-  auto logits = [&](const std::vector<int32_t>& ids) {
-    Tape tape;
-    NoGradGuard ng(tape);
-    ForwardContext ctx(tape);
-    return m.forward(ctx, IndexTensor({1, T}, ids)).logits;
-  };
-  const Tensor base = logits(v);
+  const std::vector<int32_t> v = testing::random_token_ids(T, V, 1);
+  const Tensor base = testing::eval_logits(m, v);
   for (int64_t p : cut) {
     std::vector<int32_t> changed = v;
     for (int64_t t = p; t < T; ++t) changed[t] = (changed[t] + 11) % static_cast<int32_t>(V);
-    const Tensor other = logits(changed);
+    const Tensor other = testing::eval_logits(m, changed);
     double before = 0, after = 0;
     for (int64_t i = 0; i < T * V; ++i) {
       const double d = std::abs(double(base.data()[i]) - other.data()[i]);

@@ -17,6 +17,7 @@
 #include "nn/lora.h"
 #include "nn/lora_files.h"
 #include "nn/model.h"
+#include "support/model_inputs.h"
 #include "support/op_case.h"
 #include "support/small_model.h"
 
@@ -25,12 +26,12 @@ namespace tinyr2::nn {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::eval_logits;
+using testing::random_ids;
 
 ModelConfig lora_config() {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(
-      R"({"attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "hc": true})"));
-  return ModelConfig::from_json(j);
+  return testing::small_model_config(
+      R"({"attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "hc": true})");
 }
 
 fs::path work_dir(const std::string& name) {
@@ -38,20 +39,6 @@ fs::path work_dir(const std::string& name) {
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
-}
-
-IndexTensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int32_t> v(static_cast<size_t>(B * T));
-  for (auto& x : v) x = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
-  return IndexTensor({B, T}, v);
-}
-
-Tensor eval_logits(const Model& m, const IndexTensor& ids) {
-  Tape tape;
-  NoGradGuard ng(tape);
-  ForwardContext ctx(tape);
-  return m.forward(ctx, ids).logits;
 }
 
 // Random B too (B = 0 at init would give A no gradient and hide an unapplied adapter).

@@ -73,11 +73,10 @@ StepGrads run_step(const Model& m, const IndexTensor& ids, const IndexTensor& ta
 
 // Trains one LoRA step of the small model with `overrides` both ways and compares.
 void expect_recompute_bit_identical(const char* overrides) {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(
-      R"({"attention_types": ["FULL"], "types": ["mlp", "moe"], "n_layer": 4, "hc": true})"));
+  nlohmann::json j = nlohmann::json::parse(
+      R"({"attention_types": ["FULL"], "types": ["mlp", "moe"], "n_layer": 4, "hc": true})");
   j.update(nlohmann::json::parse(overrides));
-  Model m(ModelConfig::from_json(j));
+  Model m(testing::small_model_config(j.dump()));
   m.init(41);
   freeze(m.params);
   LoraSpec s;

@@ -14,10 +14,8 @@
 namespace tinyr2::nn {
 
 TEST(LoraTraining, BaseStaysBitIdenticalWithNoGradientOrOptimizerState) {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(R"({"attention_types": ["FULL", "Sparse"],
+  Model m(testing::small_model_config(R"({"attention_types": ["FULL", "Sparse"],
       "types": ["mlp", "moe"], "hc": true, "dropout": 0.1, "gate_noise": 0.05})"));
-  Model m(ModelConfig::from_json(j));
   m.init(41);
   std::map<std::string, Tensor> before;
   for (const auto& [name, t] : m.params.state_dict()) before[name] = t.clone();

@@ -16,29 +16,20 @@
 
 #include "autograd/ops_linear_attention.h"
 #include "core/error.h"
-#include "core/rng.h"
 #include "nn/linear_attention.h"
 #include "nn/mixer_factory.h"
 #include "nn/model.h"
 #include "support/cli.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 #include "support/small_model.h"
 
 namespace tinyr2::nn {
 
 namespace {
 
-ModelConfig config_of(const std::string& extra) {
-  nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(extra));
-  return ModelConfig::from_json(j);
-}
-
-Tensor random_tensor(const Shape& s, uint64_t seed, float stddev = 1.f) {
-  Tensor x = Tensor::empty(s);
-  Rng(seed).normal(x.data(), x.numel(), 0.f, stddev);
-  return x;
-}
+using testing::random_tensor;
+using testing::small_model_config;
 
 // The literal definition in double: o_t = Σ_{u≤t} (φq_t·φk_u) v_u / (Σ_{u≤t} φq_t·φk_u + 1e-6).
 std::vector<double> literal_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
@@ -118,7 +109,7 @@ TEST(LinearAttention, GradientsMatchFiniteDifferences) {
 }
 
 TEST(LinearAttention, ParameterCountIsTheClosedForm) {
-  const ModelConfig cfg = config_of(R"({"attention_types": ["Linear"]})");
+  const ModelConfig cfg = small_model_config(R"({"attention_types": ["Linear"]})");
   Parameters p;
   const auto mixer = make_sequence_mixer(p, "blocks.0.attn.", cfg, 0);
   const int64_t C = cfg.n_embd;
@@ -130,8 +121,8 @@ TEST(LinearAttention, ParameterCountIsTheClosedForm) {
 }
 
 TEST(LinearAttention, ForeignStateAndForeignCheckpointAreErrors) {
-  const ModelConfig lin = config_of(R"({"attention_types": ["Linear"]})");
-  const ModelConfig full = config_of(R"({"attention_types": ["FULL"]})");
+  const ModelConfig lin = small_model_config(R"({"attention_types": ["Linear"]})");
+  const ModelConfig full = small_model_config(R"({"attention_types": ["FULL"]})");
   Parameters p1, p2;
   const auto a = make_sequence_mixer(p1, "blocks.0.attn.", lin, 0);
   const auto b = make_sequence_mixer(p2, "blocks.0.attn.", full, 0);

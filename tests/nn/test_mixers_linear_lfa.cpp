@@ -20,16 +20,12 @@ namespace tinyr2::nn {
 
 namespace {
 
-ModelConfig config_of(const std::string& extra) {
-  nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(extra));
-  return ModelConfig::from_json(j);
-}
+using testing::small_model_config;
 
 }  // namespace
 
 TEST(LfaModel, ParameterNamesAndCount) {
-  const ModelConfig cfg = config_of(R"({"attention_types": ["LFA"]})");
+  const ModelConfig cfg = small_model_config(R"({"attention_types": ["LFA"]})");
   Parameters p;
   const auto mixer = make_sequence_mixer(p, "blocks.0.attn.", cfg, 0);
   const int64_t C = cfg.n_embd, h = C / 2;
@@ -45,7 +41,7 @@ TEST(LfaModel, ParameterNamesAndCount) {
 }
 
 TEST(LfaModel, MuonNeverReceivesConvTensors) {
-  const Model m(config_of(R"({"attention_types": ["LFA", "Linear"], "n_layer": 2})"));
+  const Model m(small_model_config(R"({"attention_types": ["LFA", "Linear"], "n_layer": 2})"));
   const train::ParamGroups g = train::partition_parameters(m);
   auto has = [](const auto& group, const std::string& n) {
     for (const auto& e : group)

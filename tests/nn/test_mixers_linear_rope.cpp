@@ -19,27 +19,15 @@
 #include "nn/model.h"
 #include "nn/rope_positions.h"
 #include "support/cli.h"
+#include "support/error_of.h"
 #include "support/small_model.h"
 
 namespace tinyr2::nn {
 
 namespace {
 
-ModelConfig small(const std::string& extra) {
-  nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(extra));
-  return ModelConfig::from_json(j);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
+using tinyr2::testing::error_of;
+using tinyr2::testing::small_model_config;
 }  // namespace
 
 TEST(RopePositions, NtkBaseMatchesTheSpecExample) {
@@ -54,27 +42,28 @@ TEST(RopePositions, NtkBaseMatchesTheSpecExample) {
 
 TEST(RopePositions, ConfigErrorsNameTheKey) {
   EXPECT_NE(error_of([] {
-              small(R"({"pos_embedding": "rope", "n_embd": 30, "n_head": 2})");
+              small_model_config(R"({"pos_embedding": "rope", "n_embd": 30, "n_head": 2})");
             }).find("pos_embedding"),
             std::string::npos);
-  EXPECT_NE(error_of([] { small(R"({"rope_scaling": 0.5})"); }).find("rope_scaling"),
+  EXPECT_NE(error_of([] { small_model_config(R"({"rope_scaling": 0.5})"); }).find("rope_scaling"),
             std::string::npos);
-  EXPECT_NE(error_of([] { small(R"({"pos_embedding": "alibi"})"); }).find("pos_embedding"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] { small_model_config(R"({"pos_embedding": "alibi"})"); }).find("pos_embedding"),
+      std::string::npos);
   // Learned (the default) keeps odd head sizes legal: no RoPE on FULL heads.
-  EXPECT_NO_THROW(small(R"({"n_embd": 30, "n_head": 2})"));
+  EXPECT_NO_THROW(small_model_config(R"({"n_embd": 30, "n_head": 2})"));
 }
 
 TEST(RopePositions, RopeModelHasNoPositionTable) {
-  const Model rope(small(R"({"pos_embedding": "rope"})"));
-  const Model learned(small("{}"));
+  const Model rope(small_model_config(R"({"pos_embedding": "rope"})"));
+  const Model learned(small_model_config("{}"));
   EXPECT_FALSE(rope.position_embedding.defined());
   EXPECT_EQ(learned.num_params() - rope.num_params(), 128 * 32);  // ctx_len × n_embd
   EXPECT_EQ(rope.cfg.to_json()["pos_embedding"], "rope");
 }
 
 TEST(RopePositions, ContextLimitScalesRopeAndRefusesLearnedPositions) {
-  const ModelConfig rope = small(R"({"pos_embedding": "rope", "rope_scaling": 1.5})");
+  const ModelConfig rope = small_model_config(R"({"pos_embedding": "rope", "rope_scaling": 1.5})");
   const ModelConfig at512 = with_context_limit(rope, 512);
   EXPECT_EQ(at512.ctx_len, 512);
   EXPECT_DOUBLE_EQ(at512.rope_scaling, 4.0);  // max(1.5, 512/128)
@@ -83,10 +72,10 @@ TEST(RopePositions, ContextLimitScalesRopeAndRefusesLearnedPositions) {
   const ModelConfig at64 = with_context_limit(rope, 64);
   EXPECT_EQ(at64.ctx_len, 64);
   EXPECT_DOUBLE_EQ(at64.rope_scaling, 1.5);
-  const std::string e = error_of([] { with_context_limit(small("{}"), 512); });
+  const std::string e = error_of([] { with_context_limit(small_model_config("{}"), 512); });
   EXPECT_NE(e.find("learned"), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << e;
-  EXPECT_EQ(with_context_limit(small("{}"), 64).ctx_len, 64);
+  EXPECT_EQ(with_context_limit(small_model_config("{}"), 64).ctx_len, 64);
 }
 
 namespace {
@@ -138,7 +127,7 @@ TEST(RopePositions, TrainedAt128EvaluatesAt512WithNtk) {
   RecordProperty("loss_at_512", fmt::format("{:.4f}", at512));
 
   // A learned-position model refuses --ctx beyond ctx_len: one line, exit 1.
-  nn::Model learned(small(R"({"vocab_size": 50257})"));
+  nn::Model learned(small_model_config(R"({"vocab_size": 50257})"));
   learned.init(3);
   learned.save(tmp / "learned");
   r = cli(fmt::format("eval -m {} --data {} --ctx 512", tmp / "learned", tmp / "corpus"));

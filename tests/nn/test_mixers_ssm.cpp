@@ -17,36 +17,20 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
-#include "core/rng.h"
 #include "core/threads.h"
 #include "nn/model.h"
+#include "support/error_of.h"
 #include "support/op_case.h"
+#include "support/random_tensor.h"
 #include "support/small_model.h"
 
 namespace tinyr2::nn {
 
 namespace {
 
-Tensor randn(const Shape& s, uint64_t seed, float std = 1.f) {
-  Tensor t = Tensor::empty(s);
-  Rng(seed).normal(t.data(), t.numel(), 0.f, std);
-  return t;
-}
-
-ModelConfig small(const std::string& extra) {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(extra));
-  return ModelConfig::from_json(j);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
+using testing::random_tensor;
+using testing::small_model_config;
 
 // Rows [t0, t1) of x (B,T,...) as a new tensor (B, t1−t0, ...).
 Tensor time_slice(const Tensor& x, int64_t t0, int64_t t1) {
@@ -59,7 +43,8 @@ Tensor time_slice(const Tensor& x, int64_t t0, int64_t t1) {
 
 TEST(RetentionOp, ChunkedEqualsTheDefinitionInDouble) {
   const int64_t B = 2, T = 150, H = 3, D = 6;  // 150: two full chunks of 64 and a part
-  const Tensor q = randn({B, T, H, D}, 1), k = randn({B, T, H, D}, 2), v = randn({B, T, H, D}, 3);
+  const Tensor q = random_tensor({B, T, H, D}, 1), k = random_tensor({B, T, H, D}, 2),
+               v = random_tensor({B, T, H, D}, 3);
   const float scale = 0.4f;
   Tape tape;
   const Tensor o = ops::retention(tape, q, k, v, scale);
@@ -100,9 +85,11 @@ TEST(RetentionOp, ChunkedEqualsTheDefinitionInDouble) {
 
 TEST(SelectiveScanOp, AStateCarriedOverPiecesEqualsOnePass) {
   const int64_t B = 2, T = 140, d = 70, N = 5;  // d: one full block of 64 channels and a part
-  const Tensor u = randn({B, T, d}, 1), dt = randn({B, T, d}, 2), bias = randn({d}, 3, 0.5f);
-  const Tensor A_log = randn({d, N}, 4, 0.5f), Bm = randn({B, T, N}, 5), Cm = randn({B, T, N}, 6);
-  const Tensor D = randn({d}, 7);
+  const Tensor u = random_tensor({B, T, d}, 1), dt = random_tensor({B, T, d}, 2),
+               bias = random_tensor({d}, 3, 0.5f);
+  const Tensor A_log = random_tensor({d, N}, 4, 0.5f), Bm = random_tensor({B, T, N}, 5),
+               Cm = random_tensor({B, T, N}, 6);
+  const Tensor D = random_tensor({d}, 7);
   Tape tape;
   NoGradGuard ng(tape);
   const Tensor y = ops::selective_scan(tape, u, dt, bias, A_log, Bm, Cm, D);
@@ -132,15 +119,18 @@ TEST(SelectiveScanOp, OutputsAndGradientsAreBitIdenticalAcrossThreadCounts) {
   const int64_t B = 2, T = 150, d = 200, N = 5, K = 4;
   auto run = [&](int nt) {
     threads::ScopedNumThreads threads_for_this_test(nt);
-    Tensor x = randn({B, T, d}, 1), w = randn({d, 1, K}, 2, 0.5f), wb = randn({d}, 3);
-    Tensor dt = randn({B, T, d}, 4), bias = randn({d}, 5, 0.5f), A_log = randn({d, N}, 6, 0.5f);
-    Tensor Bm = randn({B, T, N}, 7), Cm = randn({B, T, N}, 8), D = randn({d}, 9);
+    Tensor x = random_tensor({B, T, d}, 1), w = random_tensor({d, 1, K}, 2, 0.5f),
+           wb = random_tensor({d}, 3);
+    Tensor dt = random_tensor({B, T, d}, 4), bias = random_tensor({d}, 5, 0.5f),
+           A_log = random_tensor({d, N}, 6, 0.5f);
+    Tensor Bm = random_tensor({B, T, N}, 7), Cm = random_tensor({B, T, N}, 8),
+           D = random_tensor({d}, 9);
     const std::vector<Tensor*> leaves = {&x, &w, &wb, &dt, &bias, &A_log, &Bm, &Cm, &D};
     for (Tensor* l : leaves) l->set_requires_grad(true);
     Tape tape;
     const Tensor u = ops::silu(tape, ops::depthwise_conv1d(tape, x, w, wb));
     const Tensor y = ops::selective_scan(tape, u, dt, bias, A_log, Bm, Cm, D);
-    tape.backward(y, randn(y.shape(), 10));
+    tape.backward(y, random_tensor(y.shape(), 10));
     std::vector<std::vector<float>> out = {y.to_vector()};
     for (Tensor* l : leaves) out.push_back(l->grad().to_vector());
     return out;
@@ -151,22 +141,23 @@ TEST(SelectiveScanOp, OutputsAndGradientsAreBitIdenticalAcrossThreadCounts) {
 }
 
 TEST(SsmLayers, ParameterCountsInClosedForm) {
-  const ModelConfig r = small(R"({"attention_types": ["Retention"], "n_layer": 1})");
-  const ModelConfig f = small(R"({"attention_types": ["FULL"], "n_layer": 1})");
+  const ModelConfig r = small_model_config(R"({"attention_types": ["Retention"], "n_layer": 1})");
+  const ModelConfig f = small_model_config(R"({"attention_types": ["FULL"], "n_layer": 1})");
   const int64_t C = 32;
   // Retention: c_attn 3C², g_proj C², head_norm C, c_proj C²; FULL: 4C² + lamb1, lamb2.
   EXPECT_EQ(Model(r).params.count() - Model(f).params.count(), (5 * C * C + C) - (4 * C * C + 2));
-  const ModelConfig m = small(R"({"attention_types": ["Mamba"], "n_layer": 1, "mamba_expand": 3,
+  const ModelConfig m =
+      small_model_config(R"({"attention_types": ["Mamba"], "n_layer": 1, "mamba_expand": 3,
                                   "mamba_d_state": 7, "mamba_d_conv": 5, "mamba_dt_rank": 4})");
   const int64_t d = 3 * C, N = 7, K = 5, R = 4;
   const int64_t mamba = 2 * d * C + d * K + d + (R + 2 * N) * d + d * R + d + d * N + d + C * d;
   EXPECT_EQ(Model(m).params.count() - Model(f).params.count(), mamba - (4 * C * C + 2));
   // mamba_dt_rank defaults to ceil(C/16).
-  EXPECT_EQ(small(R"({"n_embd": 40, "n_head": 2})").mamba_dt_rank_size(), 3);
+  EXPECT_EQ(small_model_config(R"({"n_embd": 40, "n_head": 2})").mamba_dt_rank_size(), 3);
 }
 
 TEST(SsmLayers, MambaInitFollowsTheSpec) {
-  Model m(small(R"({"attention_types": ["Mamba"], "n_layer": 1})"));
+  Model m(small_model_config(R"({"attention_types": ["Mamba"], "n_layer": 1})"));
   m.init(3);
   const int64_t d = 64, N = 16, K = 4, R = 2;
   auto t = [&](const std::string& n) { return m.params.find("blocks.0.attn." + n)->tensor; };
@@ -185,17 +176,18 @@ TEST(SsmLayers, MambaInitFollowsTheSpec) {
 }
 
 TEST(SsmLayers, BadInputIsOneClearError) {
-  const std::string conv = error_of([] { small(R"({"mamba_d_conv": 0})"); });
+  const std::string conv = error_of([] { small_model_config(R"({"mamba_d_conv": 0})"); });
   EXPECT_NE(conv.find("mamba_d_conv"), std::string::npos) << conv;
-  const std::string odd = error_of(
-      [] { Model m(small(R"({"attention_types": ["Retention"], "n_embd": 30, "n_head": 2})")); });
+  const std::string odd = error_of([] {
+    Model m(small_model_config(R"({"attention_types": ["Retention"], "n_embd": 30, "n_head": 2})"));
+  });
   EXPECT_NE(odd.find("even"), std::string::npos) << odd;
 
   // A FULL checkpoint read with a Mamba config: the error names a tensor.
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / "tinyr2_ssm_wrong_layer";
   fs::remove_all(dir);
-  Model full(small(R"({"attention_types": ["FULL"]})"));
+  Model full(small_model_config(R"({"attention_types": ["FULL"]})"));
   full.init(1);
   full.save(dir.string());
   nlohmann::json cfg = full.cfg.to_json();

@@ -13,9 +13,8 @@
 namespace tinyr2::train {
 
 TEST(SsmParamGroups, MambaDynamicsGoToAdamWWithoutDecayAndNeverMuon) {
-  nlohmann::json j = nlohmann::json::parse(tinyr2::testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(R"({"attention_types": ["Mamba", "Retention"]})"));
-  nn::Model model(nn::ModelConfig::from_json(j));
+  nn::Model model(
+      tinyr2::testing::small_model_config(R"({"attention_types": ["Mamba", "Retention"]})"));
   const ParamGroups g = partition_parameters(model);
   std::set<std::string> muon, adamw;
   for (const auto& [n, p] : g.muon) muon.insert(n);

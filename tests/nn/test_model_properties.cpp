@@ -12,10 +12,14 @@
 #include "autograd/ops.h"
 #include "model_checks.h"
 #include "nn/model.h"
+#include "support/model_inputs.h"
 
 namespace tinyr2::nn {
 
 namespace {
+
+using testing::eval_logits;
+using testing::random_ids;
 
 ModelConfig small_config(const std::string& extra = "{}") {
   nlohmann::json j = nlohmann::json::parse(R"({
@@ -27,20 +31,6 @@ ModelConfig small_config(const std::string& extra = "{}") {
     "select_local_blocks": 1, "window_size": 6})");
   j.update(nlohmann::json::parse(extra));
   return ModelConfig::from_json(j);
-}
-
-IndexTensor random_ids(int64_t B, int64_t T, int64_t V, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<int32_t> v(static_cast<size_t>(B * T));
-  for (auto& x : v) x = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
-  return IndexTensor({B, T}, v);
-}
-
-Tensor eval_logits(const Model& m, const IndexTensor& ids) {
-  Tape tape;
-  NoGradGuard ng(tape);
-  ForwardContext ctx(tape);
-  return m.forward(ctx, ids).logits;
 }
 
 }  // namespace

@@ -12,12 +12,14 @@
 #include "autograd/tape.h"
 #include "nn/gguf_model.h"
 #include "support/cli.h"
+#include "support/model_inputs.h"
 #include "support/small_model.h"
 
 namespace tinyr2 {
 namespace {
 
 using kernels::QuantType;
+using testing::eval_logits;
 
 nn::ModelConfig quant_config() {
   nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
@@ -32,13 +34,6 @@ nn::ModelConfig quant_config() {
   j["hc_num_streams"] = 2;
   j["init_std"] = 0.05;
   return nn::ModelConfig::from_json(j);
-}
-
-Tensor logits_of(const nn::Model& m, const std::vector<int32_t>& ids) {
-  Tape tape;
-  NoGradGuard ng(tape);
-  nn::ForwardContext ctx(tape);
-  return m.forward(ctx, IndexTensor({1, static_cast<int64_t>(ids.size())}, ids)).logits;
 }
 
 // Token by token through the decode cache.
@@ -109,12 +104,12 @@ TEST(QuantModel, F32AndBf16FilesLoadAsFloatModels) {
   nn::Model model(quant_config());
   model.init(7);
   const std::vector<int32_t> ids = test_ids(20, model.cfg.vocab_size);
-  const std::vector<float> want = logits_of(model, ids).to_vector();
+  const std::vector<float> want = eval_logits(model, ids).to_vector();
   const nn::GgufVocab vocab{{"a"}, {}};
   nn::save_gguf(model, model.cfg.to_json().dump(), "m", vocab, QuantType::F32, dir / "f32.gguf");
   auto f32 = nn::load_gguf(dir / "f32.gguf");
   EXPECT_FALSE(f32->quantized);
-  EXPECT_EQ(logits_of(*f32, ids).to_vector(), want);  // the same weights, bit for bit
+  EXPECT_EQ(eval_logits(*f32, ids).to_vector(), want);  // the same weights, bit for bit
 
   nn::save_gguf(model, model.cfg.to_json().dump(), "m", vocab, QuantType::BF16, dir / "bf16.gguf");
   auto bf16 = nn::load_gguf(dir / "bf16.gguf");
@@ -158,8 +153,8 @@ TEST(QuantModel, QuantizedLogitsMatchTheDequantizedModel) {
     EXPECT_EQ(static_cast<int64_t>(q->quantized->by_tensor.size()), n_quantized);
     EXPECT_GE(n_quantized, 20);  // head, FULL, Sparse, compressor, MLP, experts
 
-    const std::vector<float> ref = logits_of(deq, ids).to_vector();
-    const std::vector<float> got = logits_of(*q, ids).to_vector();
+    const std::vector<float> ref = eval_logits(deq, ids).to_vector();
+    const std::vector<float> got = eval_logits(*q, ids).to_vector();
     const double scale = max_abs(ref);
     // Only the activations' Q8_0 rounding (≈ 1/254 of each block's largest value) separates
     // them, position by position — except where that rounding flips a discrete choice (an
@@ -220,8 +215,8 @@ TEST(QuantModel, NewMixerTypesUseTheQuantizedProducts) {
   // Linear: c_attn, c_proj; LFA: c_qk, c_v, c_proj; Retention: c_attn, g_proj, c_proj;
   // Mamba: in_proj, x_proj, out_proj (dt_proj stays F32).
   EXPECT_EQ(n_mixer, 11);
-  const std::vector<float> ref = logits_of(deq, ids).to_vector();
-  const std::vector<float> got = logits_of(*q, ids).to_vector();
+  const std::vector<float> ref = eval_logits(deq, ids).to_vector();
+  const std::vector<float> got = eval_logits(*q, ids).to_vector();
   const double scale = max_abs(ref);
   // Four layers of activation rounding (and linear attention's normaliser) add up to ~2 % of
   // the logit scale here (measured 1.9 %); a weight read as garbage would be of the scale.

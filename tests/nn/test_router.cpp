@@ -17,6 +17,7 @@
 #include "model_checks.h"
 #include "nn/model.h"
 #include "nn/moe_router.h"
+#include "support/model_inputs.h"
 #include "support/small_model.h"
 #include "train/metrics.h"
 
@@ -24,15 +25,11 @@ namespace tinyr2::nn {
 
 namespace {
 
-ModelConfig config(const std::string& extra) {
-  nlohmann::json j = nlohmann::json::parse(testing::kSmallModelBase);
-  j.update(nlohmann::json::parse(extra));
-  return ModelConfig::from_json(j);
-}
+using testing::small_model_config;
 
 std::string error_of(const std::string& extra) {
   try {
-    config(extra);
+    small_model_config(extra);
   } catch (const Error& e) {
     return e.what();
   }
@@ -89,14 +86,11 @@ TEST(Router, ExpertChoiceTakesEachExpertsTopTokensTiesToTheLowerIndex) {
 
 TEST(Router, ACapacityReallyDropsAndCountsIt) {
   for (const char* router : {"topk", "attention", "deepseek"}) {
-    Model m(config(fmt::format(R"({{"types": ["moe"], "router": "{}", "n_experts": 4,
+    Model m(small_model_config(fmt::format(R"({{"types": ["moe"], "router": "{}", "n_experts": 4,
                                    "num_exp": 2, "capacity_factor": 0.5}})",
-                               router)));
+                                           router)));
     m.init(3);
-    Rng rng(2);
-    std::vector<int32_t> v(2 * 40);
-    for (auto& x : v) x = static_cast<int32_t>(rng.next_below(101));
-    train_logits(m, IndexTensor({2, 40}, v));
+    train_logits(m, testing::random_ids(2, 40, 101, 2));
     for (const DSMoE* l : m.moe_layers()) {
       EXPECT_GT(l->dropped(), 0) << router;
       EXPECT_LT(l->dropped(), l->assignments()) << router;
@@ -110,12 +104,10 @@ TEST(Router, ACapacityReallyDropsAndCountsIt) {
 class RouterTrainingCausality : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RouterTrainingCausality, LaterPositionsDoNotChangeEarlierOnes) {
-  Model m(config(GetParam()));
+  Model m(small_model_config(GetParam()));
   m.init(11);
   const int64_t B = 2, T = 40, V = m.cfg.vocab_size;
-  Rng rng(4);
-  std::vector<int32_t> v(static_cast<size_t>(B * T));
-  for (auto& x : v) x = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));
+  const std::vector<int32_t> v = testing::random_token_ids(B * T, V, 4);
   const Tensor base = train_logits(m, IndexTensor({B, T}, v));
   for (int64_t p : {5, 23}) {
     std::vector<int32_t> w = v;
@@ -147,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
 class RouterEvalCausality : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RouterEvalCausality, CausalAndCachedDecodeEqualsFullForward) {
-  Model m(config(GetParam()));
+  Model m(small_model_config(GetParam()));
   m.init(9);
   expect_causal_and_cached(m, 30, {1, 13, 29});
 }
@@ -165,9 +157,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Glu, InitIsXavierForSigmoidAndBilinearKaimingForTheReluFamily) {
   for (const char* act : {"silu", "gelu", "relu", "sigmoid", "bilinear"}) {
-    Model m(config(fmt::format(R"({{"types": ["glu"], "n_embd": 64, "n_head": 2,
+    Model m(small_model_config(fmt::format(R"({{"types": ["glu"], "n_embd": 64, "n_head": 2,
                                    "glu_hidden": 192, "glu_activation": "{}"}})",
-                               act)));
+                                           act)));
     m.init(1);
     const bool xavier = std::string(act) == "sigmoid" || std::string(act) == "bilinear";
     for (const char* name : {"c_gate", "c_up", "c_proj"}) {

@@ -13,6 +13,7 @@
 #include "autograd/ops_nn.h"
 #include "core/threads.h"
 #include "kernels/cpu/linear_cross_entropy.h"
+#include "support/error_of.h"
 #include "support/op_case.h"
 #include "support/random_tensor.h"
 
@@ -27,16 +28,7 @@ Tensor as_float(const IndexTensor& t) {
   return Tensor::from_vector(t.shape, std::vector<float>(t.data.begin(), t.data.end()));
 }
 
-// The message of the tinyr2::Error thrown by f, or "" when nothing is thrown.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 }  // namespace
 
 TEST(OpParity, RmsNorm) {

@@ -13,18 +13,14 @@
 #include "core/rng.h"
 #include "nn/model.h"
 #include "nn/model_cache.h"
+#include "support/model_inputs.h"
 
 namespace tinyr2::nn {
 
 namespace {
 
 using infer::testing::DecodeCase;
-
-std::vector<int32_t> random_ids(int64_t n, int64_t vocab, Rng& rng) {
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& v : ids) v = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(vocab)));
-  return ids;
-}
+using tinyr2::testing::random_token_ids;
 
 // Logits (T,V) of the next tokens `ids` on a cache, alone (forward_cached, B = 1).
 Tensor alone(const Model& m, ModelCache& cache, const std::vector<int32_t>& ids) {
@@ -60,7 +56,7 @@ TEST_P(BatchDecode, EqualsEachSequenceDecodedAlone) {
   for (size_t s = 0; s < S; ++s) {
     batched.push_back(model.new_cache());
     single.push_back(model.new_cache());
-    const std::vector<int32_t> prompt = random_ids(prompt_len[s], V, rng);
+    const std::vector<int32_t> prompt = random_token_ids(prompt_len[s], V, rng);
     const Tensor a = alone(model, batched[s], prompt), b = alone(model, single[s], prompt);
     ASSERT_EQ(row_error(a.data(), b.data(), V), 0.0);
     next[s] = static_cast<int32_t>(rng.next_below(static_cast<uint64_t>(V)));

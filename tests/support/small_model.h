@@ -2,6 +2,12 @@
 // the reference, parameter counts, decoding): every SPEC §2 feature fits it at toy widths.
 #pragma once
 
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/config.h"
+
 namespace tinyr2::testing {
 
 inline constexpr const char* kSmallModelBase = R"({
@@ -12,5 +18,12 @@ inline constexpr const char* kSmallModelBase = R"({
   "select_block_size": 8, "num_tokens_to_keep": 24, "select_init_blocks": 1,
   "select_local_blocks": 1, "window_size": 12, "hc": false, "hc_num_streams": 3,
   "init_std": 0.1})";
+
+// kSmallModelBase with the keys of `extra` (JSON object text) merged over it.
+inline nn::ModelConfig small_model_config(const std::string& extra) {
+  nlohmann::json j = nlohmann::json::parse(kSmallModelBase);
+  j.update(nlohmann::json::parse(extra));
+  return nn::ModelConfig::from_json(j);
+}
 
 }  // namespace tinyr2::testing

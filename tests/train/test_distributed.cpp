@@ -39,18 +39,6 @@ using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
 
-constexpr const char* kConfig = R"({
-  "vocab_size": 512, "ctx_len": 32, "n_embd": 32, "n_head": 2, "n_layer": 2,
-  "attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "n_experts": 4, "num_exp": 2,
-  "moe_hidden": 32, "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8,
-  "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8, "block_stride": 8,
-  "compress_hidden": 16, "select_block_size": 8, "num_tokens_to_keep": 16,
-  "select_init_blocks": 1, "select_local_blocks": 1, "window_size": 8, "hc_num_streams": 2,
-  "dropout": 0.0, "gate_noise": 0.0, "moe_balance_coef": 0.0,
-  "train": {"batch_size": 4, "max_iters": 20, "warmup_iters": 2, "eval_interval": 10,
-            "eval_iters": 3, "checkpoint_interval": 5, "keep_checkpoints": 2, "lr": 3e-3}
-})";
-
 // "" when the ranks can run, else why not.
 std::string why_no_mpi() {
   if (mpi_support() == "no") return "this build has no MPI (libopenmpi-dev not found by CMake)";
@@ -62,7 +50,13 @@ class Distributed : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tmp_ = new TempDir("dist");
-    write_file(*tmp_ / "config.json", kConfig);
+    write_file(*tmp_ / "config.json",
+               testing::small_train_config(
+                   R"({"batch_size": 4, "max_iters": 20, "warmup_iters": 2, "eval_interval": 10,
+                       "eval_iters": 3, "checkpoint_interval": 5, "keep_checkpoints": 2,
+                       "lr": 3e-3})",
+                   R"({"vocab_size": 512, "dropout": 0.0, "gate_noise": 0.0,
+                       "moe_balance_coef": 0.0})"));
     data::ShardWriter train(*tmp_ / "shards", "train", 20000), val(*tmp_ / "shards", "val");
     Rng rng(7);
     std::vector<int32_t> t(50000);

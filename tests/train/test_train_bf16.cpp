@@ -21,59 +21,21 @@ namespace tinyr2::train {
 
 namespace {
 
+using testing::deterministic_metrics;
 using testing::lines_of;
 using testing::read_file;
-using testing::run_cli;
 using testing::RunResult;
-using testing::TempDir;
-using testing::write_file;
 
-constexpr const char* kConfig = R"({
-  "vocab_size": 50257, "ctx_len": 32, "n_embd": 32, "n_head": 2, "n_layer": 2,
-  "attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "n_experts": 4, "num_exp": 2,
-  "moe_hidden": 32, "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8,
-  "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8, "block_stride": 8,
-  "compress_hidden": 16, "select_block_size": 8, "num_tokens_to_keep": 16,
-  "select_init_blocks": 1, "select_local_blocks": 1, "window_size": 8, "hc_num_streams": 2,
-  "train": {"batch_size": 2, "max_iters": 4, "warmup_iters": 1, "eval_interval": 2, "eval_iters": 1,
-            "checkpoint_interval": 2, "keep_checkpoints": 2, "val_fraction": 0.2, "lr": 3e-3,
-            "precision": "bf16"}
-})";
-
-class TrainBf16 : public ::testing::Test {
+class TrainBf16 : public testing::TrainCliSuite<TrainBf16> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("bf16");
-    testing::write_corpus(*tmp_ / "corpus", 12);
-    write_file(*tmp_ / "config.json", kConfig);
+    open_scratch("bf16", 12,
+                 testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 4, "warmup_iters": 1, "eval_interval": 2,
+                         "eval_iters": 1, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 3e-3, "precision": "bf16"})"));
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-  static RunResult cli(const std::string& args, const std::string& env = "") {
-    return run_cli("-t 2 " + args, tmp_->path().string(), env);
-  }
-  static std::string train_args(const std::string& out, const std::string& extra = "") {
-    return fmt::format("train --config {} --data {} --out {} {}", path("config.json"),
-                       path("corpus"), path(out), extra);
-  }
-  static TempDir* tmp_;
 };
-
-TempDir* TrainBf16::tmp_ = nullptr;
-
-// metrics.jsonl without the timing fields.
-std::vector<std::string> deterministic_metrics(const std::string& run) {
-  std::vector<std::string> out;
-  for (std::string line : lines_of(read_file(run + "/metrics.jsonl"))) {
-    const size_t ms = line.find(",\"ms\":");
-    if (ms != std::string::npos) line = line.substr(0, ms);
-    out.push_back(line);
-  }
-  return out;
-}
 
 double first_loss(const std::string& run) {
   return nlohmann::json::parse(lines_of(read_file(run + "/metrics.jsonl")).at(0)).at("loss");

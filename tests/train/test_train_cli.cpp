@@ -26,46 +26,23 @@ namespace tinyr2::train {
 
 namespace {
 
-using testing::lines_of;
+using testing::deterministic_metrics;
+using testing::expect_one_line_error;
 using testing::read_file;
-using testing::run_cli;
 using testing::RunResult;
-using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
 
-constexpr const char* kConfig = R"({
-  "vocab_size": 50257, "ctx_len": 32, "n_embd": 32, "n_head": 2, "n_layer": 2,
-  "attention_types": ["FULL", "Sparse"], "types": ["mlp", "moe"], "n_experts": 4, "num_exp": 2,
-  "moe_hidden": 32, "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8,
-  "qk_rope_head_dim": 8, "v_head_dim": 8, "block_size": 8, "block_stride": 8,
-  "compress_hidden": 16, "select_block_size": 8, "num_tokens_to_keep": 16,
-  "select_init_blocks": 1, "select_local_blocks": 1, "window_size": 8, "hc_num_streams": 2,
-  "dropout": 0.1, "gate_noise": 0.05,
-  "train": {"batch_size": 2, "max_iters": 8, "warmup_iters": 2, "eval_interval": 4, "eval_iters": 2,
-            "checkpoint_interval": 2, "keep_checkpoints": 2, "val_fraction": 0.2, "lr": 3e-3}
-})";
-
 // A shared scratch area: the corpus, the config and the uninterrupted reference run.
-class TrainCli : public ::testing::Test {
+class TrainCli : public testing::TrainCliSuite<TrainCli> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new TempDir("cli");
-    testing::write_corpus(*tmp_ / "corpus", 24);
-    write_file(*tmp_ / "config.json", kConfig);
-  }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static std::string path(const std::string& rel) { return *tmp_ / rel; }
-
-  static RunResult cli(const std::string& args) {
-    return run_cli("-t 2 " + args, tmp_->path().string());
-  }
-  static std::string train_args(const std::string& out, const std::string& extra = "") {
-    return fmt::format("train --config {} --data {} --out {} {}", path("config.json"),
-                       path("corpus"), path(out), extra);
+    open_scratch("cli", 24,
+                 testing::small_train_config(
+                     R"({"batch_size": 2, "max_iters": 8, "warmup_iters": 2, "eval_interval": 4,
+                         "eval_iters": 2, "checkpoint_interval": 2, "keep_checkpoints": 2,
+                         "val_fraction": 0.2, "lr": 3e-3})",
+                     R"({"dropout": 0.1, "gate_noise": 0.05})"));
   }
   // The uninterrupted run, trained once for the whole suite.
   static const std::string& straight_run() {
@@ -76,36 +53,12 @@ class TrainCli : public ::testing::Test {
     }();
     return out;
   }
-
-  static TempDir* tmp_;
 };
-
-TempDir* TrainCli::tmp_ = nullptr;
-
-// The metrics lines with the timing fields (ms, tokens_per_s) removed: everything else must
-// match character for character.
-std::vector<std::string> deterministic_metrics(const std::string& run) {
-  std::vector<std::string> out;
-  for (std::string line : lines_of(read_file(run + "/metrics.jsonl"))) {
-    const size_t ms = line.find(",\"ms\":");
-    if (ms != std::string::npos) line = line.substr(0, ms);
-    out.push_back(line);
-  }
-  return out;
-}
 
 std::string latest(const std::string& run) {
   std::string s = read_file(run + "/latest");
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
-}
-
-void expect_one_line_error(const RunResult& r, const std::string& needle, const std::string& what) {
-  EXPECT_EQ(r.status, 1) << what << "\nstdout: " << r.out << "\nstderr: " << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1)
-      << what << ": one line expected, got: " << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos)
-      << what << ": expected \"" << needle << "\" in: " << r.err;
 }
 
 }  // namespace
