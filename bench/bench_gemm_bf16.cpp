@@ -160,6 +160,8 @@ static void BM_linear_cross_entropy_bf16_route(benchmark::State& state) {
 }
 BENCHMARK(BM_linear_cross_entropy_bf16_route)
     ->ArgsProduct({{1, 2, 3}, {0}})
+    ->Args({2, 108})
+    ->Args({2, 432})
     ->ArgNames({"route", "chunk"})
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()

@@ -29,10 +29,10 @@ TINYR2_BF16_TARGET void round_row(const float* x, int64_t n, uint16_t* dst) {
 
 }  // namespace
 
-bool gemm_bf16_uses_onednn(bool /*trans_a*/, bool trans_b, int64_t M, int64_t N, int64_t K) {
+bool gemm_bf16_uses_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
   // M·N·K in double: no overflow for any int64 sides.
   const double volume = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  return !trans_b && volume >= static_cast<double>(kOneDnnVolume);
+  return !trans_a && !trans_b && volume >= static_cast<double>(kOneDnnVolume);
 }
 
 void to_bf16_rows(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t* out) {
