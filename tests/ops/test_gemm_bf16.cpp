@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -138,7 +139,8 @@ TEST(GemmBf16, NativeAgreesWithEmulatedAndIgnoresThreadCount) {
 
 // The bf16 head against float64: logits from the rounded h and W, the loss and G in float64;
 // dh = G·W and dW = Gᵀ·h with G rounded to bf16 by the kernel, so their tolerance is bf16's
-// (2⁻⁸ of Σ|G||W|), the loss's fp32's.
+// (2⁻⁸ of Σ|G||W|), the loss's fp32's. Every route of the native head (own kernel, oneDNN,
+// the rule's), each giving the same bits on a second call.
 TEST(GemmBf16, LinearCrossEntropyHeadMatchesFloat64) {
   const int64_t N = 13, C = 24, V = 70;
   const int32_t ignore = -100;
@@ -171,12 +173,25 @@ TEST(GemmBf16, LinearCrossEntropyHeadMatchesFloat64) {
     for (int64_t v = 0; v < V; ++v)
       G[n * V + v] = scale * (std::exp(z[v] - lse) - (v == t[n] ? 1.0 : 0.0));
   }
-  for (bool native : paths()) {
-    SCOPED_TRACE(testing::Message() << "native " << native);
+  using kernels::cpu::Bf16HeadRoute;
+  std::vector<std::pair<bool, Bf16HeadRoute>> runs = {{false, Bf16HeadRoute::Rule}};
+  if (cpu::cpu_features().avx512_bf16)
+    runs.insert(runs.end(), {{true, Bf16HeadRoute::Rule},
+                             {true, Bf16HeadRoute::OwnKernel},
+                             {true, Bf16HeadRoute::OneDnn}});
+  for (const auto& [native, route] : runs) {
+    SCOPED_TRACE(testing::Message() << "native " << native << " route " << static_cast<int>(route));
     std::vector<float> dh(static_cast<size_t>(N * C)), dW(static_cast<size_t>(V * C));
-    const double sum = kernels::cpu::linear_cross_entropy_bf16(
-        native, h.data(), W.data(), t.data(), N, C, V, ignore, scale, nullptr, dh.data(), dW.data(),
-        /*chunk_rows=*/5);  // three chunks: dW accumulates across them
+    auto run = [&] {
+      return kernels::cpu::linear_cross_entropy_bf16_on(
+          route, native, h.data(), W.data(), t.data(), N, C, V, ignore, scale, nullptr, dh.data(),
+          dW.data(), /*chunk_rows=*/5);  // three chunks: dW accumulates across them
+    };
+    const double sum = run();
+    const std::vector<float> dh1 = dh, dW1 = dW;
+    EXPECT_EQ(run(), sum);  // a second call gives the same bits
+    EXPECT_EQ(dh, dh1);
+    EXPECT_EQ(dW, dW1);
     EXPECT_NEAR(sum, loss, 1e-5 * loss);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c) {

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16_onednn.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -213,6 +214,12 @@ void gemm_bf16(bool native, bool trans_a, bool trans_b, int64_t M, int64_t N, in
     const auto br = rounded_copy(B, b_rows, b_cols, ldb);
     gemm(trans_a, trans_b, M, N, K, alpha, ar.get(), a_cols, br.get(), b_cols, beta, C, ldc);
     return;
+  }
+  if (K > 0 && gemm_bf16_uses_onednn(trans_a, trans_b, M, N,
+                                     K)) {  // a fixed shape rule (gemm_bf16_onednn.h)
+    std::vector<uint16_t> workspace;
+    if (gemm_bf16_onednn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, workspace))
+      return;
   }
   PackedBf16B pb;
   pack_bf16_b(trans_b, K, N, B, ldb, pb);

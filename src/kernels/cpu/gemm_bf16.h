@@ -7,10 +7,15 @@
 // exact in fp32 and are summed in fp32. beta = 0 never reads C.
 //
 // Two paths compute the same products (they differ only in the order of the fp32 sums):
-//   native   — AVX512_BF16: both operands are packed once per call into bf16 pair panels
-//              (k, k+1 interleaved) and a 12×32 vdpbf16ps micro-kernel runs over tiles of C,
-//              K in slabs of kKc. Each C element is summed by one thread in a fixed order, so
-//              the result does not depend on the number of threads.
+//   native   — AVX512_BF16, on one of two kernels chosen by a fixed shape rule
+//              (gemm_bf16_uses_onednn, cpu/gemm_bf16_onednn.h):
+//              own    — both operands are packed once per call into bf16 pair panels
+//                       (k, k+1 interleaved) and a 12×32 vdpbf16ps micro-kernel runs over
+//                       tiles of C, K in slabs of kKc. Each C element is summed by one thread
+//                       in a fixed order, so the result does not depend on the number of
+//                       threads;
+//              oneDNN — both operands rounded to compact bf16 copies, then oneDNN's bf16
+//                       matmul primitive (deterministic for a given thread count).
 //   emulated — any CPU: round A and B to bf16 values held in fp32 buffers, then the fp32
 //              gemm (cpu/gemm.h).
 // The caller chooses the path (`native`), from cpu::cpu_features().avx512_bf16 read once.
