@@ -15,11 +15,16 @@
 //     1.1–1.8× slower there (7×256×7, 33³, 64³, 80×64×64);
 //   - skinny products, a side < 16 but M·N·K ≥ 2¹⁹ (a rank-8 LoRA adapter's 2048×8×256 …
 //     2048×768×8, the NSA gate's 2048×7×256): oneDNN — OpenBLAS splits them badly over
-//     threads: on 2 threads it took 2–5× oneDNN's time idle and up to 40× on a loaded
-//     machine (bench gemm_path), while on 1 thread the two are within ±25 %;
+//     threads: on 2 threads it took 1.1–2.6× oneDNN's time on the idle machine and up to 40×
+//     with the other core busy (bench gemm_path), while on 1 thread it ranges from 0.8× to
+//     1.8× oneDNN's;
 //   - large products with every side ≥ 256 and M·N·K ≥ 2²⁹ (2048×1024×256 and up): OpenBLAS
 //     — on 2 threads oneDNN took 1.1–2× longer in every run (1024³, 2048×512×2048,
-//     2048×1024×256 NT), although on 1 thread it is 5–10 % faster there too;
+//     2048×1024×256 NT), although on 1 thread it is 5–10 % faster there too. (Re-measured
+//     later on the idle machine after the head's change to per-block sgemms, 2 threads:
+//     oneDNN 1.05–1.16× faster on 2048×1024×256 NT/NN/TN and 1024³, OpenBLAS 1.2× faster on
+//     2048×512×2048 only; the rule is unchanged so far: moving the MLP products to oneDNN is
+//     the next step to measure end to end.)
 //   - everything else (the tied head's chunks, 2048×256×256 … 2048×768×256, the Muon and
 //     MoE products): oneDNN, 5–20 % less CPU time on 1 thread (tied head chunk
 //     112×50257×256: 0.82–0.93 of OpenBLAS's) and as fast or faster on 2.
