@@ -101,13 +101,8 @@ void BM_gemm_bf16_path(benchmark::State& state) {
 }
 
 void default_config_bf16_shapes(benchmark::internal::Benchmark* b) {
-  const std::vector<std::vector<int64_t>> shapes = {
-      {0, 1, 112, 50257, 256}, {0, 0, 112, 256, 50257}, {1, 0, 50257, 256, 112},  // tied head
-      {0, 1, 2048, 1024, 256}, {0, 0, 2048, 256, 1024}, {1, 0, 1024, 256, 2048},  // MLP
-      {0, 1, 2048, 768, 256},  {0, 0, 2048, 256, 768},  {1, 0, 768, 256, 2048},   // projections
-      {0, 1, 2048, 256, 256},  {1, 0, 256, 256, 2048},                            // projections
-      {0, 1, 1024, 256, 256},  {0, 0, 256, 1024, 256},                            // Muon (fp32)
-      {0, 1, 128, 64, 32},     {0, 0, 128, 32, 128},    {0, 1, 70, 90, 600}};     // small
+  std::vector<std::vector<int64_t>> shapes = default_config_gemm_shapes();  // Muon's: fp32
+  shapes.insert(shapes.end(), {{0, 1, 128, 64, 32}, {0, 0, 128, 32, 128}, {0, 1, 70, 90, 600}});
   for (const auto& s : shapes)
     for (int64_t v = 0; v < 6; ++v) {
       std::vector<int64_t> args = s;

@@ -45,17 +45,19 @@ void run_path(benchmark::State& state, Which which) {
 
 // The default config's products (forward NT, dX NN, dW TN), by shape class.
 void default_config_shapes(benchmark::internal::Benchmark* b) {
-  const std::vector<std::vector<int64_t>> shapes = {
-      {0, 1, 112, 50257, 256}, {0, 0, 112, 256, 50257}, {1, 0, 50257, 256, 112},  // tied head
-      {0, 1, 2048, 1024, 256}, {0, 0, 2048, 256, 1024}, {1, 0, 1024, 256, 2048},  // MLP
-      {0, 1, 2048, 768, 256},  {0, 0, 2048, 256, 768},  {1, 0, 768, 256, 2048},   // projections
-      {0, 1, 2048, 256, 256},  {1, 0, 256, 256, 2048},                            // projections
-      {0, 1, 1024, 256, 256},  {0, 0, 256, 1024, 256},                            // Muon
-      {0, 1, 300, 1024, 256},  {0, 0, 300, 256, 1024},                            // MoE expert
-      {0, 1, 2048, 8, 256},    {0, 1, 2048, 768, 8},    {0, 0, 2048, 8, 768},     // LoRA r 8
-      {1, 0, 768, 8, 2048},    {0, 0, 2048, 256, 8},    {1, 0, 8, 256, 2048},     // LoRA r 8
-      {0, 0, 7, 256, 7},       {0, 1, 128, 32, 32},                               // tiny
-      {0, 1, 2048, 512, 2048}, {0, 0, 1024, 1024, 1024}};                         // large
+  std::vector<std::vector<int64_t>> shapes = default_config_gemm_shapes();
+  shapes.insert(shapes.end(), {{0, 1, 300, 1024, 256},
+                               {0, 0, 300, 256, 1024},  // MoE expert
+                               {0, 1, 2048, 8, 256},
+                               {0, 1, 2048, 768, 8},
+                               {0, 0, 2048, 8, 768},  // LoRA r 8
+                               {1, 0, 768, 8, 2048},
+                               {0, 0, 2048, 256, 8},
+                               {1, 0, 8, 256, 2048},  // LoRA r 8
+                               {0, 0, 7, 256, 7},
+                               {0, 1, 128, 32, 32},  // tiny
+                               {0, 1, 2048, 512, 2048},
+                               {0, 0, 1024, 1024, 1024}});  // large
   for (const auto& s : shapes) b->Args(s);
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }

@@ -16,6 +16,7 @@
 #include "core/threads.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/linear_cross_entropy_bf16.h"
+#include "support/bf16_reference.h"
 
 namespace tinyr2 {
 namespace {
@@ -48,60 +49,28 @@ TEST(GemmBf16, RoundsToNearestEven) {
   EXPECT_EQ(round_bf16(3.4e38f), std::numeric_limits<float>::infinity());  // past bf16's max
 }
 
-struct Case {
-  bool ta, tb;
-  int64_t M, N, K, pad;
-  float alpha, beta;
-};
+using testing::Bf16GemmCase;
+using testing::Bf16GemmOperands;
 
-void check_gemm(bool native, const Case& c) {
-  SCOPED_TRACE(testing::Message() << "native " << native << " ta " << c.ta << " tb " << c.tb
-                                  << " M " << c.M << " N " << c.N << " K " << c.K);
-  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = (c.ta ? c.M : c.K) + c.pad;
-  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = (c.tb ? c.K : c.N) + c.pad;
-  const int64_t ldc = c.N + c.pad;
-  const auto A = random_floats(static_cast<size_t>(a_rows * a_cols), 1);
-  const auto B = random_floats(static_cast<size_t>(b_rows * b_cols), 2);
-  const auto C0 = random_floats(static_cast<size_t>(c.M * ldc), 3);
-  std::vector<float> C = C0;
-  kernels::cpu::gemm_bf16(native, c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), a_cols, B.data(),
-                          b_cols, c.beta, C.data(), ldc);
-  auto a = [&](int64_t i, int64_t k) { return c.ta ? A[k * a_cols + i] : A[i * a_cols + k]; };
-  auto b = [&](int64_t k, int64_t j) { return c.tb ? B[j * b_cols + k] : B[k * b_cols + j]; };
-  bool rounding_shows = false;
-  for (int64_t i = 0; i < c.M; ++i)
-    for (int64_t j = 0; j < c.N; ++j) {
-      double s = 0, s_abs = 0, s_unrounded = 0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        const double p = static_cast<double>(round_bf16(a(i, k))) * round_bf16(b(k, j));
-        s += p;
-        s_abs += std::fabs(p);
-        s_unrounded += static_cast<double>(a(i, k)) * b(k, j);
-      }
-      const double ref = c.alpha * s + (c.beta == 0.f ? 0.0 : c.beta * C0[i * ldc + j]);
-      const double tol = 4e-7 * (std::fabs(c.alpha) * s_abs * (1 + std::log2(c.K + 1.0)) +
-                                 std::fabs(c.beta * C0[i * ldc + j])) +
-                         1e-30;
-      ASSERT_NEAR(C[i * ldc + j], ref, tol) << "at " << i << "," << j;
-      rounding_shows = rounding_shows || std::fabs(c.alpha * (s_unrounded - s)) > 10 * tol;
-    }
-  if (c.K >= 8) {
-    EXPECT_TRUE(rounding_shows) << "the operands were not rounded to bf16";
-  }
-  // The padding of C is untouched.
-  for (int64_t i = 0; i < c.M; ++i)
-    for (int64_t j = c.N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
+void check_gemm(bool native, const Bf16GemmCase& c) {
+  SCOPED_TRACE(::testing::Message() << "native " << native << " ta " << c.ta << " tb " << c.tb
+                                    << " M " << c.M << " N " << c.N << " K " << c.K);
+  const Bf16GemmOperands ops(c, 1, 2, 3);
+  std::vector<float> C = ops.C0;
+  kernels::cpu::gemm_bf16(native, c.ta, c.tb, c.M, c.N, c.K, c.alpha, ops.A.data(), ops.lda,
+                          ops.B.data(), ops.ldb, c.beta, C.data(), ops.ldc);
+  testing::expect_matches_bf16_reference(c, ops, C, /*expect_rounding=*/c.K >= 8);
 }
 
 TEST(GemmBf16, MatchesFloat64OnRoundedOperands) {
-  const std::vector<Case> cases = {
+  const std::vector<Bf16GemmCase> cases = {
       {false, false, 1, 1, 1, 0, 1.f, 0.f},     {false, true, 13, 37, 29, 3, 1.f, 0.f},
       {true, false, 25, 33, 300, 0, 0.5f, 1.f}, {true, true, 12, 32, 64, 5, 1.f, -0.75f},
       {false, false, 30, 70, 513, 2, 2.f, 1.f}, {false, true, 50, 65, 257, 0, 1.f, 0.f},
       {true, false, 7, 3, 1, 1, 1.f, 0.5f},     {true, true, 40, 17, 31, 0, -1.f, 0.f},
   };
   for (bool native : paths())
-    for (const Case& c : cases) check_gemm(native, c);
+    for (const Bf16GemmCase& c : cases) check_gemm(native, c);
 }
 
 TEST(GemmBf16, KZeroScalesC) {
@@ -180,7 +149,8 @@ TEST(GemmBf16, LinearCrossEntropyHeadMatchesFloat64) {
                              {true, Bf16HeadRoute::OwnKernel},
                              {true, Bf16HeadRoute::OneDnn}});
   for (const auto& [native, route] : runs) {
-    SCOPED_TRACE(testing::Message() << "native " << native << " route " << static_cast<int>(route));
+    SCOPED_TRACE(::testing::Message()
+                 << "native " << native << " route " << static_cast<int>(route));
     std::vector<float> dh(static_cast<size_t>(N * C)), dW(static_cast<size_t>(V * C));
     auto run = [&] {
       return kernels::cpu::linear_cross_entropy_bf16_on(

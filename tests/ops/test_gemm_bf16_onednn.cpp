@@ -15,6 +15,7 @@
 #include "core/threads.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/gemm_bf16_onednn.h"
+#include "support/bf16_reference.h"
 
 namespace tinyr2 {
 namespace {
@@ -80,60 +81,31 @@ TEST(GemmBf16OneDnn, RoundingIsToBf16BitForBit) {
     }
 }
 
-struct Case {
-  bool ta, tb;
-  int64_t M, N, K, pad;
-  float alpha, beta;
-};
+using testing::Bf16GemmCase;
+using testing::Bf16GemmOperands;
 
 // One product on the oneDNN path against float64 on round_bf16 of both operands.
-void check(const Case& c) {
-  SCOPED_TRACE(testing::Message() << "ta " << c.ta << " tb " << c.tb << " M " << c.M << " N " << c.N
-                                  << " K " << c.K << " alpha " << c.alpha << " beta " << c.beta);
-  const int64_t a_rows = c.ta ? c.K : c.M, lda = (c.ta ? c.M : c.K) + c.pad;
-  const int64_t b_rows = c.tb ? c.N : c.K, ldb = (c.tb ? c.K : c.N) + c.pad;
-  const int64_t ldc = c.N + c.pad;
-  const auto A = random_floats(static_cast<size_t>(a_rows * lda), 21);
-  const auto B = random_floats(static_cast<size_t>(b_rows * ldb), 22);
-  const auto C0 = random_floats(static_cast<size_t>(c.M * ldc), 23);
+void check(const Bf16GemmCase& c) {
+  SCOPED_TRACE(::testing::Message()
+               << "ta " << c.ta << " tb " << c.tb << " M " << c.M << " N " << c.N << " K " << c.K
+               << " alpha " << c.alpha << " beta " << c.beta);
+  const Bf16GemmOperands ops(c, 21, 22, 23);
   std::vector<uint16_t> workspace;
   auto run = [&] {
-    std::vector<float> C = C0;
-    EXPECT_TRUE(kernels::cpu::gemm_bf16_onednn(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda,
-                                               B.data(), ldb, c.beta, C.data(), ldc, workspace));
+    std::vector<float> C = ops.C0;
+    EXPECT_TRUE(kernels::cpu::gemm_bf16_onednn(c.ta, c.tb, c.M, c.N, c.K, c.alpha, ops.A.data(),
+                                               ops.lda, ops.B.data(), ops.ldb, c.beta, C.data(),
+                                               ops.ldc, workspace));
     return C;
   };
   const std::vector<float> C = run();
   EXPECT_EQ(C, run()) << "a second call gave other bits";
-  auto a = [&](int64_t i, int64_t k) { return c.ta ? A[k * lda + i] : A[i * lda + k]; };
-  auto b = [&](int64_t k, int64_t j) { return c.tb ? B[j * ldb + k] : B[k * ldb + j]; };
-  bool rounding_shows = false;
-  for (int64_t i = 0; i < c.M; ++i)
-    for (int64_t j = 0; j < c.N; ++j) {
-      double s = 0, s_abs = 0, s_unrounded = 0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        const double p = static_cast<double>(round_bf16(a(i, k))) * round_bf16(b(k, j));
-        s += p;
-        s_abs += std::fabs(p);
-        s_unrounded += static_cast<double>(a(i, k)) * b(k, j);
-      }
-      const double c0 = C0[i * ldc + j];
-      const double ref = c.alpha * s + (c.beta == 0.f ? 0.0 : c.beta * c0);
-      // fp32 accumulation: a few ulps of Σ|a·b| per level of a summation tree.
-      const double tol = 4e-7 * (std::fabs(c.alpha) * s_abs * (1 + std::log2(c.K + 1.0)) +
-                                 std::fabs(c.beta * c0)) +
-                         1e-30;
-      ASSERT_NEAR(C[i * ldc + j], ref, tol) << "at " << i << "," << j;
-      rounding_shows = rounding_shows || std::fabs(c.alpha * (s_unrounded - s)) > 10 * tol;
-    }
-  EXPECT_TRUE(rounding_shows) << "the operands were not rounded to bf16";
-  for (int64_t i = 0; i < c.M; ++i)  // C's padding is untouched
-    for (int64_t j = c.N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]);
+  testing::expect_matches_bf16_reference(c, ops, C, /*expect_rounding=*/true);
 }
 
 TEST(GemmBf16OneDnn, MatchesFloat64OnRoundedOperandsAndRepeatsBits) {
   if (!has_bf16()) GTEST_SKIP() << "no AVX512_BF16 (or TINYR2_ISA caps it)";
-  const std::vector<Case> cases = {
+  const std::vector<Bf16GemmCase> cases = {
       {false, false, 1, 1, 9, 0, 1.f, 0.f},     {false, true, 13, 37, 29, 3, 1.f, 0.f},
       {true, false, 25, 33, 300, 0, 0.5f, 1.f}, {true, true, 12, 32, 64, 5, 1.f, -0.75f},
       {false, false, 30, 70, 513, 2, 2.f, 1.f}, {false, true, 50, 65, 257, 0, 1.f, 0.f},
@@ -141,8 +113,8 @@ TEST(GemmBf16OneDnn, MatchesFloat64OnRoundedOperandsAndRepeatsBits) {
   };
   for (int threads : {1, 2}) {
     threads::ScopedNumThreads t(threads);
-    SCOPED_TRACE(testing::Message() << threads << " threads");
-    for (const Case& c : cases) check(c);
+    SCOPED_TRACE(::testing::Message() << threads << " threads");
+    for (const Bf16GemmCase& c : cases) check(c);
   }
 }
 
@@ -159,7 +131,7 @@ TEST(GemmBf16OneDnn, NativePathFollowsTheShapeRule) {
   for (const Shape& c : std::vector<Shape>{{false, 256, 256, 1024, true},
                                            {true, 256, 256, 1024, false},
                                            {false, 8, 16, 16, false}}) {
-    SCOPED_TRACE(testing::Message() << "tb " << c.tb << " " << c.M << "x" << c.N << "x" << c.K);
+    SCOPED_TRACE(::testing::Message() << "tb " << c.tb << " " << c.M << "x" << c.N << "x" << c.K);
     EXPECT_EQ(kernels::cpu::gemm_bf16_uses_onednn(false, c.tb, c.M, c.N, c.K), c.onednn);
     const int64_t ldb = c.tb ? c.K : c.N;
     const auto A = random_floats(static_cast<size_t>(c.M * c.K), 31);

@@ -93,6 +93,23 @@ TEST(OpParity, LinearCrossEntropy) {
   }
 }
 
+// The unfused fp32 reference of the tied head: cross_entropy(linear(x, w)) on a tape, its
+// loss and the gradients of x and w.
+struct UnfusedHead {
+  float loss;
+  Tensor dx, dw;
+};
+
+UnfusedHead unfused_head(const Tensor& x, const Tensor& w, const IndexTensor& targets) {
+  Tape tape;
+  Tensor xr = x.clone(), wr = w.clone();
+  xr.set_requires_grad(true);
+  wr.set_requires_grad(true);
+  Tensor loss = ops::cross_entropy(tape, ops::linear(tape, xr, wr), targets);
+  tape.backward(loss);
+  return {loss.item(), xr.grad(), wr.grad()};
+}
+
 // The fused kernel equals linear + cross_entropy (the unfused ops) for every chunk size,
 // including chunks that do not divide N and a chunk larger than N.
 TEST(OpParity, LinearCrossEntropyChunksAgreeWithTheUnfusedOps) {
@@ -101,22 +118,15 @@ TEST(OpParity, LinearCrossEntropyChunksAgreeWithTheUnfusedOps) {
   std::vector<int32_t> t(N);
   for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 97 + 13) % V);
   t[3] = t[20] = -1;
-  const IndexTensor targets({N}, t);
-
-  Tape tape;
-  Tensor xr = x.clone(), wr = w.clone();
-  xr.set_requires_grad(true);
-  wr.set_requires_grad(true);
-  Tensor loss = ops::cross_entropy(tape, ops::linear(tape, xr, wr), targets);
-  tape.backward(loss);
+  const UnfusedHead ref = unfused_head(x, w, IndexTensor({N}, t));
   const float scale = 1.f / static_cast<float>(N - 2);
   for (int64_t chunk : {1, 5, 16, 36, 37, 64}) {
     Tensor dx = Tensor::empty({N, C}), dw = Tensor::empty({V, C}), lse = Tensor::empty({N});
     const double sum = kernels::cpu::linear_cross_entropy(
         x.data(), w.data(), t.data(), N, C, V, -1, scale, lse.data(), dx.data(), dw.data(), chunk);
-    EXPECT_NEAR(sum * scale, loss.item(), 1e-6) << "chunk " << chunk;
-    EXPECT_LE(testing::relative_error(dx, xr.grad()), 1e-6) << "chunk " << chunk;
-    EXPECT_LE(testing::relative_error(dw, wr.grad()), 1e-6) << "chunk " << chunk;
+    EXPECT_NEAR(sum * scale, ref.loss, 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dx, ref.dx), 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dw, ref.dw), 1e-6) << "chunk " << chunk;
     // Without gradients the kernel only reads: the same loss, the same log-sum-exp.
     Tensor lse2 = Tensor::empty({N});
     EXPECT_EQ(kernels::cpu::linear_cross_entropy(x.data(), w.data(), t.data(), N, C, V, -1, scale,
@@ -168,13 +178,7 @@ TEST(OpParity, LinearCrossEntropyBlocksAreThreadCountInvariant) {
   for (int64_t n = 0; n < N; ++n) t[n] = static_cast<int32_t>((n * 331 + 5) % V);
   t[0] = static_cast<int32_t>(V - 1);  // in the short last block
   t[9] = -1;
-  const IndexTensor targets({N}, t);
-  Tape tape;
-  Tensor xr = x.clone(), wr = w.clone();
-  xr.set_requires_grad(true);
-  wr.set_requires_grad(true);
-  Tensor loss = ops::cross_entropy(tape, ops::linear(tape, xr, wr), targets);
-  tape.backward(loss);
+  const UnfusedHead ref = unfused_head(x, w, IndexTensor({N}, t));
   const float scale = 1.f / static_cast<float>(N - 1);
   auto run = [&](int nt, int64_t chunk) {
     threads::ScopedNumThreads threads_for_this_test(nt);
@@ -187,9 +191,9 @@ TEST(OpParity, LinearCrossEntropyBlocksAreThreadCountInvariant) {
     const auto [sum, lse, dx, dw] = run(1, chunk);
     // The reference is the unfused fp32 ops, summing 1300 vocabulary terms in another order:
     // a few fp32 ulps apart (1.9e-6 in the sanitizer build's code, < 1e-6 in Release).
-    EXPECT_NEAR(sum * scale, loss.item(), 1e-6) << "chunk " << chunk;
-    EXPECT_LE(testing::relative_error(dx, xr.grad()), 1e-5) << "chunk " << chunk;
-    EXPECT_LE(testing::relative_error(dw, wr.grad()), 1e-5) << "chunk " << chunk;
+    EXPECT_NEAR(sum * scale, ref.loss, 1e-6) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dx, ref.dx), 1e-5) << "chunk " << chunk;
+    EXPECT_LE(testing::relative_error(dw, ref.dw), 1e-5) << "chunk " << chunk;
     for (int nt : {2, 3}) {
       const auto [sum2, lse2, dx2, dw2] = run(nt, chunk);
       EXPECT_EQ(sum2, sum) << nt << " threads, chunk " << chunk;
