@@ -1,9 +1,10 @@
 // `tinyr2 bench compare`: inputs, header, the end-to-end rounds and their table, the
-// micro-benchmarks, the ratio lines (see bench_compare.h).
+// micro-benchmarks, the step's arithmetic, the ratio lines (see bench_compare.h).
 #include "bench/compare/bench_compare.h"
 
 #include <fmt/format.h>
 
+#include "bench/compare/arithmetic.h"
 #include "bench/compare/bf16.h"
 #include "bench/compare/child_process.h"
 #include "bench/compare/inputs.h"
@@ -30,7 +31,10 @@ int run_bench_compare(const CompareOptions& o) {
   const RoundResults res = run_rounds(cmd, o, scratch);
   Ratios ratios = print_table(res, in, o);
   ratios.push_back(measure_bf16_speedup(cmd, o, scratch));  // SPEC §13
-  for (auto& r : run_micro_benchmarks(o, in, threads, scratch)) ratios.push_back(std::move(r));
+  const MicroResults micro = run_micro_benchmarks(o, in, threads, scratch);
+  for (const auto& r : micro.ratios) ratios.push_back(r);
+  if (micro.sgemm_ceiling > 0)  // the bound needs this run's ceiling
+    for (const auto& r : training_arithmetic(res, in, micro.sgemm_ceiling)) ratios.push_back(r);
   for (auto& r : run_thread_scaling(in, o, scratch)) ratios.push_back(std::move(r));
   print_ratios(ratios, bench::seconds_since(t_start));
   return 0;

@@ -5,8 +5,9 @@
 //       tinyr2 against the PyTorch reference on one config: training tokens/s, decode tokens/s
 //       and the training process's peak RSS (each side measured in its own process, the
 //       sides interleaved round by round), then tinyr2's micro-benchmarks (NSA vs FULL layer,
-//       DSMoE expert counts, dense MFU against the sgemm ceiling). Prints one table, notes,
-//       and ends with `ratio NAME=VALUE` lines.
+//       DSMoE expert counts, dense MFU against the sgemm ceiling), the compared step's
+//       arithmetic (the most train_speedup can be against that ceiling). Prints one table,
+//       notes, and ends with `ratio NAME=VALUE` lines.
 //   tinyr2 [-t N] bench train-step --config F [--steps N] [--warmup W]      (hidden)
 //   tinyr2 [-t N] bench decode --config F [--prompt-tokens P] [--tokens N]  (hidden)
 //       One JSON line on stdout each, the twins of reference/bench.py's `train` / `decode`.
@@ -16,7 +17,8 @@
 //
 // Files: measure.cpp (the two children), inputs (config, interpreter, script, self),
 // child_process (run one side, read its JSON line), rounds (the alternating rounds),
-// report (the table and its notes), micro (the micro-benchmarks), output (formatting).
+// report (the table and its notes), micro (the micro-benchmarks), arithmetic (the step's
+// FLOPs and train_speedup_bound), output (formatting).
 #pragma once
 
 #include <cstdint>

@@ -162,8 +162,8 @@ void print_reduced_sizes_note(const CompareOptions& o) {
 
 }  // namespace
 
-Ratios run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threads,
-                            const Scratch& scratch) {
+MicroResults run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threads,
+                                  const Scratch& scratch) {
   say("");
   if (o.skip_micro) {
     say("micro-benchmarks skipped (--skip-micro)");
@@ -181,11 +181,12 @@ Ratios run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threa
   const double gemm = gemm_vs_best_kernel(o, in, threads, scratch, ceiling);
   const double mfu = dense512_mfu(o, ceiling);
   print_reduced_sizes_note(o);
-  return {{"nsa_vs_full_32k", nsa_long},
-          {"nsa_vs_full_512", nsa_short},
-          {"moe_64_vs_8", moe},
-          {"mfu_dense512", mfu},
-          {"gemm_vs_best_kernel", gemm}};
+  return {{{"nsa_vs_full_32k", nsa_long},
+           {"nsa_vs_full_512", nsa_short},
+           {"moe_64_vs_8", moe},
+           {"mfu_dense512", mfu},
+           {"gemm_vs_best_kernel", gemm}},
+          ceiling};
 }
 
 }  // namespace tinyr2::bench_compare

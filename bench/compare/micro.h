@@ -11,10 +11,15 @@
 
 namespace tinyr2::bench_compare {
 
+struct MicroResults {
+  Ratios ratios;               // nsa_vs_full_32k, nsa_vs_full_512, moe_64_vs_8, mfu_dense512,
+                               // gemm_vs_best_kernel (none when skipped)
+  double sgemm_ceiling = 0.0;  // GFLOP/s, this run's (0 when skipped)
+};
+
 // Prints the micro-benchmark section (or the line saying it was skipped) and returns its
-// ratios: nsa_vs_full_32k, nsa_vs_full_512, moe_64_vs_8, mfu_dense512, gemm_vs_best_kernel
-// (none when skipped).
-Ratios run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threads,
-                            const Scratch& scratch);
+// ratios and the sgemm ceiling it measured.
+MicroResults run_micro_benchmarks(const CompareOptions& o, const Inputs& in, int threads,
+                                  const Scratch& scratch);
 
 }  // namespace tinyr2::bench_compare

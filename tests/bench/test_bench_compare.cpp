@@ -47,7 +47,7 @@ constexpr const char* kSmall =
     "--steps 1 --warmup 0 --rounds 1 --decode-tokens 4 --prompt-tokens 4 --micro-t 64,128 "
     "--moe-tokens 256 --mfu-batch 1 --mfu-ctx 32 --gemm-n 128 --min-time 0.05";
 
-TEST(BenchCompare, TinyConfigPrintsTableAndTenRatios) {
+TEST(BenchCompare, TinyConfigPrintsTableAndItsRatios) {
   TempDir dir("bench_test");
   const std::string config = dir / "tiny.json";
   std::ofstream(config) << kTinyConfig;
@@ -64,9 +64,9 @@ TEST(BenchCompare, TinyConfigPrintsTableAndTenRatios) {
   EXPECT_NE(r.out.find("6·N + 12·n_layer·T·C/2"), std::string::npos) << r.out;
 
   const std::vector<std::string> names = {
-      "train_speedup",       "decode_speedup",  "memory_ratio", "bf16_speedup",
-      "nsa_vs_full_32k",     "nsa_vs_full_512", "moe_64_vs_8",  "mfu_dense512",
-      "gemm_vs_best_kernel", "threads2_scaling"};
+      "train_speedup",       "decode_speedup",      "memory_ratio",    "bf16_speedup",
+      "nsa_vs_full_32k",     "nsa_vs_full_512",     "moe_64_vs_8",     "mfu_dense512",
+      "gemm_vs_best_kernel", "train_speedup_bound", "threads2_scaling"};
   // The output ends with exactly these ratio lines, in this order.
   const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_GE(lines.size(), names.size());
@@ -127,6 +127,26 @@ TEST(BenchCompare, TinyConfigPrintsTableAndTenRatios) {
     if (end != word.c_str() && (*end == ',' || *end == 0)) top = std::max(top, v);
   }
   EXPECT_EQ(top, best) << r.out.substr(each, 200);  // the same figure, printed alike
+
+  // train_speedup_bound shows its arithmetic, "at most A / B = Rx", A the same sgemm ceiling,
+  // B PyTorch's achieved GFLOP/s as printed on the line before it, R the ratio line.
+  const size_t pt = r.out.find("), PyTorch ", r.out.find("achieved: tinyr2 "));
+  ASSERT_NE(pt, std::string::npos) << r.out;
+  double torch_gflops = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + pt, "), PyTorch %lf GFLOP/s", &torch_gflops), 1);
+  const size_t bound_at = r.out.find("train_speedup can be at most ");
+  ASSERT_NE(bound_at, std::string::npos) << r.out;
+  double bound_ceiling = 0, bound_torch = 0, bound = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + bound_at, "train_speedup can be at most %lf / %lf = %lfx",
+                        &bound_ceiling, &bound_torch, &bound),
+            3)
+      << r.out.substr(bound_at, 120);
+  EXPECT_NEAR(bound_ceiling, ceiling, 0.051);
+  EXPECT_EQ(bound_torch, torch_gflops);
+  EXPECT_GT(torch_gflops, 0);
+  // A has 1 decimal, B 4 significant digits, R 2 decimals.
+  EXPECT_NEAR(bound, bound_ceiling / bound_torch, 0.006 + bound * (0.001 + 0.06 / bound_ceiling));
+  EXPECT_NEAR(ratios["train_speedup_bound"], bound, 0.0051 + 0.001 * bound);
 }
 
 TEST(BenchCompare, MissingConfigFailsWithOneLine) {
