@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "nn/lora.h"
 #include "nn/quantized.h"
 #include "nn/rope_positions.h"
 
@@ -121,15 +122,16 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
   const int64_t C = cfg_.n_embd, H = cfg_.n_head, l = cfg_.block_size, d = cfg_.block_stride;
   const int64_t nope = cfg_.qk_nope_head_dim, rope = cfg_.qk_rope_head_dim, vd = cfg_.v_head_dim;
   // x̃_i = block_compressor(flatten(x[i·d : i·d+l] + intra_block_pos_encoding))
-  const Tensor with_pos =
-      ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding);
-  const Tensor x_cmp = ops::reshape(
-      t,
-      linear(
-          ctx,
-          ops::gelu(t, linear(ctx, ops::reshape(t, with_pos, {B * nb, l * C}), block_compressor_0)),
-          block_compressor_2),
-      {B, nb, C});
+  const Tensor with_pos = ops::reshape(
+      t, ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding),
+      {B * nb, l * C});
+  // Its first layer's product computed transposed (ops::linear_short) when W0 is a plain
+  // weight (no LoRA adapter, not quantized): B·nb is small (32 at T = 512) and l·C long (4096).
+  const bool plain = !quantized(ctx, block_compressor_0) && !lora_of(ctx, block_compressor_0);
+  const Tensor hidden = plain ? ops::linear_short(t, with_pos, block_compressor_0)
+                              : linear(ctx, with_pos, block_compressor_0);
+  const Tensor x_cmp =
+      ops::reshape(t, linear(ctx, ops::gelu(t, hidden), block_compressor_2), {B, nb, C});
   // MLA on the compressed tokens; one rope key per block, at its last token, shared by heads.
   const Tensor c_kv = kv_norm->forward(ctx, linear(ctx, x_cmp, compress_kv_linear));
   const Tensor k_nope = ops::reshape(t, linear(ctx, c_kv, decompress_k_nope), {B, nb, H, nope});

@@ -133,8 +133,23 @@ void nsa_compression_backward(const float* q, const float* k, const float* v, co
                              lo.data(), hi.data());
     return;
   }
-  // Part (b, g): queries [g·per, (g+1)·per) of batch row b, its dk, dv copies (nb, H, D).
-  const int64_t per = (T + G - 1) / G, ldk = H * Dk, ldv = H * Dv;
+  // Part (b, g): queries [first[g], first[g+1]) of batch row b, its dk, dv copies (nb, H, D).
+  // A query's work grows with the blocks it sees (causal), so the parts split the total
+  // work Σ_t hi[t] evenly rather than the queries (equal query counts gave the later half 3/4
+  // of the work at G = 2).
+  std::vector<int64_t> first(static_cast<size_t>(G + 1), T);
+  {
+    double total = 0;
+    for (int64_t t = 0; t < T; ++t) total += double(hi[t]) + 1;  // + 1: the per-query part
+    first[0] = 0;
+    double done = 0;
+    int64_t g = 1;
+    for (int64_t t = 0; t < T && g < G; ++t) {
+      done += double(hi[t]) + 1;
+      while (g < G && done >= total * double(g) / double(G)) first[g++] = t + 1;
+    }
+  }
+  const int64_t ldk = H * Dk, ldv = H * Dv;
   std::vector<float> pk(dk ? static_cast<size_t>(B * G * nb * ldk) : 0),
       pv(dv ? static_cast<size_t>(B * G * nb * ldv) : 0);
 #pragma omp parallel
@@ -143,7 +158,7 @@ void nsa_compression_backward(const float* q, const float* k, const float* v, co
 #pragma omp for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t g = 0; g < G; ++g) {
-        const int64_t t0 = std::min(T, g * per), n = std::min(T, t0 + per) - t0;
+        const int64_t t0 = first[g], n = first[g + 1] - t0;
         float* gk = dk ? pk.data() + (b * G + g) * nb * ldk : nullptr;
         float* gv = dv ? pv.data() + (b * G + g) * nb * ldv : nullptr;
         if (gk) std::fill(gk, gk + nb * ldk, 0.f);
