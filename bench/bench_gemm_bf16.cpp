@@ -101,7 +101,7 @@ void BM_gemm_bf16_path(benchmark::State& state) {
 }
 
 void default_config_bf16_shapes(benchmark::internal::Benchmark* b) {
-  std::vector<std::vector<int64_t>> shapes = default_config_gemm_shapes();  // Muon's: fp32
+  std::vector<std::vector<int64_t>> shapes = default_config_gemm_shapes();
   shapes.insert(shapes.end(), {{0, 1, 128, 64, 32}, {0, 0, 128, 32, 128}, {0, 1, 70, 90, 600}});
   for (const auto& s : shapes)
     for (int64_t v = 0; v < 6; ++v) {

@@ -1,8 +1,9 @@
 // The two sgemm paths (kernels/cpu/gemm_paths.h) side by side on the products the default
 // config runs (configs/default.json: 2048 tokens × n_embd 256, MLP 1024, tied head over
 // 50257 tokens in 112-row chunks, Muon on 256×1024, a rank-8 LoRA adapter's forward and
-// backward products on a 768-wide projection), plus gemm() (the rule's choice) and
-// OpenBLAS ssyrk against the gemm it replaces. Re-run on another CPU to re-derive the rule:
+// backward products on a 768-wide projection, a decode step's one-row products), plus gemm() (the
+// rule's choice) and OpenBLAS ssyrk against the gemm it replaces. Re-run on another CPU to
+// re-derive the rule:
 //
 //   build/tinyr2-bench --benchmark_filter='gemm_path'
 //
@@ -15,6 +16,7 @@
 #include "bench_util.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_paths.h"
+#include "kernels/cpu/gemv.h"
 
 namespace tinyr2::bench {
 
@@ -39,25 +41,25 @@ void run_path(benchmark::State& state, Which which) {
     benchmark::DoNotOptimize(c.data());
   }
   set_flops(state, 2.0 * M * N * K);
-  state.SetLabel(std::string("rule: ") + kernels::cpu::gemm_path_name(kernels::cpu::gemm_path_for(
-                                             ta, tb, M, N, K, kernels::cpu::gemm_isa_level())));
+  const cpu::IsaLevel level = kernels::cpu::gemm_isa_level();
+  const bool gemv = M == 1 && !ta && tb && kernels::cpu::gemv_supported(level);  // gemm.cpp
+  state.SetLabel(
+      std::string("rule: ") +
+      (gemv ? "GEMV"
+            : kernels::cpu::gemm_path_name(kernels::cpu::gemm_path_for(ta, tb, M, N, K, level))));
 }
 
 // The default config's products (forward NT, dX NN, dW TN), by shape class.
 void default_config_shapes(benchmark::internal::Benchmark* b) {
   std::vector<std::vector<int64_t>> shapes = default_config_gemm_shapes();
-  shapes.insert(shapes.end(), {{0, 1, 300, 1024, 256},
-                               {0, 0, 300, 256, 1024},  // MoE expert
-                               {0, 1, 2048, 8, 256},
-                               {0, 1, 2048, 768, 8},
-                               {0, 0, 2048, 8, 768},  // LoRA r 8
-                               {1, 0, 768, 8, 2048},
-                               {0, 0, 2048, 256, 8},
-                               {1, 0, 8, 256, 2048},  // LoRA r 8
-                               {0, 0, 7, 256, 7},
-                               {0, 1, 128, 32, 32},  // tiny
-                               {0, 1, 2048, 512, 2048},
-                               {0, 0, 1024, 1024, 1024}});  // large
+  const std::vector<std::vector<int64_t>> more = {
+      {0, 1, 300, 1024, 256},  {0, 0, 300, 256, 1024},                           // MoE expert
+      {0, 1, 2048, 8, 256},    {0, 1, 2048, 768, 8},     {0, 0, 2048, 8, 768},   // LoRA r 8
+      {1, 0, 768, 8, 2048},    {0, 0, 2048, 256, 8},     {1, 0, 8, 256, 2048},   // LoRA r 8
+      {0, 0, 7, 256, 7},       {0, 1, 128, 32, 32},                              // tiny
+      {0, 1, 2048, 512, 2048}, {0, 0, 1024, 1024, 1024},                         // large
+      {0, 1, 1, 50257, 256},   {0, 1, 1, 768, 256},      {0, 1, 1, 256, 1024}};  // decode
+  shapes.insert(shapes.end(), more.begin(), more.end());
   for (const auto& s : shapes) b->Args(s);
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }

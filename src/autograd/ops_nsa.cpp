@@ -173,13 +173,25 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
     blocks.push_back({N, width, o.rope_heads, o.rope_heads > 0 ? o.rope_dim : 0});
     N += width;
   }
-  Tensor w_cat = Tensor::empty({N, C});
-  int64_t row = 0;
+  std::vector<Tensor> inputs = {x};
   for (const StackedOutput& o : outputs)
-    for (const WeightRows& p : o.parts) {
-      std::copy(p.weight.data() + p.begin * C, p.weight.data() + p.end * C, w_cat.data() + row * C);
-      row += p.end - p.begin;
-    }
+    for (const WeightRows& p : o.parts) inputs.push_back(p.weight);
+  const bool needs_grad = tape.needs_grad(inputs);
+  // One row without gradients (a decode step): every part's product reads its weight in
+  // place, without the stacked copy; a one-row product is a GEMV whose every element is the
+  // same dot product either way (kernels/cpu/gemv.h), so the outputs are the same bits.
+  const bool per_part = M == 1 && !needs_grad;
+  Tensor w_cat;
+  if (!per_part) {
+    w_cat = Tensor::empty({N, C});
+    int64_t row = 0;
+    for (const StackedOutput& o : outputs)
+      for (const WeightRows& p : o.parts) {
+        std::copy(p.weight.data() + p.begin * C, p.weight.data() + p.end * C,
+                  w_cat.data() + row * C);
+        row += p.end - p.begin;
+      }
+  }
 
   Shape lead(x.shape().begin(), x.shape().end() - 1);
   std::vector<Tensor> outs;
@@ -200,20 +212,31 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
     else
       kern.gemm(ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
   };
+  // y = x · W_catᵀ (M, N), or the parts' products side by side in it.
+  const auto stacked_product = [&](float* y) {
+    if (!per_part) {
+      product(false, true, M, N, C, x.data(), C, w_cat.data(), C, 0.f, y, N);
+      return;
+    }
+    int64_t col = 0;
+    for (const StackedOutput& o : outputs)
+      for (const WeightRows& p : o.parts) {
+        product(false, true, M, p.end - p.begin, C, x.data(), C, p.weight.data() + p.begin * C, C,
+                0.f, y + col, N);
+        col += p.end - p.begin;
+      }
+  };
   const bool direct = outputs.size() == 1 && blocks[0].rope_dim == 0;  // no copy needed
   if (direct) {
-    product(false, true, M, N, C, x.data(), C, w_cat.data(), C, 0.f, outs[0].data(), N);
+    stacked_product(outs[0].data());
   } else {
     Tensor y = Tensor::empty({M, N});
-    product(false, true, M, N, C, x.data(), C, w_cat.data(), C, 0.f, y.data(), N);
+    stacked_product(y.data());
     for (size_t o = 0; o < blocks.size(); ++o)
       kern.copy_out_columns(y.data(), M, N, blocks[o], cos_tab, sin_tab, T, outs[o].data());
   }
 
-  std::vector<Tensor> inputs = {x};
-  for (const StackedOutput& o : outputs)
-    for (const WeightRows& p : o.parts) inputs.push_back(p.weight);
-  if (tape.needs_grad(inputs)) {
+  if (needs_grad) {
     tape.record(outs, [&kern, product, x, w_cat, outs, outputs, blocks, rope, M, N, C, T, direct] {
       // dY (M, N): every output's gradient rotated back into its block (0 if it got none).
       Tensor dy;

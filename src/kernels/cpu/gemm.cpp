@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include "kernels/cpu/gemm_paths.h"
+#include "kernels/cpu/gemv.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -16,7 +17,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  // The path by the fixed rule of gemm_paths.h (shape class and ISA level, SPEC §16).
+  // The path by the fixed rule of gemm_paths.h (shape class and ISA level, SPEC §16); one
+  // row times a transposed (out, in) weight is a GEMV: the decode step's products (gemv.h).
+  if (M == 1 && !trans_a && trans_b && gemv_supported(gemm_isa_level())) {
+    gemv(N, K, alpha, A, B, ldb, beta, C);
+    return;
+  }
   if (gemm_path_for(trans_a, trans_b, M, N, K, gemm_isa_level()) == GemmPath::OneDnn &&
       gemm_onednn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
     return;

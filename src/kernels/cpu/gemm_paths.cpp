@@ -74,7 +74,7 @@ std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level) {
   return fmt::format(
       "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 (skinny ones too), except large ones; "
       "{} for tiny (M·N·K < 2^19) and large (every side >= 256, M·N·K >= 2^29) products and "
-      "for syrk",
+      "for syrk; own AVX-512 GEMV for one-row products x·Wᵀ",
       v->major, v->minor, v->patch, onednn_isa_name(dnnl_get_effective_cpu_isa()), openblas);
 }
 

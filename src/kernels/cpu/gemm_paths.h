@@ -28,6 +28,13 @@
 //   - everything else (the tied head's chunks, 2048×256×256 … 2048×768×256, the Muon and
 //     MoE products): oneDNN, 5–20 % less CPU time on 1 thread (tied head chunk
 //     112×50257×256: 0.82–0.93 of OpenBLAS's) and as fast or faster on 2.
+//
+// gemm() itself sends one more class elsewhere from AVX-512 on: a single row times a
+// transposed (out, in) weight, M = 1 (every product of a decode step, the tied head's
+// 1×50257×256 the largest), runs the GEMV of kernels/cpu/gemv.h, which reads W once front to
+// back (bench gemm_path, CPU time on the shared machine: on the head oneDNN took 1.2–1.3×
+// the GEMV's and OpenBLAS 1.9–2.0×; on 1×768×256 and 1×256×1024 OpenBLAS's small kernel is
+// as fast as the GEMV and oneDNN 4–70× slower).
 #pragma once
 
 #include <cstdint>

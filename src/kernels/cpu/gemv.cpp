@@ -1,0 +1,75 @@
+#include "kernels/cpu/gemv.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+namespace tinyr2::kernels::cpu {
+
+namespace {
+
+// Products of at least this many weights are split over the threads: below it (a 64×256
+// map, 64 KB) one OpenMP fork-join costs about what the second thread saves.
+constexpr int64_t kParallelWeights = int64_t{1} << 20;
+
+#define TINYR2_GEMV_AVX512 __attribute__((target("avx2,fma,avx512f")))
+
+// The sum of the 16 lanes in a fixed order: 256-bit halves, 128-bit quarters, then pairs.
+// (The masked extract with a zero source: the unmasked intrinsics and _mm512_reduce_add_ps
+// take an undefined operand that trips g++ 12's -Wmaybe-uninitialized.)
+TINYR2_GEMV_AVX512 inline float hsum(__m512 v) {
+  const __m512d d = _mm512_castps_pd(v);
+  const __m256d z = _mm256_setzero_pd();
+  const __m256 h = _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 0)),
+                                 _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 1)));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
+// Σ_k w[k]·x[k] in a fixed order: four 16-wide accumulators over steps of 64, then steps of
+// 16 into the first, a masked tail into the second, summed (a0+a1)+(a2+a3), then reduced.
+TINYR2_GEMV_AVX512 inline float dot_avx512(const float* w, const float* x, int64_t K) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t k = 0;
+  for (; k + 64 <= K; k += 64) {
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+  }
+  for (; k + 16 <= K; k += 16)
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
+    a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
+  }
+  return hsum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+inline float finish(float dot, float alpha, float beta, const float* y) {
+  return beta == 0.f ? alpha * dot : alpha * dot + beta * *y;
+}
+
+TINYR2_GEMV_AVX512 void rows_avx512(int64_t n0, int64_t n1, int64_t K, float alpha, const float* x,
+                                    const float* W, int64_t ldw, float beta, float* y) {
+  for (int64_t n = n0; n < n1; ++n)
+    y[n] = finish(dot_avx512(W + n * ldw, x, K), alpha, beta, y + n);
+}
+
+}  // namespace
+
+bool gemv_supported(tinyr2::cpu::IsaLevel level) {
+  return level >= tinyr2::cpu::IsaLevel::Avx512;
+}
+
+void gemv(int64_t N, int64_t K, float alpha, const float* x, const float* W, int64_t ldw,
+          float beta, float* y) {
+  // Contiguous row ranges, one per thread: each thread reads its part of W front to back.
+#pragma omp parallel if (N * K >= kParallelWeights)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    rows_avx512(N * t / nt, N * (t + 1) / nt, K, alpha, x, W, ldw, beta, y);
+  }
+}
+
+}  // namespace tinyr2::kernels::cpu
