@@ -137,7 +137,8 @@ std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Comm
   if (comm.size() == 1) return std::vector<int>(n, comm.rank());
   if (cfg.zero == 0 && !shard) return std::vector<int>(n, -1);  // all on every rank
   std::vector<double> costs;
-  for (const auto& [name, p] : g.muon) costs.push_back(muon_update_cost(p, kNsSteps));
+  for (const auto& [name, p] : g.muon)
+    costs.push_back(muon_update_cost(p, kNsSteps, cfg.precision == "bf16"));
   if (cfg.zero != 0)
     for (const auto& [name, p] : g.adamw) costs.push_back(adamw_update_cost(p));
   std::vector<int> owner = balanced_owners(costs, comm.size());

@@ -40,17 +40,28 @@ inline float low_half(uint32_t w) {  // the even (k) element
 
 // `tile` rows of S (each K long, row stride ld) as pair words: dst[p · tile + i] =
 // (S[i, 2p], S[i, 2p+1]); rows at or past `valid`, and the missing half of an odd K, are zero.
+// In chunks of kChunkPairs pairs: the rows' words first (contiguous, vectorised), then
+// transposed into dst.
 void pack_rows(const float* S, int64_t ld, int64_t K, int64_t valid, int64_t tile, uint32_t* dst) {
+  constexpr int64_t kChunkPairs = 64;
   const int64_t pairs = (K + 1) / 2;
-  for (int64_t i = 0; i < tile; ++i) {
-    if (i >= valid) {
-      for (int64_t p = 0; p < pairs; ++p) dst[p * tile + i] = 0;
-      continue;
+  uint32_t words[kNr][kChunkPairs];  // tile ≤ kNr
+  for (int64_t p0 = 0; p0 < pairs; p0 += kChunkPairs) {
+    const int64_t np = std::min(kChunkPairs, pairs - p0);
+    const bool odd_end = p0 + np == pairs && K % 2 == 1;  // the last pair has no high half
+    const int64_t full = odd_end ? np - 1 : np;
+    for (int64_t i = 0; i < tile; ++i) {
+      uint32_t* w = words[i];
+      if (i >= valid) {
+        std::fill(w, w + np, 0u);
+        continue;
+      }
+      const float* s = S + i * ld + 2 * p0;
+      for (int64_t p = 0; p < full; ++p) w[p] = pair_word(s[2 * p], s[2 * p + 1]);
+      if (odd_end) w[full] = pair_word(s[2 * full], 0.f);
     }
-    const float* s = S + i * ld;
-    int64_t p = 0;
-    for (; 2 * p + 1 < K; ++p) dst[p * tile + i] = pair_word(s[2 * p], s[2 * p + 1]);
-    if (p < pairs) dst[p * tile + i] = pair_word(s[2 * p], 0.f);
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t i = 0; i < tile; ++i) dst[(p0 + p) * tile + i] = words[i][p];
   }
 }
 
@@ -117,9 +128,13 @@ void tile_emulated(const uint32_t* a, const uint32_t* b, int64_t pairs, float* a
 // C (mr × nr, row stride ldc) = acc, or fma(a, X, acc) when X is given (one rounding).
 void store_tile(const float* acc, int64_t mr, int64_t nr, float* C, int64_t ldc, const float* X,
                 int64_t ldx, float a) {
+  if (!X) {
+    for (int64_t i = 0; i < mr; ++i)
+      std::memcpy(C + i * ldc, acc + i * kNr, static_cast<size_t>(nr) * sizeof(float));
+    return;
+  }
   for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j)
-      C[i * ldc + j] = X ? std::fma(a, X[i * ldx + j], acc[i * kNr + j]) : acc[i * kNr + j];
+    for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = std::fma(a, X[i * ldx + j], acc[i * kNr + j]);
 }
 
 // The packed operands of one product, reused across the steps of one call.
@@ -160,8 +175,11 @@ void syrk_into(bool native, int64_t n, int64_t K, const float* S, int64_t ld, fl
     store_tile(acc, std::min(kMr, n - i0), std::min(kNr, n - j0), A + i0 * n + j0, n, nullptr, 0,
                0.f);
   }
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i + 1; j < n; ++j) A[i * n + j] = A[j * n + i];
+  for (int64_t i0 = 0; i0 < n; i0 += kNr)  // in 32 × 32 blocks (the reads run down columns)
+    for (int64_t j0 = i0; j0 < n; j0 += kNr)
+      for (int64_t i = i0; i < std::min(n, i0 + kNr); ++i)
+        for (int64_t j = std::max(j0, i + 1); j < std::min(n, j0 + kNr); ++j)
+          A[i * n + j] = A[j * n + i];
 }
 
 // Xn[n, m] = fma(a, X, r(B) r(X)) for B (n, n) and X (n, m), both compact.
