@@ -16,6 +16,11 @@ load_state_dict() with the same keys the C++ checkpoint uses:
     muon.<name>.momentum_buffer
     adamw.<name>.exp_avg, adamw.<name>.exp_avg_sq, adamw.<name>.step   (step: float32 [])
 
+Under train.precision "bf16" (SPEC §13) Muon's Newton-Schulz products take operands rounded
+to bfloat16 (precision.round_bf16) and multiply them in the working dtype; the momentum, the
+norm, B = b A + c A A and the update a X + B X stay in the working dtype (the C++ twin is
+src/kernels/cpu/newton_schulz_bf16.h).
+
 Decisions (the C++ side documents the same):
   * Muon weight decay p <- p * (1 - lr * wd) is applied before the orthogonalised update
     (Keller Jordan's order), only when wd > 0.
@@ -26,13 +31,19 @@ import math
 
 import torch
 
+from precision import round_bf16
+
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 NS_EPS = 1e-7
 
 
-def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=NS_EPS):
+def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=NS_EPS, precision="fp32"):
     """NS_steps(G / (||G||_F + eps)) with G seen as (size(0), numel / size(0)); iterates on
-    the transpose when rows > cols (so A = X X^T is the small side). Same shape as G."""
+    the transpose when rows > cols (so A = X X^T is the small side). Same shape as G. With
+    precision "bf16" each product's operands are rounded to bfloat16 first."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"train.precision must be one of \"fp32\", \"bf16\", got {precision!r}")
+    r = round_bf16 if precision == "bf16" else (lambda t: t)
     a, b, c = coeffs
     X = G.reshape(G.shape[0], -1)
     transposed = X.shape[0] > X.shape[1]
@@ -40,9 +51,9 @@ def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=NS_EPS):
         X = X.T
     X = X / (X.norm() + eps)
     for _ in range(steps):
-        A = X @ X.T
-        B = b * A + c * (A @ A)
-        X = a * X + B @ X
+        A = r(X) @ r(X).T
+        B = b * A + c * (r(A) @ r(A))
+        X = a * X + r(B) @ r(X)
     if transposed:
         X = X.T
     return X.reshape(G.shape)
@@ -73,12 +84,14 @@ class Muon:
     """m <- beta m + (1-beta) g; u = (1-beta) g + beta m; X = NS5(u / (||u||_F + 1e-7));
     p <- p (1 - lr wd); p <- p - lr sqrt(max(1, rows/cols)) X."""
 
-    def __init__(self, named_params, momentum=0.95, weight_decay=0.0, ns_steps=5):
+    def __init__(self, named_params, momentum=0.95, weight_decay=0.0, ns_steps=5,
+                 precision="fp32"):
         self.params = _check_names(named_params, "Muon")
         for name, p in self.params:
             if p.dim() < 2:
                 raise ValueError(f"Muon parameter {name} has shape {tuple(p.shape)}: needs >= 2 dims")
         self.momentum, self.weight_decay, self.ns_steps = momentum, weight_decay, ns_steps
+        self.precision = precision  # of Newton-Schulz's products (train.precision)
         self.buffers = {name: torch.zeros_like(p) for name, p in self.params}
 
     @torch.no_grad()
@@ -91,7 +104,7 @@ class Muon:
             m = self.buffers[name]
             m.mul_(beta).add_(g, alpha=1 - beta)
             u = (1 - beta) * g + beta * m
-            X = newton_schulz(u, self.ns_steps)
+            X = newton_schulz(u, self.ns_steps, precision=self.precision)
             rows = p.shape[0]
             cols = p.numel() // rows
             scale = math.sqrt(max(1.0, rows / cols))

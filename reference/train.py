@@ -58,7 +58,8 @@ def partition(model):
 def train(model, tc, batches):
     """Runs batches.shape[0] steps of the recipe; returns one dict per step."""
     muon_params, adamw_params = partition(model)
-    muon = Muon(muon_params, momentum=tc["muon_momentum"], weight_decay=tc["muon_weight_decay"])
+    muon = Muon(muon_params, momentum=tc["muon_momentum"], weight_decay=tc["muon_weight_decay"],
+                precision=tc.get("precision", "fp32"))
     adamw = AdamW(adamw_params, betas=tuple(tc["betas"]), eps=tc["eps"],
                   weight_decay=tc["weight_decay"])
     params = [p for _, p in muon_params + adamw_params]

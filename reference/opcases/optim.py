@@ -75,6 +75,17 @@ for i, (shape, steps) in enumerate([((16, 16), 5), ((48, 16), 5), ((16, 40), 5),
                       {"g": randn(*shape, seed=500 + i)}, attrs={"steps": steps},
                       no_grad=("g",), seed=500 + i))
 
+# The same with bf16 products (train.precision "bf16"): each product's operands rounded to
+# bfloat16, the products in float64. Wide, tall, odd, 3-D; one and two steps (the C++ test
+# holds them to fp32 accumulation), and five (a loose check: see the test).
+for i, (shape, steps) in enumerate([((16, 40), 2), ((48, 16), 2), ((33, 17), 2), ((37, 300), 2),
+                                    ((9, 20), 1), ((6, 4, 5), 2), ((16, 40), 5), ((48, 16), 5),
+                                    ((37, 300), 5)]):
+    CASES.append(Case(f"newton_schulz_bf16__{i}", "newton_schulz_bf16",
+                      lambda x, idx, a: optim.newton_schulz(x["g"], a["steps"], precision="bf16"),
+                      {"g": randn(*shape, seed=520 + i)}, attrs={"steps": steps},
+                      no_grad=("g",), seed=520 + i))
+
 MUON = {"momentum": 0.95, "weight_decay": 0.0}
 for i, (shape, lrs, wd) in enumerate([
         ((32, 32), [0.02], 0.0),                      # square, one step

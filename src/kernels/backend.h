@@ -71,7 +71,8 @@ namespace tinyr2::kernels {
   X(selective_scan_backward) X(depthwise_conv1d_forward) X(depthwise_conv1d_backward)       \
   X(linear_attention_forward) X(linear_attention_backward)                                    \
   X(glu_forward) X(glu_backward)                                                              \
-  X(router_attention_forward) X(router_attention_backward)
+  X(router_attention_forward) X(router_attention_backward)                                    \
+  X(newton_schulz_bf16)
 // clang-format on
 
 enum class Kernel {
@@ -394,6 +395,11 @@ struct Backend {
   Entry<void(const float* qkv, float* z, int64_t N, int64_t E)> router_attention_forward;
   Entry<void(const float* qkv, const float* dz, float* dqkv, int64_t N, int64_t E)>
       router_attention_backward;
+  // ---- Newton–Schulz with bf16 products (cpu/newton_schulz_bf16.h; SPEC §13): Muon under
+  // train.precision "bf16"; `native` picks the AVX512_BF16 path, else the emulation.
+  Entry<void(bool native, const float* G, float* out, int64_t rows, int64_t cols, int steps,
+             NewtonSchulzCoeffs coeffs, float eps)>
+      newton_schulz_bf16;
 };
 
 // The backend of `device`; throws an Error naming the device when this build has none.

@@ -23,11 +23,23 @@ std::pair<int64_t, int64_t> muon_matrix_shape(const Tensor& p) {
   return {rows, rows == 0 ? 0 : p.numel() / rows};
 }
 
-Tensor newton_schulz(const Tensor& g, int steps) {
+namespace {
+// X = NS_steps(u / (‖u‖_F + eps)) in place or into out, its products in `precision`.
+void run_newton_schulz(const kernels::Backend& kern, MatmulPrecision precision, const float* u,
+                       float* out, int64_t rows, int64_t cols, int steps) {
+  if (precision.bf16)  // SPEC §13: bf16 operands, fp32 accumulation
+    kern.newton_schulz_bf16(precision.native, u, out, rows, cols, steps,
+                            kernels::NewtonSchulzCoeffs{}, 1e-7f);
+  else
+    kern.newton_schulz(u, out, rows, cols, steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
+}
+}  // namespace
+
+Tensor newton_schulz(const Tensor& g, int steps, MatmulPrecision precision) {
   const auto [rows, cols] = muon_matrix_shape(g);
   Tensor out = Tensor::empty(g.shape());
-  kernels::backend(g.device())
-      .newton_schulz(g.data(), out.data(), rows, cols, steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
+  run_newton_schulz(kernels::backend(g.device()), precision, g.data(), out.data(), rows, cols,
+                    steps);
   return out;
 }
 
@@ -98,7 +110,7 @@ void Muon::step(double lr, const std::vector<uint8_t>& orthogonalise) {
 
       // X = NS5(u / (‖u‖_F + 1e-7)), in place.
       const auto [rows, cols] = muon_matrix_shape(param);
-      kern.newton_schulz(u, u, rows, cols, config_.ns_steps, kernels::NewtonSchulzCoeffs{}, 1e-7f);
+      run_newton_schulz(kern, config_.precision, u, u, rows, cols, config_.ns_steps);
 
       // p ← p (1 − lr wd) − lr sqrt(max(1, rows/cols)) X
       const double scale = std::sqrt(std::max(1.0, static_cast<double>(rows) / cols));

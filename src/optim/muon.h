@@ -16,6 +16,11 @@
 // A parameter whose .grad() is undefined in a step is skipped entirely (no momentum decay,
 // no weight decay), like torch.optim. Arithmetic is float32; the Frobenius norm is
 // accumulated in double. reference/optim.py (class Muon) is the PyTorch twin.
+//
+// Under train.precision "bf16" (MuonConfig::precision, SPEC §13) Newton–Schulz's matrix
+// products take bf16 operands with fp32 accumulation (kernels/cpu/newton_schulz_bf16.h), as
+// Muon's own reference implementation runs them; the momentum, u, the norm and the update
+// stay fp32. Under fp32 nothing changes.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/tape.h"
 #include "core/tensor.h"
 
 namespace tinyr2::optim {
@@ -36,6 +42,7 @@ struct MuonConfig {
   double momentum = 0.95;     // β (train.muon_momentum), 0 ≤ β < 1
   double weight_decay = 0.0;  // train.muon_weight_decay (decoupled; 0 = off)
   int ns_steps = 5;
+  MatmulPrecision precision{};  // Newton–Schulz's products: fp32, or bf16 (native/emulated)
 };
 
 class Muon {
@@ -73,7 +80,8 @@ class Muon {
 std::pair<int64_t, int64_t> muon_matrix_shape(const Tensor& p);
 
 // NS_steps(g / (‖g‖_F + 1e-7)) of a ≥2-D tensor seen as muon_matrix_shape(g); same shape
-// as g. This is the X of the update above (exposed for tests and benchmarks).
-Tensor newton_schulz(const Tensor& g, int steps = 5);
+// as g, its products in `precision`. This is the X of the update above (exposed for tests
+// and benchmarks).
+Tensor newton_schulz(const Tensor& g, int steps = 5, MatmulPrecision precision = {});
 
 }  // namespace tinyr2::optim

@@ -30,9 +30,9 @@
 namespace tinyr2::train {
 
 // Modelled cost (nanoseconds on one core of the EPYC this was tuned on; only the ratios
-// matter) of one Muon update of p (ns_steps Newton–Schulz iterations) and of one AdamW
-// update of p.
-double muon_update_cost(const Tensor& p, int ns_steps);
+// matter) of one Muon update of p (ns_steps Newton–Schulz iterations; with bf16 products
+// under train.precision "bf16") and of one AdamW update of p.
+double muon_update_cost(const Tensor& p, int ns_steps, bool bf16 = false);
 double adamw_update_cost(const Tensor& p);
 
 // The rank of each item: longest-processing-time-first on `costs` over `ranks` ranks.

@@ -137,12 +137,19 @@ std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Comm
   if (comm.size() == 1) return std::vector<int>(n, comm.rank());
   if (cfg.zero == 0 && !shard) return std::vector<int>(n, -1);  // all on every rank
   std::vector<double> costs;
-  for (const auto& [name, p] : g.muon) costs.push_back(muon_update_cost(p, kNsSteps));
+  for (const auto& [name, p] : g.muon)
+    costs.push_back(muon_update_cost(p, kNsSteps, cfg.precision == "bf16"));
   if (cfg.zero != 0)
     for (const auto& [name, p] : g.adamw) costs.push_back(adamw_update_cost(p));
   std::vector<int> owner = balanced_owners(costs, comm.size());
   owner.resize(n, -1);
   return owner;
+}
+
+// The precision of the step's matrix products (SPEC §13), Muon's Newton–Schulz included.
+MatmulPrecision precision_of(const TrainConfig& cfg) {
+  const bool bf16 = cfg.precision == "bf16";
+  return {bf16, bf16 && cpu::cpu_features().avx512_bf16};
 }
 
 }  // namespace
@@ -156,12 +163,12 @@ Trainer::Trainer(nn::Model& model, const TrainConfig& cfg, BatchSource& data, Co
       groups_(partition_parameters(model)),
       owner_(owners(groups_, cfg, comm_, shard)),
       mine_(cfg.zero != 0 ? owned(groups_, owner_, comm_.rank()) : groups_),
-      muon_(mine_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, kNsSteps}),
+      muon_(mine_.muon, optim::MuonConfig{cfg.muon_momentum, cfg.muon_weight_decay, kNsSteps,
+                                          precision_of(cfg)}),
       adamw_(mine_.adamw,
              optim::AdamWConfig{cfg.betas[0], cfg.betas[1], cfg.eps, cfg.weight_decay}),
       rng_(static_cast<uint64_t>(cfg.seed) + 4, 0),
-      precision_{cfg.precision == "bf16",
-                 cfg.precision == "bf16" && cpu::cpu_features().avx512_bf16} {
+      precision_(precision_of(cfg)) {
   all_ = groups_.muon;
   all_.insert(all_.end(), groups_.adamw.begin(), groups_.adamw.end());
   // Without ZeRO every rank holds all Muon tensors' state and orthogonalises its own.

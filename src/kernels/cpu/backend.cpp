@@ -17,6 +17,7 @@
 #include "kernels/cpu/moe.h"
 #include "kernels/cpu/moe_experts.h"
 #include "kernels/cpu/newton_schulz.h"
+#include "kernels/cpu/newton_schulz_bf16.h"
 #include "kernels/cpu/nsa_block_attention.h"
 #include "kernels/cpu/nsa_compression.h"
 #include "kernels/cpu/nsa_fused.h"
@@ -130,6 +131,7 @@ void fill(Backend& b) {
   b.glu_backward = cpu::glu_backward;
   b.router_attention_forward = cpu::router_attention_forward;
   b.router_attention_backward = cpu::router_attention_backward;
+  b.newton_schulz_bf16 = cpu::newton_schulz_bf16;
 }
 
 }  // namespace
