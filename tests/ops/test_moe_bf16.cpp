@@ -4,7 +4,8 @@
 //     experts, emulated and (where the CPU has AVX512_BF16) native, 1 and 2 threads; the same
 //     case run with fp32 products misses the oracle, so the check can tell the two apart;
 //   - native = emulated up to the order of the fp32 sums;
-//   - the native result does not depend on the thread count (bit for bit).
+//   - the native result does not depend on the thread count (bit for bit), with many small
+//     experts run in parallel and with two large ones whose products are split over threads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,9 +92,16 @@ struct LayerRun {
   std::vector<std::vector<float>> values;
 };
 
-LayerRun run_layer(bool glu, MatmulPrecision p, int threads_n) {
+// Layer shapes: many small experts (in parallel on 2 threads, serial products) or two large
+// ones (one after another, each product's tiles split over the threads).
+struct LayerShape {
+  int64_t N, C, H, E;
+};
+constexpr LayerShape kManyExperts{48, 40, 72, 8}, kTwoExperts{64, 64, 160, 2};
+
+LayerRun run_layer(bool glu, MatmulPrecision p, int threads_n, LayerShape shape = kManyExperts) {
   threads::ScopedNumThreads threads_for_this_run(threads_n);
-  const int64_t N = 48, C = 40, H = 72, E = 8, K = 2;
+  const int64_t N = shape.N, C = shape.C, H = shape.H, E = shape.E, K = 2;
   std::vector<int32_t> idx(static_cast<size_t>(N * K));
   for (int64_t n = 0; n < N; ++n) {
     idx[n * K] = static_cast<int32_t>(n % E);
@@ -139,16 +147,18 @@ double worst_relative(const LayerRun& a, const LayerRun& b) {
 
 TEST(MoeExpertsBf16, NativeMatchesEmulatedAndIgnoresTheThreadCount) {
   if (!cpu::cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
-  for (bool glu : {false, true}) {
-    SCOPED_TRACE(glu ? "GLU experts" : "MLP experts");
-    const LayerRun native1 = run_layer(glu, {true, true}, 1),
-                   native2 = run_layer(glu, {true, true}, 2);
-    EXPECT_EQ(native1.values, native2.values);  // bit for bit (8 experts: parallel on 2)
-    const LayerRun emulated = run_layer(glu, {true, false}, 1);
-    EXPECT_LT(worst_relative(native1, emulated), kOutTol);
-    // ... and both differ from fp32 products by the bf16 rounding, not by noise.
-    EXPECT_GT(worst_relative(run_layer(glu, {}, 1), emulated), 3 * kOutTol);
-  }
+  for (const LayerShape shape : {kManyExperts, kTwoExperts})
+    for (bool glu : {false, true}) {
+      SCOPED_TRACE(std::string(glu ? "GLU experts, " : "MLP experts, ") + std::to_string(shape.E) +
+                   " experts");
+      const LayerRun native1 = run_layer(glu, {true, true}, 1, shape),
+                     native2 = run_layer(glu, {true, true}, 2, shape);
+      EXPECT_EQ(native1.values, native2.values);  // bit for bit
+      const LayerRun emulated = run_layer(glu, {true, false}, 1, shape);
+      EXPECT_LT(worst_relative(native1, emulated), kOutTol);
+      // ... and both differ from fp32 products by the bf16 rounding, not by noise.
+      EXPECT_GT(worst_relative(run_layer(glu, {}, 1, shape), emulated), 3 * kOutTol);
+    }
 }
 
 }  // namespace tinyr2

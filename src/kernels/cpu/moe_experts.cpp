@@ -47,16 +47,23 @@ void for_each_expert(const MoeDispatch& d, int64_t H, int64_t per_row, F&& f) {
 
 // C = op(A)·op(B) + beta·C, one expert product in the call's precision (SPEC §13): the fp32
 // sgemm, or bf16 operands (round to nearest even) with fp32 accumulation (cpu/gemm_bf16.h).
-// A weight is always op(B) of its products: gemm_bf16 rounds and packs it once per product,
-// so once per expert, layer call and direction (forward X·W_fcᵀ, X·W_upᵀ, A·W_projᵀ; backward
-// dY·W_proj, dZ·W_fc, dU·W_up), never per row block.
+// Native bf16 products always run on the own 12×32 vdpbf16ps kernel, never on oneDNN (as
+// fast here, bench BM_moe_experts_fwd_bwd), so their result does not depend on the thread
+// count. A weight is always op(B) of its products and is rounded and packed once per
+// product: once per expert, layer call and direction (forward X·W_fcᵀ, X·W_upᵀ, A·W_projᵀ;
+// backward dY·W_proj, dZ·W_fc, dU·W_up), never per row block.
 void product(const MoeExpertWeights& w, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
              const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
              int64_t ldc) {
-  if (w.bf16)
-    gemm_bf16(w.bf16_native, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
-  else
+  if (!w.bf16) {
     gemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+  } else if (w.bf16_native) {
+    PackedBf16B packed;
+    pack_bf16_b(tb, K, N, B, ldb, packed);
+    gemm_bf16_packed(ta, M, K, 1.f, A, lda, packed, beta, C, ldc);
+  } else {
+    gemm_bf16(false, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);  // emulated
+  }
 }
 
 }  // namespace
