@@ -86,6 +86,9 @@ Tensor moe_experts(Tape& tape, const Tensor& x, const Tensor& g, const IndexTens
                shape_str(mask.defined() ? mask.shape() : Shape{}), M, C);
   kernels::MoeExpertWeights w;
   w.act = act;
+  // The products in the tape's precision (SPEC §13), forward and backward (w is captured).
+  w.bf16 = tape.matmul_precision().bf16;
+  w.bf16_native = tape.matmul_precision().native;
   w.w_fc.assign(static_cast<size_t>(E), nullptr);
   w.w_proj.assign(static_cast<size_t>(E), nullptr);
   if (glu) w.w_up.assign(static_cast<size_t>(E), nullptr);

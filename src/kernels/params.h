@@ -35,6 +35,9 @@ struct MoeDispatch {
 struct MoeExpertWeights {
   std::vector<const float*> w_fc, w_up, w_proj;  // per expert; null for experts without rows
   GluActivation act = GluActivation::Silu;
+  // The products' precision (SPEC §13, the tape's): bf16 operands with fp32 accumulation,
+  // natively (AVX512_BF16) or emulated; else fp32.
+  bool bf16 = false, bf16_native = false;
   bool glu() const { return !w_up.empty(); }
 };
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/glu.h"
 
 namespace tinyr2::kernels::cpu {
@@ -41,6 +42,27 @@ void for_each_expert(const MoeDispatch& d, int64_t H, int64_t per_row, F&& f) {
     std::unique_ptr<float[]> scratch(new float[scratch_floats]);
 #pragma omp for schedule(dynamic, 1)
     for (size_t k = 0; k < active.size(); ++k) f(active[k], scratch.get());
+  }
+}
+
+// C = op(A)·op(B) + beta·C, one expert product in the call's precision (SPEC §13): the fp32
+// sgemm, or bf16 operands (round to nearest even) with fp32 accumulation (cpu/gemm_bf16.h).
+// Native bf16 products always run on the own 12×32 vdpbf16ps kernel, never on oneDNN (as
+// fast here, bench BM_moe_experts_fwd_bwd), so their result does not depend on the thread
+// count. A weight is always op(B) of its products and is rounded and packed once per
+// product: once per expert, layer call and direction (forward X·W_fcᵀ, X·W_upᵀ, A·W_projᵀ;
+// backward dY·W_proj, dZ·W_fc, dU·W_up), never per row block.
+void product(const MoeExpertWeights& w, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+             int64_t ldc) {
+  if (!w.bf16) {
+    gemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+  } else if (w.bf16_native) {
+    PackedBf16B packed;
+    pack_bf16_b(tb, K, N, B, ldb, packed);
+    gemm_bf16_packed(ta, M, K, 1.f, A, lda, packed, beta, C, ldc);
+  } else {
+    gemm_bf16(false, ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);  // emulated
   }
 }
 
@@ -88,18 +110,18 @@ void moe_experts_forward(const MoeDispatch& d, const float* x, const float* g, c
     float* Ze = z + r0 * H;
     for (int64_t r = 0; r < n; ++r)
       std::memcpy(Xe + r * C, x + static_cast<int64_t>(d.token[r0 + r]) * C, sizeof(float) * C);
-    gemm(false, true, n, H, C, 1.f, Xe, C, w.w_fc[e], C, 0.f, Ze, H);  // Z = X · W_fcᵀ
+    product(w, false, true, n, H, C, Xe, C, w.w_fc[e], C, 0.f, Ze, H);  // Z = X · W_fcᵀ
     if (w.glu()) {
       float* Ue = z + M * H + r0 * H;
-      gemm(false, true, n, H, C, 1.f, Xe, C, w.w_up[e], C, 0.f, Ue, H);  // U = X · W_upᵀ
-      glu_forward(Ze, Ue, a, n * H, w.act);                              // A = act(Z) ⊙ U
+      product(w, false, true, n, H, C, Xe, C, w.w_up[e], C, 0.f, Ue, H);  // U = X · W_upᵀ
+      glu_forward(Ze, Ue, a, n * H, w.act);                               // A = act(Z) ⊙ U
     } else {
       for (int64_t i = 0; i < n * H; ++i) {
         const float r = Ze[i] > 0.f ? Ze[i] : 0.f;
         a[i] = r * r;
       }
     }
-    gemm(false, true, n, C, H, 1.f, a, H, w.w_proj[e], H, 0.f, y + r0 * C, C);  // Y = A · W_projᵀ
+    product(w, false, true, n, C, H, a, H, w.w_proj[e], H, 0.f, y + r0 * C, C);  // Y = A · W_projᵀ
   });
 
   // Combine: each token sums its K rows (no two threads write one token).
@@ -161,19 +183,19 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
       glu_activation(Ze, act, dact, n * H, w.act);
       for (int64_t i = 0; i < n * H; ++i) a[i] = act[i] * Ue[i];
       if (dw.dw_proj[e])
-        gemm(true, false, C, H, n, 1.f, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
-      gemm(false, false, n, H, C, 1.f, dYe, C, w.w_proj[e], H, 0.f, a, H);  // dA = dY · W_proj
+        product(w, true, false, C, H, n, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
+      product(w, false, false, n, H, C, dYe, C, w.w_proj[e], H, 0.f, a, H);  // dA = dY · W_proj
       for (int64_t i = 0; i < n * H; ++i) {
         dact[i] *= a[i] * Ue[i];  // dZ
         act[i] *= a[i];           // dU
       }
       if (dw.dw_fc[e])
-        gemm(true, false, H, C, n, 1.f, dact, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
+        product(w, true, false, H, C, n, dact, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
       if (dw.dw_up[e])
-        gemm(true, false, H, C, n, 1.f, act, H, Xe, C, dw.beta_up[e], dw.dw_up[e], C);
+        product(w, true, false, H, C, n, act, H, Xe, C, dw.beta_up[e], dw.dw_up[e], C);
       if (dx) {  // dX = dZ · W_gate + dU · W_up, over dY
-        gemm(false, false, n, C, H, 1.f, dact, H, w.w_fc[e], C, 0.f, dYe, C);
-        gemm(false, false, n, C, H, 1.f, act, H, w.w_up[e], C, 1.f, dYe, C);
+        product(w, false, false, n, C, H, dact, H, w.w_fc[e], C, 0.f, dYe, C);
+        product(w, false, false, n, C, H, act, H, w.w_up[e], C, 1.f, dYe, C);
       }
       return;
     }
@@ -183,12 +205,12 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
       const float r = Ze[i] > 0.f ? Ze[i] : 0.f;
       a[i] = r * r;
     }
-    gemm(false, false, n, H, C, 1.f, dYe, C, w.w_proj[e], H, 0.f, dA, H);  // dA = dY · W_proj
+    product(w, false, false, n, H, C, dYe, C, w.w_proj[e], H, 0.f, dA, H);  // dA = dY · W_proj
     if (dw.dw_proj[e])
-      gemm(true, false, C, H, n, 1.f, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
+      product(w, true, false, C, H, n, dYe, C, a, H, dw.beta_proj[e], dw.dw_proj[e], H);
     for (int64_t i = 0; i < n * H; ++i) dA[i] *= Ze[i] > 0.f ? 2.f * Ze[i] : 0.f;  // dZ
-    if (dw.dw_fc[e]) gemm(true, false, H, C, n, 1.f, dA, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
-    if (dx) gemm(false, false, n, C, H, 1.f, dA, H, w.w_fc[e], C, 0.f, dYe, C);  // dX over dY
+    if (dw.dw_fc[e]) product(w, true, false, H, C, n, dA, H, Xe, C, dw.beta_fc[e], dw.dw_fc[e], C);
+    if (dx) product(w, false, false, n, C, H, dA, H, w.w_fc[e], C, 0.f, dYe, C);  // dX over dY
   });
 
   if (!dx) return;

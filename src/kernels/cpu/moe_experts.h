@@ -31,6 +31,11 @@
 // start-up, and each expert's weights stay in one core's cache. With few experts, one
 // expert after another with threaded sgemms. Either way every expert's arithmetic is done
 // by one fixed sequence of calls, so the result does not depend on the schedule.
+//
+// Precision (SPEC §13, w.bf16 — the caller's tape's, carried by the call): every product
+// above (forward, dX and dW, MLP and GLU experts) takes bf16 operands, rounded to nearest
+// even, with fp32 accumulation (cpu/gemm_bf16.h: native AVX512_BF16 or emulated); the
+// activations, gates, combine, dgates and all outputs and gradients stay fp32.
 #pragma once
 
 #include <cstdint>
