@@ -13,6 +13,19 @@ float* grad_or_null(const Tensor& t) {
   return t.requires_grad() ? t.grad_accumulator() : nullptr;
 }
 
+// C = op(A)·op(B) + beta·C in the tape's precision (SPEC §13: fp32, or bf16 operands with
+// fp32 accumulation), as a callable the backward closures can keep.
+auto product_in(const kernels::Backend& kern, MatmulPrecision precision) {
+  return [&kern, precision](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A,
+                            int64_t lda, const float* B, int64_t ldb, float beta, float* Cp,
+                            int64_t ldc) {
+    if (precision.bf16)
+      kern.gemm_bf16(precision.native, ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
+    else
+      kern.gemm(ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
+  };
+}
+
 }  // namespace
 
 Tensor block_attention(Tape& tape, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -202,16 +215,7 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
   }
   const float* cos_tab = rope ? rope->cos.data() : nullptr;
   const float* sin_tab = rope ? rope->sin.data() : nullptr;
-  // The products in the tape's precision (SPEC §13: bf16 operands, fp32 accumulation).
-  const MatmulPrecision precision = tape.matmul_precision();
-  auto product = [&kern, precision](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                                    const float* A, int64_t lda, const float* B, int64_t ldb,
-                                    float beta, float* Cp, int64_t ldc) {
-    if (precision.bf16)
-      kern.gemm_bf16(precision.native, ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
-    else
-      kern.gemm(ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
-  };
+  const auto product = product_in(kern, tape.matmul_precision());
   // y = x · W_catᵀ (M, N), or the parts' products side by side in it.
   const auto stacked_product = [&](float* y) {
     if (!per_part) {
@@ -296,15 +300,7 @@ Tensor linear_short(Tape& tape, const Tensor& x, const Tensor& w) {
   const int64_t K = x.size(-1), M = x.numel() / K, N = w.size(0);
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(N);
-  const MatmulPrecision precision = tape.matmul_precision();
-  auto product = [&kern, precision](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                                    const float* A, int64_t lda, const float* B, int64_t ldb,
-                                    float beta, float* Cp, int64_t ldc) {
-    if (precision.bf16)
-      kern.gemm_bf16(precision.native, ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
-    else
-      kern.gemm(ta, tb, m, n, k, 1.f, A, lda, B, ldb, beta, Cp, ldc);
-  };
+  const auto product = product_in(kern, tape.matmul_precision());
   Tensor yt = Tensor::empty({N, M});  // w · xᵀ
   product(false, true, N, M, K, w.data(), K, x.data(), K, 0.f, yt.data(), M);
   Tensor y = Tensor::empty(out_shape);
