@@ -161,6 +161,7 @@ void moe_experts_backward(const MoeDispatch& d, const float* dout, const float* 
     const float* Yi = y + i * C;
     float* dYi = dY + i * C;
     float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
     for (int64_t c = 0; c < C; ++c) {
       const float gm = m ? go[c] * m[c] : go[c];
       dYi[c] = g[s] * gm;

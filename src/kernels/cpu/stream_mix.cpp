@@ -10,6 +10,19 @@ namespace tinyr2::kernels::cpu {
 
 // ---------------------------------------------------------------- stream mix
 
+namespace {
+
+// Σ_c a[c]·b[c] with the sum split over SIMD lanes (a fixed order for a given build), so the
+// loop vectorises instead of waiting on one scalar add per element.
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t c = 0; c < n; ++c) acc += a[c] * b[c];
+  return acc;
+}
+
+}  // namespace
+
 void stream_mix_forward(const float* R, const float* M, float* out, int64_t N, int64_t S, int64_t T,
                         int64_t C, bool per_token) {
 #pragma omp parallel for schedule(static) if (N * S * T * C > 32768)
@@ -31,51 +44,42 @@ void stream_mix_forward(const float* R, const float* M, float* out, int64_t N, i
 void stream_mix_backward(const float* R, const float* M, const float* g, float* dR, float* dM,
                          int64_t N, int64_t S, int64_t T, int64_t C, bool per_token) {
   const bool par = N * S * T * C > 32768;
-  if (dR) {
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; ++n) {
-      const float* Mn = per_token ? M + n * S * T : M;
-      for (int64_t s = 0; s < S; ++s) {
-        float* d = dR + (n * S + s) * C;
-        for (int64_t t = 0; t < T; ++t) {
-          const float m = Mn[s * T + t];
-          const float* gt = g + (n * T + t) * C;
-          for (int64_t c = 0; c < C; ++c) d[c] += m * gt[c];
-        }
-      }
-    }
-  }
-  if (!dM) return;
-  if (per_token) {
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t s = 0; s < S; ++s)
-        for (int64_t t = 0; t < T; ++t) {
-          const float* r = R + (n * S + s) * C;
-          const float* gt = g + (n * T + t) * C;
-          float acc = 0.f;
-          for (int64_t c = 0; c < C; ++c) acc += r[c] * gt[c];
-          dM[(n * S + s) * T + t] += acc;
-        }
-    return;
-  }
-  // Shared M: every token contributes; per-thread partial sums in double, then a reduction.
+  // One pass over the tokens: token n's R rows and g rows are read once, for its dR (from g)
+  // and its dM dot products (R against g) while both are still in L1. A shared M sums its dM
+  // over every token: per-thread partial sums in double, then a reduction in thread order.
+  const bool shared_dM = dM != nullptr && !per_token;
   const int nt = par ? omp_get_max_threads() : 1;
-  std::vector<double> partial(static_cast<size_t>(nt) * S * T, 0.0);
+  std::vector<double> partial(shared_dM ? static_cast<size_t>(nt) * S * T : 0, 0.0);
 #pragma omp parallel num_threads(nt) if (par)
   {
-    double* acc = partial.data() + static_cast<size_t>(omp_get_thread_num()) * S * T;
+    double* acc =
+        shared_dM ? partial.data() + static_cast<size_t>(omp_get_thread_num()) * S * T : nullptr;
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n)
+    for (int64_t n = 0; n < N; ++n) {
+      const float* Mn = per_token ? M + n * S * T : M;
+      const float* gn = g + n * T * C;
+      if (dR)
+        for (int64_t s = 0; s < S; ++s) {
+          float* d = dR + (n * S + s) * C;
+          for (int64_t t = 0; t < T; ++t) {
+            const float m = Mn[s * T + t];
+            const float* gt = gn + t * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) d[c] += m * gt[c];
+          }
+        }
+      if (!dM) continue;
       for (int64_t s = 0; s < S; ++s)
         for (int64_t t = 0; t < T; ++t) {
-          const float* r = R + (n * S + s) * C;
-          const float* gt = g + (n * T + t) * C;
-          float dot = 0.f;
-          for (int64_t c = 0; c < C; ++c) dot += r[c] * gt[c];
-          acc[s * T + t] += dot;
+          const float p = dot(R + (n * S + s) * C, gn + t * C, C);
+          if (shared_dM)
+            acc[s * T + t] += p;
+          else
+            dM[(n * S + s) * T + t] += p;
         }
+    }
   }
+  if (!shared_dM) return;
   for (int64_t i = 0; i < S * T; ++i) {
     double sum = 0;
     for (int th = 0; th < nt; ++th) sum += partial[static_cast<size_t>(th) * S * T + i];
