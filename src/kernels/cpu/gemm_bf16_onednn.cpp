@@ -29,6 +29,21 @@ TINYR2_BF16_TARGET void round_row(const float* x, int64_t n, uint16_t* dst) {
 
 }  // namespace
 
+TINYR2_BF16_TARGET void to_bf16_scaled_row(const float* x, float f, int64_t n, uint16_t* out) {
+  const __m512 vf = _mm512_set1_ps(f);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 hi = _mm512_mul_ps(_mm512_loadu_ps(x + i + 16), vf);
+    const __m512 lo = _mm512_mul_ps(_mm512_loadu_ps(x + i), vf);
+    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vf);
+    _mm256_mask_storeu_epi16(out + i, m, (__m256i)_mm512_cvtneps_pbh(v));
+  }
+}
+
 bool gemm_bf16_uses_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K) {
   // M·N·K in double: no overflow for any int64 sides.
   const double volume = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);

@@ -29,6 +29,8 @@ bool gemm_bf16_uses_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int
 
 // out[r · cols + c] = to_bf16(X[r · ld + c]) for r < rows, c < cols (AVX512_BF16 only).
 void to_bf16_rows(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t* out);
+// out[i] = to_bf16(f · x[i]) for i < n, the same rounding, one row on the calling thread.
+void to_bf16_scaled_row(const float* x, float f, int64_t n, uint16_t* out);
 
 // C = alpha · op(A)·op(B) + beta · C with A and B already bf16 (storage row-major at lda, ldb:
 // (M, K) or, when trans_a, (K, M); (K, N) or, when trans_b, (N, K)). beta = 0 never reads C.

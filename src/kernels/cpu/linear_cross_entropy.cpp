@@ -6,7 +6,9 @@
 #include <memory>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/softmax.h"
 
 namespace tinyr2::kernels::cpu {
@@ -21,8 +23,10 @@ int64_t linear_cross_entropy_chunk_rows(int64_t V) {
 }
 
 void cross_entropy_chunk(float* z, int64_t r0, int64_t R, int64_t V, const int32_t* targets,
-                         int32_t ignore_index, float scale, bool grad, float* lse,
-                         double* row_loss) {
+                         int32_t ignore_index, float scale, bool grad, float* lse, double* row_loss,
+                         uint16_t* g16, ScaledRoundRow round_scaled) {
+  TINYR2_CHECK((g16 == nullptr) == (round_scaled == nullptr),
+               "cross_entropy_chunk: a bf16 G needs both its buffer and its rounding");
 #pragma omp parallel for schedule(static) if (R * V > kParallelWork)
   for (int64_t r = 0; r < R; ++r) {
     const int64_t n = r0 + r;
@@ -36,12 +40,21 @@ void cross_entropy_chunk(float* z, int64_t r0, int64_t R, int64_t V, const int32
       // x becomes exp(x − m), then scale · softmax − scale · onehot.
       total = row_exp(x, x, V, m);
       const float f = static_cast<float>(scale / total);
+      if (g16) {
+        round_scaled(x, f, V, g16 + r * V);
+        const float p = x[t] * f;
+        g16[r * V + t] = to_bf16(p - scale);
+      } else {
 #pragma omp simd
-      for (int64_t v = 0; v < V; ++v) x[v] *= f;
-      x[t] -= scale;
+        for (int64_t v = 0; v < V; ++v) x[v] *= f;
+        x[t] -= scale;
+      }
     } else {
       total = row_sum_exp(x, V, m);
-      if (grad) std::fill(x, x + V, 0.f);  // an ignored row has no gradient
+      if (grad && g16)
+        std::fill(g16 + r * V, g16 + (r + 1) * V, uint16_t{0});  // an ignored row has no gradient
+      else if (grad)
+        std::fill(x, x + V, 0.f);
     }
     const double l = m + std::log(total);
     if (lse) lse[n] = static_cast<float>(l);

@@ -38,10 +38,15 @@ inline constexpr int64_t kLinearCeChunkBytes = int64_t{24} << 20;
 inline constexpr int64_t kLinearCeVocabBlock = 512;
 // The loss of rows [r0, r0 + R) from their logits z (R, V), shared by the fp32 and bf16 heads:
 // row_loss[n] = lse − z[target] (ignored rows untouched), lse[n] when lse is given, and with
-// grad z becomes G = scale · (softmax − onehot), 0 on ignored rows.
+// grad z becomes G = scale · (softmax − onehot), 0 on ignored rows. With g16 (R, V) and
+// round_scaled given (the bf16 head on oneDNN), G goes to g16 in bf16 instead, each row's
+// scale · softmax rounded by round_scaled(e, f, V, out) as it is formed (out = bf16(f · e)),
+// so z is not written back and read again; the target entry, scale · softmax − scale, is
+// rounded to nearest even too.
+using ScaledRoundRow = void (*)(const float* e, float f, int64_t n, uint16_t* out);
 void cross_entropy_chunk(float* z, int64_t r0, int64_t R, int64_t V, const int32_t* targets,
-                         int32_t ignore_index, float scale, bool grad, float* lse,
-                         double* row_loss);
+                         int32_t ignore_index, float scale, bool grad, float* lse, double* row_loss,
+                         uint16_t* g16 = nullptr, ScaledRoundRow round_scaled = nullptr);
 
 int64_t linear_cross_entropy_chunk_rows(int64_t V);
 

@@ -15,7 +15,8 @@ namespace {
 constexpr double kOneDnnHeadVolume = 67108864.0;  // 2^26: rows·V·C of one chunk's logits
 
 // The chunks on oneDNN's bf16 matmul (gemm_bf16_onednn.h): W rounded to bf16 once for both of
-// its uses (Wᵀ for the logits, W for dh), each chunk's h and G rounded once for both of theirs.
+// its uses (Wᵀ for the logits, W for dh), each chunk's h and G rounded once for both of theirs
+// (G as the softmax forms it: cross_entropy_chunk writes it to g16 in bf16).
 // A product oneDNN refuses runs on gemm_bf16 from the fp32 operands instead.
 void onednn_chunks(const float* h, const float* W, const int32_t* targets, int64_t N, int64_t C,
                    int64_t V, int32_t ignore_index, float scale, float* lse, float* dh, float* dW,
@@ -31,17 +32,23 @@ void onednn_chunks(const float* h, const float* W, const int32_t* targets, int64
     if (!matmul_bf16_onednn(false, true, R, V, C, 1.f, h16.data(), C, w16.data(), C, 0.f, z, V))
       gemm_bf16(true, false, true, R, V, C, 1.f, hc, C, W, C, 0.f, z, V);  // z = h_chunk · Wᵀ
 
-    cross_entropy_chunk(z, r0, R, V, targets, ignore_index, scale, grad, lse, row_loss);
+    // G = scale · (softmax − onehot), rounded to bf16 straight into g16.
+    cross_entropy_chunk(z, r0, R, V, targets, ignore_index, scale, grad, lse, row_loss,
+                        grad ? g16.data() : nullptr, grad ? to_bf16_scaled_row : nullptr);
     if (!grad) continue;
-    to_bf16_rows(z, R, V, V, g16.data());  // G
-    if (dh &&                              // G · W
+    // A product oneDNN refuses takes G widened back into z (exact; gemm_bf16 rounds it again).
+    auto g32 = [&] {
+      for (int64_t i = 0; i < R * V; ++i) z[i] = from_bf16(g16[static_cast<size_t>(i)]);
+      return z;
+    };
+    if (dh &&  // G · W
         !matmul_bf16_onednn(false, false, R, C, V, 1.f, g16.data(), V, w16.data(), C, 0.f,
                             dh + r0 * C, C))
-      gemm_bf16(true, false, false, R, C, V, 1.f, z, V, W, C, 0.f, dh + r0 * C, C);
+      gemm_bf16(true, false, false, R, C, V, 1.f, g32(), V, W, C, 0.f, dh + r0 * C, C);
     const float beta = r0 == 0 ? 0.f : 1.f;
     if (dW &&  // Gᵀ · h
         !matmul_bf16_onednn(true, false, V, C, R, 1.f, g16.data(), V, h16.data(), C, beta, dW, C))
-      gemm_bf16(true, true, false, V, C, R, 1.f, z, V, hc, C, beta, dW, C);
+      gemm_bf16(true, true, false, V, C, R, 1.f, g32(), V, hc, C, beta, dW, C);
   }
 }
 
