@@ -9,13 +9,15 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/gemm_bf16_tile.h"
 #include "kernels/cpu/newton_schulz.h"
 
 namespace tinyr2::kernels::cpu {
 
 namespace {
 
-constexpr int64_t kMr = 12, kNr = 32;       // a tile: kMr rows of the left operand × kNr columns
+constexpr int64_t kMr = kBf16Mr,
+                  kNr = kBf16Nr;            // a tile: kMr rows of the left operand × kNr columns
 constexpr int64_t kParallelWork = 1 << 15;  // elementwise loops and packing below this: serial
 constexpr int64_t kParallelMacs = 1 << 18;  // products below this many multiply-adds: serial
 
@@ -78,25 +80,13 @@ void pack_cols(const float* S, int64_t ld, int64_t K, int64_t valid, uint32_t* d
   }
 }
 
-// acc[kMr · kNr] = Σ_p a_p ⊗ b_p over `pairs` pair words (a: kMr per pair, b: kNr per pair).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void tile_native(const uint32_t* a,
-                                                                                 const uint32_t* b,
-                                                                                 int64_t pairs,
-                                                                                 float* acc_out) {
+// acc[kMr · kNr] = Σ_p a_p ⊗ b_p over `pairs` pair words (a: kMr per pair, b: kNr per pair):
+// the micro-kernel of gemm_bf16 (gemm_bf16_tile.h).
+TINYR2_BF16_TARGET void tile_native(const uint32_t* a, const uint32_t* b, int64_t pairs,
+                                    float* acc_out) {
   __m512 acc[kMr][2];
-#pragma GCC unroll 12
-  for (int64_t i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * kNr);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * kNr + 16);
-    const uint32_t* ap = a + p * kMr;
-#pragma GCC unroll 12
-    for (int64_t i = 0; i < kMr; ++i) {
-      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[i]));
-      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-    }
-  }
+  bf16_tile_zero(acc);
+  bf16_tile_accumulate(a, b, pairs, acc);
 #pragma GCC unroll 12
   for (int64_t i = 0; i < kMr; ++i) {
     _mm512_storeu_ps(acc_out + i * kNr, acc[i][0]);
