@@ -5,6 +5,8 @@
 //   - its symmetric product against float64 at fp32-accumulation tolerance, exactly
 //     symmetric;
 //   - native AVX512_BF16 and emulated give the same bits, and so do 1, 2 and 3 threads;
+//   - both give the bits of a scalar model of the header's formulas (the rounding points and
+//     the order of the fp32 sums are the contract), on shapes straddling the 12 × 32 tiles;
 //   - the property (singular values in the quintic's band) and closeness to the unrounded
 //     fp32 iteration, from which it still visibly differs (the rounding is applied);
 //   - Muon under bf16 runs it; under fp32 it does not.
@@ -18,6 +20,7 @@
 #include "core/cpu_features.h"
 #include "core/threads.h"
 #include "kernels/cpu/gemm_bf16.h"
+#include "kernels/cpu/newton_schulz.h"
 #include "kernels/cpu/newton_schulz_bf16.h"
 #include "optim/muon.h"
 #include "support/op_case.h"
@@ -107,6 +110,72 @@ TEST(NewtonSchulzBf16, NativeAgreesWithEmulatedBitForBit) {
     const Tensor a = ns_bf16(g, 5, true), b = ns_bf16(g, 5, false);
     for (int64_t i = 0; i < g.numel(); ++i)
       ASSERT_EQ(a.data()[i], b.data()[i]) << shape_str(shape) << " at " << i;
+  }
+}
+
+// The iteration of newton_schulz_bf16.h written out element by element: every operand of a
+// product rounded to bf16 (fp32 denormals flushed to zero first, then nearest even), each
+// output summed in fp32 over the pairs (k, k + 1) in ascending order, adding x[k+1]·y[k+1]
+// and then x[k]·y[k] (vdpbf16ps's order; the products are exact, so contraction is moot);
+// the full symmetric products (no triangle, no tiles, no packing).
+float r16(float x) {
+  return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.f, x) : round_bf16(x);
+}
+// Σ over pairs of x[t · sx] y[t · sy], t < K.
+float pair_dot(const float* x, int64_t sx, const float* y, int64_t sy, int64_t K) {
+  float acc = 0.f;
+  for (int64_t t = 0; t < K; t += 2) {
+    const float xh = t + 1 < K ? r16(x[(t + 1) * sx]) : 0.f;
+    const float yh = t + 1 < K ? r16(y[(t + 1) * sy]) : 0.f;
+    acc = acc + xh * yh;
+    acc = acc + r16(x[t * sx]) * r16(y[t * sy]);
+  }
+  return acc;
+}
+std::vector<float> ns_bf16_model(const float* G, int64_t rows, int64_t cols, int steps) {
+  const kernels::NewtonSchulzCoeffs k;
+  const float inv =
+      static_cast<float>(1.0 / (std::sqrt(kernels::cpu::sum_squares(G, rows * cols)) + 1e-7f));
+  const bool tall = rows > cols;
+  const int64_t n = tall ? cols : rows, m = tall ? rows : cols;
+  std::vector<float> X(static_cast<size_t>(n * m)), next(X.size());
+  std::vector<float> A(static_cast<size_t>(n * n)), B(A.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) X[i * m + j] = (tall ? G[j * cols + i] : G[i * cols + j]) * inv;
+  for (int s = 0; s < steps; ++s) {
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) A[i * n + j] = pair_dot(&X[i * m], 1, &X[j * m], 1, m);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        B[i * n + j] = std::fma(k.c, pair_dot(&A[i * n], 1, &A[j * n], 1, n), k.b * A[i * n + j]);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < m; ++j)
+        next[i * m + j] = std::fma(k.a, X[i * m + j], pair_dot(&B[i * n], 1, &X[j], m, n));
+    std::swap(X, next);
+  }
+  std::vector<float> out(X.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) (tall ? out[j * cols + i] : out[i * cols + j]) = X[i * m + j];
+  return out;
+}
+
+// Both paths give the model's bits: wide and tall, odd and even sides, sides that end inside
+// a 12-row block or a 32-wide panel (n = 32: the last block overhangs the last panel), one
+// and two steps and five.
+TEST(NewtonSchulzBf16, MatchesScalarModelBitForBit) {
+  for (const Shape& shape : {Shape{40, 150}, Shape{150, 40}, Shape{33, 17}, Shape{32, 70},
+                             Shape{13, 65}, Shape{1, 5}, Shape{7, 3}, Shape{50, 50}}) {
+    const Tensor g = random_tensor(shape, 36);
+    const int64_t rows = shape[0], cols = shape[1];
+    for (int steps : {1, 2, 5}) {
+      const std::vector<float> want = ns_bf16_model(g.data(), rows, cols, steps);
+      for (bool native : paths()) {
+        const Tensor got = ns_bf16(g, steps, native);
+        for (int64_t i = 0; i < g.numel(); ++i)
+          ASSERT_EQ(got.data()[i], want[static_cast<size_t>(i)])
+              << shape_str(shape) << " steps " << steps << " native " << native << " at " << i;
+      }
+    }
   }
 }
 

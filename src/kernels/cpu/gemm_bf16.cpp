@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bf16_onednn.h"
+#include "kernels/cpu/gemm_bf16_tile.h"
 
 namespace tinyr2::kernels::cpu {
 
@@ -26,8 +27,6 @@ struct PackedA {
 uint32_t pair_word(float lo, float hi) {
   return static_cast<uint32_t>(to_bf16(lo)) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
 }
-
-#define TINYR2_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 // dst[i] = (bf16(r0[i]), bf16(r1[i])) for i < n; r1 null reads as zeros.
 TINYR2_BF16_TARGET void interleave_words(const float* r0, const float* r1, uint32_t* dst,
@@ -85,24 +84,14 @@ void pack_a(bool trans_a, int64_t M, int64_t K, const float* A, int64_t lda,
 }
 
 // C tile (mr ≤ kMr rows, nr ≤ kNr columns) = alpha · Σ_p a_p ⊗ b_p + beta · C (C read only
-// when read_c). a: `pairs` groups of kMr pair words; b: `pairs` groups of kNr pair halves.
+// when read_c). a: `pairs` groups of kMr pair words; b: `pairs` groups of kNr pair words
+// (as 2 · kNr halves); the sums are bf16_tile_accumulate's (gemm_bf16_tile.h).
 TINYR2_BF16_TARGET void micro_kernel(const uint32_t* a, const uint16_t* b, int64_t pairs, float* C,
                                      int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
                                      bool read_c) {
   __m512 acc[kMr][2];
-#pragma GCC unroll 12
-  for (int64_t i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * 2 * kNr);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * 2 * kNr + kNr);
-    const uint32_t* ap = a + p * kMr;
-#pragma GCC unroll 12
-    for (int64_t i = 0; i < kMr; ++i) {
-      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[i]));
-      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
-    }
-  }
+  bf16_tile_zero(acc);
+  bf16_tile_accumulate(a, reinterpret_cast<const uint32_t*>(b), pairs, acc);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const __mmask16 m0 = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32   ? __mmask16(0xffff)

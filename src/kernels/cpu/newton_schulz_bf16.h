@@ -14,6 +14,12 @@
 // the lower triangle and mirror it (half the work of a gemm). The PyTorch twin is
 // reference/optim.py newton_schulz(..., precision="bf16").
 //
+// Every product runs gemm_bf16's micro-kernel (gemm_bf16_tile.h) on bf16 pair words, and
+// each operand is rounded and packed once, by the pass that produces it: the update's
+// epilogue writes the next step's X in fp32 (for a·X) and in the three packed layouts its
+// products read (X Xᵀ's left and right, B·X's right); A and B (symmetric) are packed from
+// their fp32 rows. The buffers live for the call, across its steps.
+//
 // Two paths give the same bits:
 //   native   — AVX512_BF16: a 12 × 32 vdpbf16ps micro-kernel on bf16 pair panels (k, k+1);
 //   emulated — any CPU: the same sums in the same order in plain fp32 arithmetic. vdpbf16ps
