@@ -10,6 +10,8 @@
 // Args: trans_a, trans_b, M, N, K. BM_gemm_path_openblas / _onednn / _rule share the shapes.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,43 @@ static void BM_gemm_path_syrk(benchmark::State& state) {
 }
 BENCHMARK(BM_gemm_path_syrk)
     ->ArgsProduct({{256}, {256, 1024}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// gemm()'s transposed class (kernels/cpu/gemm_paths.h): NT products x·Wᵀ with few rows and a
+// long K, computed directly and transposed (Cᵀ = W·xᵀ, then transposed), interleaved in one
+// loop (the machine may be shared). Counters: transposed ÷ direct in CPU time and wall time.
+// Args: M, N, K; the NSA block compressor's first layer is M = B·nb, N 256, K = l·C = 4096
+// (nb 32 at T = 512, B = 1; nb 16 at T = 256, B = 8 in training).
+static void BM_gemm_path_transposed(benchmark::State& state) {
+  const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
+  Tensor a = random_normal({M * K}, 1), b = random_normal({N * K}, 2), c = Tensor::zeros({M * N});
+  double cpu[2] = {0, 0}, wall[2] = {0, 0};
+  for (auto _ : state)
+    for (int transposed : {0, 1}) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::clock_t c0 = std::clock();
+      if (transposed)
+        kernels::cpu::gemm_transposed(false, true, M, N, K, 1.f, a.data(), K, b.data(), K, 0.f,
+                                      c.data(), N);
+      else
+        kernels::cpu::gemm_direct(false, true, M, N, K, 1.f, a.data(), K, b.data(), K, 0.f,
+                                  c.data(), N);
+      benchmark::DoNotOptimize(c.data());
+      cpu[transposed] += static_cast<double>(std::clock() - c0);
+      wall[transposed] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  state.counters["cpu"] = cpu[1] / cpu[0];
+  state.counters["wall"] = wall[1] / wall[0];
+  state.counters["direct_ms"] = 1e3 * wall[0] / static_cast<double>(state.iterations());
+  state.SetLabel(
+      kernels::cpu::gemm_transposed_for(false, true, M, N, K, kernels::cpu::gemm_isa_level())
+          ? "rule: transposed"
+          : "rule: direct");
+}
+BENCHMARK(BM_gemm_path_transposed)
+    ->ArgsProduct({{8, 16, 32, 48, 128}, {256}, {256, 4096}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -12,13 +12,12 @@
 
 #include <chrono>
 #include <ctime>
-#include <memory>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "bench_util.h"
 #include "core/cpu_features.h"
-#include "nn/moe.h"
+#include "moe_layer_harness.h"
 
 namespace tinyr2::bench {
 
@@ -32,43 +31,8 @@ bool skip_without_bf16(benchmark::State& state, bool bf16) {
   return false;
 }
 
-class MoeLayer {
- public:
-  explicit MoeLayer(int64_t tokens = 2048, int64_t C = 256)
-      : cfg_(nn::ModelConfig::from_json(
-            nlohmann::json{{"n_embd", C}, {"n_head", 1}, {"n_experts", 8}, {"num_exp", 2}})),
-        rng_(7) {
-    moe_ = std::make_unique<nn::DSMoE>(params_, "ffn.", cfg_);
-    params_.init_all(1);
-    const int64_t T = 256;
-    x_ = random_normal({tokens / T, T, C}, 2);
-    dy_ = random_normal({tokens / T, T, C}, 3);
-    x_.set_requires_grad(true);
-  }
-
-  void run(bool bf16) {
-    Tape tape;
-    tape.set_matmul_precision({bf16, bf16});
-    nn::ForwardContext ctx(tape);
-    ctx.training = true;
-    ctx.rng = &rng_;
-    Tensor y = moe_->forward(ctx, x_);
-    tape.backward(y, dy_);
-    for (const auto& e : params_.all()) {
-      Tensor t = e.tensor;
-      t.zero_grad();
-    }
-    x_.zero_grad();
-    moe_->reset_counts();
-  }
-
- private:
-  nn::Parameters params_;
-  nn::ModelConfig cfg_;
-  Rng rng_;
-  std::unique_ptr<nn::DSMoE> moe_;
-  Tensor x_, dy_;
-};
+// The default config's DSMoE: 8 routed experts, the shared one and one routed per token.
+const nlohmann::json kDefaultMoe = {{"n_experts", 8}, {"num_exp", 2}};
 
 }  // namespace
 
@@ -105,20 +69,20 @@ BENCHMARK(BM_moe_experts_fwd_bwd)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)
 static void BM_moe_layer(benchmark::State& state) {
   const bool bf16 = state.range(0) == 1;
   if (skip_without_bf16(state, bf16)) return;
-  MoeLayer layer;
-  for (auto _ : state) layer.run(bf16);
+  MoeLayerHarness layer(kDefaultMoe);
+  for (auto _ : state) layer.run({bf16, bf16});
 }
 BENCHMARK(BM_moe_layer)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 static void BM_moe_layer_bf16_vs_fp32(benchmark::State& state) {
   if (skip_without_bf16(state, true)) return;
-  MoeLayer layer;
+  MoeLayerHarness layer(kDefaultMoe);
   double wall[2] = {0, 0}, cpu[2] = {0, 0};
   for (auto _ : state)
     for (int p : {0, 1}) {
       const auto t0 = std::chrono::steady_clock::now();
       const std::clock_t c0 = std::clock();
-      layer.run(p == 1);
+      layer.run({p == 1, p == 1});
       cpu[p] += static_cast<double>(std::clock() - c0);
       wall[p] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }

@@ -7,58 +7,20 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <memory>
+#include <string>
 
-#include "autograd/ops.h"
-#include "bench_util.h"
-#include "nn/moe.h"
+#include "moe_layer_harness.h"
 
 namespace tinyr2::bench {
 
 namespace {
 
-class RouterLayer {
- public:
-  RouterLayer(const std::string& router, int64_t experts, int64_t num_exp, int64_t tokens = 2048,
-              int64_t C = 256)
-      : cfg_(nn::ModelConfig::from_json(nlohmann::json{{"n_embd", C},
-                                                       {"n_head", 1},
-                                                       {"n_experts", experts},
-                                                       {"num_exp", num_exp},
-                                                       {"router", router}})),
-        rng_(7) {
-    moe_ = std::make_unique<nn::DSMoE>(params_, "ffn.", cfg_);
-    params_.init_all(1);
-    const int64_t T = 256;
-    x_ = random_normal({tokens / T, T, C}, 2);
-    dy_ = random_normal({tokens / T, T, C}, 3);
-    x_.set_requires_grad(true);
-  }
+// A topk or attention router's layer with `experts` experts, num_exp 2.
+MoeLayerHarness router_layer(const std::string& router, int64_t experts) {
+  return MoeLayerHarness({{"n_experts", experts}, {"num_exp", 2}, {"router", router}});
+}
 
-  void run() {
-    Tape tape;
-    nn::ForwardContext ctx(tape);
-    ctx.training = true;
-    ctx.rng = &rng_;
-    Tensor y = moe_->forward(ctx, x_);
-    tape.backward(y, dy_);
-    for (const auto& e : params_.all()) {
-      Tensor t = e.tensor;
-      t.zero_grad();
-    }
-    x_.zero_grad();
-    moe_->reset_counts();
-  }
-
- private:
-  nn::Parameters params_;
-  nn::ModelConfig cfg_;
-  Rng rng_;
-  std::unique_ptr<nn::DSMoE> moe_;
-  Tensor x_, dy_;
-};
-
-double seconds_of(RouterLayer& l) {
+double seconds_of(MoeLayerHarness& l) {
   const auto t0 = std::chrono::steady_clock::now();
   l.run();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -68,7 +30,7 @@ double seconds_of(RouterLayer& l) {
 
 static void BM_router_layer(benchmark::State& state) {
   static const char* kRouters[] = {"topk", "attention"};
-  RouterLayer layer(kRouters[state.range(0)], state.range(1), 2);
+  MoeLayerHarness layer = router_layer(kRouters[state.range(0)], state.range(1));
   for (auto _ : state) layer.run();
   state.SetLabel(kRouters[state.range(0)]);
 }
@@ -81,8 +43,9 @@ BENCHMARK(BM_router_layer)
 
 // Interleaved A B A B … in one loop; the counters are ratios of summed times.
 static void BM_router_ratios(benchmark::State& state) {
-  RouterLayer topk8("topk", 8, 2), topk64("topk", 64, 2), attn8("attention", 8, 2);
-  for (RouterLayer* l : {&topk8, &topk64, &attn8}) l->run();  // warm-up
+  MoeLayerHarness topk8 = router_layer("topk", 8), topk64 = router_layer("topk", 64),
+                  attn8 = router_layer("attention", 8);
+  for (MoeLayerHarness* l : {&topk8, &topk64, &attn8}) l->run();  // warm-up
   double t8 = 0, t64 = 0, ta = 0;
   for (auto _ : state) {
     t8 += seconds_of(topk8);

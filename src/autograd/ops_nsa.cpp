@@ -292,39 +292,6 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
   return outs;
 }
 
-Tensor linear_short(Tape& tape, const Tensor& x, const Tensor& w) {
-  const kernels::Backend& kern = kernels::backend(x.device());
-  TINYR2_CHECK(x.dim() >= 2 && w.dim() == 2 && x.size(-1) == w.size(1),
-               "linear_short: input {} must be (..., K) for weight {} (N, K)", shape_str(x.shape()),
-               shape_str(w.shape()));
-  const int64_t K = x.size(-1), M = x.numel() / K, N = w.size(0);
-  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
-  out_shape.push_back(N);
-  const auto product = product_in(kern, tape.matmul_precision());
-  Tensor yt = Tensor::empty({N, M});  // w · xᵀ
-  product(false, true, N, M, K, w.data(), K, x.data(), K, 0.f, yt.data(), M);
-  Tensor y = Tensor::empty(out_shape);
-  const float* src = yt.data();
-  float* dst = y.data();
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) dst[m * N + n] = src[n * M + m];
-  if (tape.needs_grad({&x, &w})) {
-    tape.record({y}, [product, x, w, y, M, N, K] {
-      const float* dy = y.grad().data();
-      float beta = 1.f;         // 0: a new gradient, every element written
-      if (x.requires_grad()) {  // dx = dy · w
-        float* gx = x.grad_accumulator(beta);
-        product(false, false, M, K, N, dy, N, w.data(), K, beta, gx, K);
-      }
-      if (w.requires_grad()) {  // dw = dyᵀ · x
-        float* gw = w.grad_accumulator(beta);
-        product(true, false, N, K, M, dy, N, x.data(), K, beta, gw, K);
-      }
-    });
-  }
-  return y;
-}
-
 Tensor gated_sum(Tape& tape, const std::vector<Tensor>& outs, const Tensor& gates) {
   const kernels::Backend& kern = kernels::backend(gates.device());
   TINYR2_CHECK(!outs.empty() && outs[0].dim() == 4, "gated_sum: branch outputs must be (B,T,H,Dv)");

@@ -76,14 +76,6 @@ std::vector<Tensor> stacked_linear(Tape& tape, const Tensor& x,
                                    const std::vector<StackedOutput>& outputs,
                                    std::shared_ptr<const RopeTable> rope = nullptr);
 
-// x · wᵀ (nn.Linear without bias) for x (..., K) (M rows), w (N, K) → (..., N), computed as
-// (w · xᵀ)ᵀ: for few rows and a long K (the block compressor's first layer, M = B·nb = 32,
-// K = l·C = 4096, N = 256 at T = 512) the GEMM with N as its rows runs ~1.5x faster on one
-// thread and several times faster on two (bench_nsa.cpp, BM_nsa_compressor_fwd_bwd). The
-// same sums as ops::linear; the backward is linear's: dx = dy · w, dw = dyᵀ · x. In the
-// tape's matmul precision.
-Tensor linear_short(Tape& tape, const Tensor& x, const Tensor& w);
-
 // Σ_c g_c · o_c over the n branch outputs o_c (B,T,H,Dv) with gates (B,T,G,n), G = 1 (one
 // weight per token, shared by heads) or G = H (per head) → (B,T,H,Dv).
 Tensor gated_sum(Tape& tape, const std::vector<Tensor>& outs, const Tensor& gates);

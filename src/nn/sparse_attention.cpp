@@ -6,7 +6,6 @@
 
 #include "autograd/ops.h"
 #include "core/error.h"
-#include "nn/lora.h"
 #include "nn/quantized.h"
 #include "nn/rope_positions.h"
 
@@ -125,11 +124,9 @@ std::pair<Tensor, Tensor> SparseAttention::compress(ForwardContext& ctx, const T
   const Tensor with_pos = ops::reshape(
       t, ops::add(t, ops::reshape(t, blocks, {B * nb, l, C}), intra_block_pos_encoding),
       {B * nb, l * C});
-  // Its first layer's product computed transposed (ops::linear_short) when W0 is a plain
-  // weight (no LoRA adapter, not quantized): B·nb is small (32 at T = 512) and l·C long (4096).
-  const bool plain = !quantized(ctx, block_compressor_0) && !lora_of(ctx, block_compressor_0);
-  const Tensor hidden = plain ? ops::linear_short(t, with_pos, block_compressor_0)
-                              : linear(ctx, with_pos, block_compressor_0);
+  // (B·nb rows, few at T = 512, and l·C long: gemm() computes that product transposed,
+  // kernels/cpu/gemm_paths.h.)
+  const Tensor hidden = linear(ctx, with_pos, block_compressor_0);
   const Tensor x_cmp =
       ops::reshape(t, linear(ctx, ops::gelu(t, hidden), block_compressor_2), {B, nb, C});
   // MLA on the compressed tokens; one rope key per block, at its last token, shared by heads.

@@ -15,21 +15,27 @@ namespace tinyr2::train {
 // per element. Measured with `bench train-step` phase times (docs/distributed.md).
 namespace {
 constexpr double kNsPerFlop = 0.01;
-// Newton–Schulz with bf16 products (train.precision "bf16"): 0.64–0.76 × the fp32 time at the
-// default config's Muon shapes (bench/bench_newton_schulz.cpp, one thread).
+// Newton–Schulz with bf16 products (train.precision "bf16"), native (AVX512_BF16): 0.64–0.76 ×
+// the fp32 time at the default config's Muon shapes (bench/bench_newton_schulz.cpp, one thread).
 constexpr double kNsPerFlopBf16 = 0.007;
+// Emulated (a CPU without AVX512_BF16): 1.15–1.24 × the fp32 CPU time at 1024×256, 256×1024,
+// 768×256 and 256×256, so slower than fp32 (bench/bench_newton_schulz.cpp variant 2 vs 0,
+// TINYR2_ISA=avx512 -t 1, EPYC Zen 4, shared machine, stop 28).
+constexpr double kNsPerFlopBf16Emulated = 0.012;
 constexpr double kNsPerMuonElement = 4.0;
 constexpr double kNsPerAdamWElement = 2.5;
 }  // namespace
 
-double muon_update_cost(const Tensor& p, int ns_steps, bool bf16) {
+double muon_update_cost(const Tensor& p, int ns_steps, MatmulPrecision precision) {
   const auto [rows, cols] = optim::muon_matrix_shape(p);
   const double m = static_cast<double>(std::min(rows, cols));
   const double n = static_cast<double>(std::max(rows, cols));
   // Per iteration: syrk X Xᵀ (m² n), syrk A Aᵀ (m³), gemm B X (2 m² n).
   const double flops = ns_steps * (3 * m * m * n + m * m * m);
-  return flops * (bf16 ? kNsPerFlopBf16 : kNsPerFlop) +
-         static_cast<double>(p.numel()) * kNsPerMuonElement;
+  const double per_flop = !precision.bf16    ? kNsPerFlop
+                          : precision.native ? kNsPerFlopBf16
+                                             : kNsPerFlopBf16Emulated;
+  return flops * per_flop + static_cast<double>(p.numel()) * kNsPerMuonElement;
 }
 
 double adamw_update_cost(const Tensor& p) {

@@ -24,15 +24,17 @@
 #include <string>
 #include <vector>
 
+#include "autograd/tape.h"  // MatmulPrecision
 #include "core/tensor.h"
 #include "train/distributed.h"
 
 namespace tinyr2::train {
 
 // Modelled cost (nanoseconds on one core of the EPYC this was tuned on; only the ratios
-// matter) of one Muon update of p (ns_steps Newton–Schulz iterations; with bf16 products
-// under train.precision "bf16") and of one AdamW update of p.
-double muon_update_cost(const Tensor& p, int ns_steps, bool bf16 = false);
+// matter) of one Muon update of p (ns_steps Newton–Schulz iterations, its products in
+// `precision`: bf16 is cheaper than fp32 only when native, emulated it is dearer) and of one
+// AdamW update of p.
+double muon_update_cost(const Tensor& p, int ns_steps, MatmulPrecision precision = {});
 double adamw_update_cost(const Tensor& p);
 
 // The rank of each item: longest-processing-time-first on `costs` over `ranks` ranks.

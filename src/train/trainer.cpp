@@ -128,6 +128,12 @@ namespace {
 
 constexpr int kNsSteps = 5;  // Muon's Newton–Schulz iterations
 
+// The precision of the step's matrix products (SPEC §13), Muon's Newton–Schulz included.
+MatmulPrecision precision_of(const TrainConfig& cfg) {
+  const bool bf16 = cfg.precision == "bf16";
+  return {bf16, bf16 && cpu::cpu_features().avx512_bf16};
+}
+
 // Data-parallel (distributed_optim.h): the rank updating each tensor of muon ++ adamw. ZeRO-1
 // balances every tensor; otherwise the Muon tensors (their Newton–Schulz) are balanced and
 // AdamW runs on every rank (-1). One process: all its own.
@@ -138,18 +144,12 @@ std::vector<int> owners(const ParamGroups& g, const TrainConfig& cfg, const Comm
   if (cfg.zero == 0 && !shard) return std::vector<int>(n, -1);  // all on every rank
   std::vector<double> costs;
   for (const auto& [name, p] : g.muon)
-    costs.push_back(muon_update_cost(p, kNsSteps, cfg.precision == "bf16"));
+    costs.push_back(muon_update_cost(p, kNsSteps, precision_of(cfg)));
   if (cfg.zero != 0)
     for (const auto& [name, p] : g.adamw) costs.push_back(adamw_update_cost(p));
   std::vector<int> owner = balanced_owners(costs, comm.size());
   owner.resize(n, -1);
   return owner;
-}
-
-// The precision of the step's matrix products (SPEC §13), Muon's Newton–Schulz included.
-MatmulPrecision precision_of(const TrainConfig& cfg) {
-  const bool bf16 = cfg.precision == "bf16";
-  return {bf16, bf16 && cpu::cpu_features().avx512_bf16};
 }
 
 }  // namespace

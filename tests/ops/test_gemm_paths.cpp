@@ -2,12 +2,14 @@
 // between them, against a float64 triple loop: all four transpose combinations, sides 1, 7,
 // 33 and larger, row strides wider than the matrices (the padding must stay untouched),
 // alpha/beta ≠ 1/0; oneDNN inside an OpenMP parallel region (one product per thread, as the
-// MoE experts and gemm_batched's small path run); the rule's shape classes and ISA levels.
+// MoE experts and gemm_batched's small path run); the products gemm() computes transposed;
+// the rule's shape classes and ISA levels.
 // The end-to-end check with TINYR2_ISA lowered is tests/cli/test_blas_kernel.cpp.
 #include <gtest/gtest.h>
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -133,6 +135,47 @@ TEST(GemmPaths, DispatchedMatchesFloat64OnEveryClass) {
   check({false, true, 5, 6, 0, 2, 1.f, 0.f}, kDispatched, seed++);
 }
 
+// gemm()'s transposed class (Cᵀ = op(B)ᵀ·op(A)ᵀ into a scratch, then transposed into C with
+// beta·C added): every transpose combination, tight and padded strides, beta 0 and ≠ 0, on
+// shapes of the class (NT, 16-32 rows, long K; the NSA block compressor's product scaled
+// down) and outside it; and gemm() on a shape the rule sends there, on 1 and 2 threads.
+TEST(GemmPaths, TransposedMatchesFloat64) {
+  const int64_t shapes[][3] = {{32, 64, 600}, {16, 70, 513}, {7, 33, 65}, {33, 7, 1}};
+  uint64_t seed = 500;
+  for (const auto& s : shapes)
+    for (int t = 0; t < 4; ++t)
+      for (int64_t pad : {0, 3}) {
+        Product p{(t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], pad};
+        if (pad) p.alpha = 0.5f, p.beta = -1.5f;
+        check(
+            p,
+            [](const Product& q, Operands& o) {
+              kernels::cpu::gemm_transposed(q.ta, q.tb, q.M, q.N, q.K, q.alpha, o.A.data(), q.lda(),
+                                            o.B.data(), q.ldb(), q.beta, o.C.data(), q.ldc());
+            },
+            seed++);
+      }
+  for (int nt : {1, 2}) {
+    threads::ScopedNumThreads scoped(nt);
+    for (const float beta : {0.f, 1.f})
+      check({false, true, 24, 80, 600, 2, 1.f, beta}, kDispatched, seed++);
+  }
+}
+
+// With beta = 0, C is written, never read: NaN there changes nothing, bit for bit.
+TEST(GemmPaths, TransposedIgnoresCWhenBetaIsZero) {
+  const Product p{false, true, 32, 64, 512, 1};
+  Operands zero = operands(p, 600), nan = zero;
+  std::fill(zero.C.begin(), zero.C.end(), 0.f);
+  std::fill(nan.C.begin(), nan.C.end(), std::nanf(""));
+  for (Operands* o : {&zero, &nan})
+    kernels::cpu::gemm_transposed(p.ta, p.tb, p.M, p.N, p.K, 1.f, o->A.data(), p.lda(), o->B.data(),
+                                  p.ldb(), 0.f, o->C.data(), p.ldc());
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j)
+      ASSERT_EQ(nan.C[i * p.ldc() + j], zero.C[i * p.ldc() + j]) << "at (" << i << ", " << j << ")";
+}
+
 // oneDNN inside a parallel region, one product per thread (it must run single-threaded
 // there, on its own operands), and gemm_batched on both of its strategies.
 TEST(GemmPaths, OneDnnInsideAParallelRegion) {
@@ -204,6 +247,28 @@ TEST(GemmPaths, RuleByShapeClassAndIsaLevel) {
     EXPECT_EQ(path(int64_t{1} << 40, 1 << 20, 1 << 20, l), GemmPath::OpenBlas);  // no overflow
   }
   EXPECT_EQ(kernels::cpu::gemm_isa_level(), cpu::isa_level(cpu::cpu_features()));
+}
+
+// The transposed class: NT, 16 ≤ M ≤ 32, N ≥ 64, K ≥ 512, from AVX-512 on.
+TEST(GemmPaths, TransposedClassByShapeAndIsaLevel) {
+  using cpu::IsaLevel;
+  const auto transposed = [](bool ta, bool tb, int64_t M, int64_t N, int64_t K, IsaLevel l) {
+    return kernels::cpu::gemm_transposed_for(ta, tb, M, N, K, l);
+  };
+  for (IsaLevel l : {IsaLevel::Avx512, IsaLevel::Avx512Bf16, IsaLevel::Amx}) {
+    SCOPED_TRACE(cpu::isa_name(l));
+    EXPECT_TRUE(transposed(false, true, 32, 256, 4096, l));  // the NSA block compressor
+    EXPECT_TRUE(transposed(false, true, 16, 64, 512, l));    // the smallest one
+    EXPECT_FALSE(transposed(false, true, 15, 256, 4096, l));
+    EXPECT_FALSE(transposed(false, true, 33, 256, 4096, l));
+    EXPECT_FALSE(transposed(false, true, 32, 63, 4096, l));
+    EXPECT_FALSE(transposed(false, true, 32, 256, 511, l));
+    EXPECT_FALSE(transposed(false, false, 32, 256, 4096, l));  // NN, TN, TT: direct
+    EXPECT_FALSE(transposed(true, false, 32, 256, 4096, l));
+    EXPECT_FALSE(transposed(true, true, 32, 256, 4096, l));
+  }
+  for (IsaLevel l : {IsaLevel::Generic, IsaLevel::Avx2})
+    EXPECT_FALSE(transposed(false, true, 32, 256, 4096, l)) << cpu::isa_name(l);
 }
 
 }  // namespace

@@ -228,28 +228,6 @@ TEST(OpParity, GatedSum) {
   }
 }
 
-// linear_short (the block compressor's transposed product) on the PyTorch oracle's linear
-// cases (reference/opcases/linalg.py), fp32 and bf16 (emulated, and native where the CPU has
-// AVX512_BF16): the same values and gradients as nn.Linear.
-TEST(OpParity, LinearShort) {
-  int cases = 0;
-  for (auto& c : load_op_cases("linear")) {
-    std::vector<MatmulPrecision> precisions = {MatmulPrecision{}};
-    if (c.attr<std::string>("precision") != "fp32") {
-      precisions = {{true, false}};
-      if (cpu::cpu_features().avx512_bf16) precisions.push_back({true, true});
-    }
-    for (const MatmulPrecision p : precisions) {
-      ++cases;
-      for_each_backend(c, [&](OpCase& c, Tape& tape) {
-        tape.set_matmul_precision(p);
-        check_case(c, tape, {ops::linear_short(tape, c.in("x"), c.in("w"))});
-      });
-    }
-  }
-  EXPECT_GE(cases, 5);
-}
-
 // Block attention is index attention over the tokens u ≤ t of the blocks: same output and
 // gradients, for several block sizes (smaller than, equal to and larger than a key tile),
 // training and decoding offsets, and query tiles with many different block sets — on one

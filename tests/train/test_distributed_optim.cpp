@@ -62,6 +62,17 @@ TEST(DistributedOptim, BalancedOwnersIsGreedyLongestFirst) {
   EXPECT_EQ(balanced_owners({3, 7, 4}, 2), (std::vector<int>{1, 0, 1}));
 }
 
+// bf16 Newton–Schulz counts as cheaper than fp32 only with native products: emulated it is
+// the dearest (bench_newton_schulz.cpp), whatever the CPU running the test.
+TEST(DistributedOptim, MuonCostOfBf16DependsOnNativeProducts) {
+  const Tensor p = Tensor::zeros({1024, 256});
+  const double fp32 = muon_update_cost(p, 5), native = muon_update_cost(p, 5, {true, true}),
+               emulated = muon_update_cost(p, 5, {true, false});
+  EXPECT_EQ(fp32, muon_update_cost(p, 5, {false, false}));
+  EXPECT_LT(native, fp32);
+  EXPECT_GT(emulated, fp32);
+}
+
 TEST(DistributedOptim, DefaultModelsMuonWorkSplitsEvenlyOverTwoRanks) {
   const RunConfig rc = load_run_config(std::string(TINYR2_SOURCE_DIR) + "/configs/default.json");
   nn::Model model(rc.model);  // parameters registered (zeros): shapes are all that count

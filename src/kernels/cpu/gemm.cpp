@@ -2,12 +2,44 @@
 
 #include <omp.h>
 
+#include <memory>
+
 #include <cblas.h>
 
 #include "kernels/cpu/gemm_paths.h"
 #include "kernels/cpu/gemv.h"
 
 namespace tinyr2::kernels::cpu {
+
+// The path by the fixed rule of gemm_paths.h (shape class and ISA level, SPEC §16); one row
+// times a transposed (out, in) weight is a GEMV: the decode step's products (gemv.h).
+void gemm_direct(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                 int64_t ldc) {
+  if (M == 1 && !trans_a && trans_b && gemv_supported(gemm_isa_level())) {
+    gemv(N, K, alpha, A, B, ldb, beta, C);
+    return;
+  }
+  if (gemm_path_for(trans_a, trans_b, M, N, K, gemm_isa_level()) == GemmPath::OneDnn &&
+      gemm_onednn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+  gemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_transposed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                     int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  const auto t = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(N * M));
+  gemm_direct(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda, 0.f, t.get(), M);
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.f)  // C is not read: it may hold NaN
+      for (int64_t j = 0; j < N; ++j) c[j] = t[j * M + i];
+    else
+      for (int64_t j = 0; j < N; ++j) c[j] = t[j * M + i] + beta * c[j];
+  }
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -17,16 +49,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  // The path by the fixed rule of gemm_paths.h (shape class and ISA level, SPEC §16); one
-  // row times a transposed (out, in) weight is a GEMV: the decode step's products (gemv.h).
-  if (M == 1 && !trans_a && trans_b && gemv_supported(gemm_isa_level())) {
-    gemv(N, K, alpha, A, B, ldb, beta, C);
-    return;
-  }
-  if (gemm_path_for(trans_a, trans_b, M, N, K, gemm_isa_level()) == GemmPath::OneDnn &&
-      gemm_onednn(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-    return;
-  gemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (gemm_transposed_for(trans_a, trans_b, M, N, K, gemm_isa_level()))
+    gemm_transposed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    gemm_direct(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

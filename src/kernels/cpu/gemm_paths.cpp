@@ -19,6 +19,10 @@ namespace {
 constexpr int64_t kTinyVolume = int64_t{1} << 19;   // M·N·K below (80³): tiny
 constexpr int64_t kLargeVolume = int64_t{1} << 29;  // M·N·K from (2048×1024×256) ...
 constexpr int64_t kLargeSide = 256;                 // ... with every side from: large
+// NT products computed transposed: M in [16, 32], N from 64, K from 512.
+constexpr int64_t kTransposedRows[2] = {16, 32};
+constexpr int64_t kTransposedMinN = 64;
+constexpr int64_t kTransposedMinK = 512;
 
 const char* onednn_isa_name(dnnl_cpu_isa_t isa) {
   switch (isa) {
@@ -58,6 +62,12 @@ GemmPath gemm_path_for(bool /*trans_a*/, bool /*trans_b*/, int64_t M, int64_t N,
   return GemmPath::OneDnn;
 }
 
+bool gemm_transposed_for(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         tinyr2::cpu::IsaLevel level) {
+  return level >= tinyr2::cpu::IsaLevel::Avx512 && !trans_a && trans_b && M >= kTransposedRows[0] &&
+         M <= kTransposedRows[1] && N >= kTransposedMinN && K >= kTransposedMinK;
+}
+
 tinyr2::cpu::IsaLevel gemm_isa_level() {
   // Read once: the features do not change while the program runs (TINYR2_ISA is read at
   // start-up, like OPENBLAS_CORETYPE).
@@ -74,7 +84,8 @@ std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level) {
   return fmt::format(
       "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 (skinny ones too), except large ones; "
       "{} for tiny (M·N·K < 2^19) and large (every side >= 256, M·N·K >= 2^29) products and "
-      "for syrk; own AVX-512 GEMV for one-row products x·Wᵀ",
+      "for syrk; own AVX-512 GEMV for one-row products x·Wᵀ; NT products with 16-32 rows, "
+      "N >= 64, K >= 512 computed transposed",
       v->major, v->minor, v->patch, onednn_isa_name(dnnl_get_effective_cpu_isa()), openblas);
 }
 

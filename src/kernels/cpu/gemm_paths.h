@@ -29,6 +29,19 @@
 //     MoE products): oneDNN, 5–20 % less CPU time on 1 thread (tied head chunk
 //     112×50257×256: 0.82–0.93 of OpenBLAS's) and as fast or faster on 2.
 //
+// gemm() computes one class transposed from AVX-512 on: NT products x·Wᵀ with 16 ≤ M ≤ 32
+// rows, N ≥ 64 and K ≥ 512 (the NSA block compressor's first layer, 32 × 256 × 4096 at
+// T = 512) run as Cᵀ = W·xᵀ (N × M × K, on the path the rule picks for that shape) into a
+// scratch, then transposed into C. oneDNN's direct kernel for such few rows is slow: on 1
+// thread the transposed product took 0.25–0.58 of its CPU time at M = 16 and 0.52–0.87 at
+// M = 32 for K = 4096, N 64–1024 (0.56–0.95 at K = 512), but lost at M < 16 (1.8–2.6×,
+// the skinny class), at M = 48 (0.85–1.27) and at K ≤ 256 (0.9–1.3) (bench
+// gemm_path_transposed, CPU time, shared machine). On 2 threads the direct 32 × 256 × 4096
+// ran slower than on 1 (1.77 vs 1.38 ms, README); the compressor's layer forward + backward
+// (BM_nsa_compressor_fwd_bwd) took 0.80–0.85 of the direct product's CPU time on 1 thread and
+// 0.60 of the main thread's on 2 (OMP_WAIT_POLICY=passive, load 5 on the 2 cores). Below
+// AVX-512 (OpenBLAS) the gain was 0–13 %, within the noise: not taken.
+//
 // gemm() itself sends one more class elsewhere from AVX-512 on: a single row times a
 // transposed (out, in) weight, M = 1 (every product of a decode step, the tied head's
 // 1×50257×256 the largest), runs the GEMV of kernels/cpu/gemv.h, which reads W once front to
@@ -51,6 +64,11 @@ const char* gemm_path_name(GemmPath path);  // "OpenBLAS", "oneDNN"
 // The path the rule above picks for C[M,N] = op(A)[M,K] · op(B)[K,N] at `level`.
 GemmPath gemm_path_for(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                        tinyr2::cpu::IsaLevel level);
+
+// Whether gemm() computes C = op(A)·op(B) transposed, as Cᵀ = op(B)ᵀ·op(A)ᵀ into a
+// scratch and then transposed into C (see the rule above), at `level`.
+bool gemm_transposed_for(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         tinyr2::cpu::IsaLevel level);
 
 // The level gemm() decides with: cpu::cpu_features() (capped by TINYR2_ISA), read once.
 tinyr2::cpu::IsaLevel gemm_isa_level();
