@@ -19,12 +19,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 // kernels/cpu/gemm_paths.h; exposed for tests and benchmarks): direct, on the path of the rule
 // for its shape; transposed, as Cᵀ = alpha·op(B)ᵀ·op(A)ᵀ on the rule's path for the shape
 // (N, M, K) into a scratch, then transposed into C with beta·C added (C not read if beta = 0).
-void gemm_direct(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                 int64_t ldc);
-void gemm_transposed(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                     int64_t ldc);
+using GemmFn = void(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                    int64_t ldc);  // gemm()'s arguments
+GemmFn gemm_direct, gemm_transposed;
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                   float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B,
