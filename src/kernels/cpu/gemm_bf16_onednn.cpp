@@ -13,22 +13,9 @@ constexpr int64_t kOneDnnVolume = int64_t{1} << 26;  // M·N·K from which oneDN
 
 #define TINYR2_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-// dst[i] = to_bf16(x[i]) for i < n, 32 at a time (vcvtne2ps2bf16: round to nearest even).
-TINYR2_BF16_TARGET void round_row(const float* x, int64_t n, uint16_t* dst) {
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
-    _mm512_storeu_si512(dst + i, (__m512i)v);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
-    const __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i));
-    _mm256_mask_storeu_epi16(dst + i, m, v);
-  }
-}
-
 }  // namespace
 
+// out[i] = to_bf16(f · x[i]) for i < n, 32 at a time (vcvtne2ps2bf16: round to nearest even).
 TINYR2_BF16_TARGET void to_bf16_scaled_row(const float* x, float f, int64_t n, uint16_t* out) {
   const __m512 vf = _mm512_set1_ps(f);
   int64_t i = 0;
@@ -51,8 +38,9 @@ bool gemm_bf16_uses_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int
 }
 
 void to_bf16_rows(const float* X, int64_t rows, int64_t cols, int64_t ld, uint16_t* out) {
+  // f = 1: the product is exact, so this is the plain rounding.
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelConvert)
-  for (int64_t r = 0; r < rows; ++r) round_row(X + r * ld, cols, out + r * cols);
+  for (int64_t r = 0; r < rows; ++r) to_bf16_scaled_row(X + r * ld, 1.f, cols, out + r * cols);
 }
 
 bool matmul_bf16_onednn(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
