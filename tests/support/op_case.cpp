@@ -89,7 +89,7 @@ std::vector<OpCase> load_op_cases(const std::string& op) {
   return cases;
 }
 
-double relative_error(const Tensor& a, const Tensor& e) {
+double relative_error(const Tensor& a, const Tensor& e, double floor) {
   EXPECT_EQ(shape_str(a.shape()), shape_str(e.shape()));
   if (a.shape() != e.shape()) return INFINITY;
   double num = 0, den = 0;
@@ -98,8 +98,16 @@ double relative_error(const Tensor& a, const Tensor& e) {
     num = std::isnan(d) ? INFINITY : std::max(num, d);
     den = std::max(den, std::abs(static_cast<double>(e.data()[i])));
   }
-  return num / std::max(den, 1e-30);
+  return num / std::max({den, floor, 1e-30});
 }
+
+namespace {
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(double(t.data()[i])));
+  return m;
+}
+}  // namespace
 
 void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs, double out_tol,
                 double grad_tol) {
@@ -132,11 +140,19 @@ void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs, doubl
     }
   ASSERT_TRUE(root.defined());
   tape.backward(root, Tensor::zeros(root.shape()));
+  // A gradient that is zero in exact arithmetic (attention with window 1: the softmax over a
+  // single key does not depend on its logit) is float64 rounding in the oracle, ~1e-16 of the
+  // case's scale, and float32 rounding here, ~1e-7, in whichever order the kernel sums: its
+  // error is measured against the case's largest gradient instead of against itself.
+  double case_scale = 0;
+  for (auto& [k, expected] : c.grads) case_scale = std::max(case_scale, max_abs(expected));
   for (auto& [k, expected] : c.grads) {
     const Tensor& g = c.in(k).grad();
     ASSERT_TRUE(g.defined()) << where << ": no gradient reached input " << k;
     c.actual_grads[k] = copy_to(g, Device::CPU);
-    EXPECT_LE(relative_error(c.actual_grads[k], expected), grad_tol) << where << " grad of " << k;
+    const double floor = max_abs(expected) < 1e-10 * case_scale ? case_scale : 0.0;
+    EXPECT_LE(relative_error(c.actual_grads[k], expected, floor), grad_tol)
+        << where << " grad of " << k;
   }
 }
 

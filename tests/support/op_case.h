@@ -52,8 +52,8 @@ struct OpCase {
 // when there is none: a missing oracle must never look like a pass.
 std::vector<OpCase> load_op_cases(const std::string& op);
 
-// max|a-e| / max(max|e|, 1e-30); shapes must match.
-double relative_error(const Tensor& actual, const Tensor& expected);
+// max|a-e| / max(max|e|, floor, 1e-30); shapes must match.
+double relative_error(const Tensor& actual, const Tensor& expected, double floor = 0);
 
 // Compares `outputs` with the case's, runs backward from the case's upstream gradients and
 // compares every input gradient the oracle computed.
