@@ -17,10 +17,16 @@ using attention_detail::kCols;
 using attention_detail::kKeyTile;
 using attention_detail::kRows;
 
-// 16 floats as one GCC/Clang vector (a zmm register with AVX-512, two ymm without): the
-// 4-row accumulators below are arrays of these, which the compiler keeps in registers (plain
-// float arrays under `omp simd` were kept on the stack in the block kernel, one load and
-// store per multiply-add). Unaligned loads and stores through memcpy.
+// 16 floats as one GCC/Clang vector (a zmm register with AVX-512): the 4-row accumulators
+// below are arrays of these, which the compiler keeps in registers (plain float arrays under
+// `omp simd` were kept on the stack in the block kernel, one load and store per multiply-add).
+// Unaligned loads and stores through memcpy.
+//
+// Without AVX-512 a 64-byte GCC vector has no register: GCC lowers it through the stack, one
+// xmm move at a time (the block kernel ran at 3.8 GFLOP/s on an AVX2 Zen 3, 5× slower than
+// the FULL layer). There Vec16 is a pair of 8-float vectors (two ymm registers) with the
+// same element-wise operations, so every lane computes the same sum in the same order.
+#if defined(__AVX512F__)
 using Vec16 = float __attribute__((vector_size(64)));
 [[gnu::always_inline]] inline Vec16 load16(const float* p) {
   Vec16 v;
@@ -30,6 +36,31 @@ using Vec16 = float __attribute__((vector_size(64)));
 [[gnu::always_inline]] inline void store16(float* p, Vec16 v) {
   __builtin_memcpy(p, &v, sizeof v);
 }
+#else
+using Vec8 = float __attribute__((vector_size(32)));
+struct Vec16 {
+  Vec8 lo, hi;
+};
+[[gnu::always_inline]] inline Vec16 load16(const float* p) {
+  Vec16 v;
+  __builtin_memcpy(&v.lo, p, sizeof v.lo);
+  __builtin_memcpy(&v.hi, p + 8, sizeof v.hi);
+  return v;
+}
+[[gnu::always_inline]] inline void store16(float* p, Vec16 v) {
+  __builtin_memcpy(p, &v.lo, sizeof v.lo);
+  __builtin_memcpy(p + 8, &v.hi, sizeof v.hi);
+}
+[[gnu::always_inline]] inline Vec16 operator*(float a, Vec16 v) { return {a * v.lo, a * v.hi}; }
+[[gnu::always_inline]] inline Vec16 operator+(Vec16 a, Vec16 b) {
+  return {a.lo + b.lo, a.hi + b.hi};
+}
+[[gnu::always_inline]] inline Vec16& operator+=(Vec16& a, Vec16 b) {
+  a.lo += b.lo;
+  a.hi += b.hi;
+  return a;
+}
+#endif
 
 // dst[c] = src[c] for c < D: inline 16 floats at a time when the width is a compile-time
 // multiple of 16 (std::copy of a head row is a library call).
