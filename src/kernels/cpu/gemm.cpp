@@ -17,7 +17,7 @@ void gemm_direct(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                  int64_t ldc) {
   if (M == 1 && !trans_a && trans_b && gemv_supported(gemm_isa_level())) {
-    gemv(N, K, alpha, A, B, ldb, beta, C);
+    gemv(gemm_isa_level(), N, K, alpha, A, B, ldb, beta, C);
     return;
   }
   if (gemm_path_for(trans_a, trans_b, M, N, K, gemm_isa_level()) == GemmPath::OneDnn &&

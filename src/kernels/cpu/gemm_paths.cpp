@@ -78,8 +78,11 @@ tinyr2::cpu::IsaLevel gemm_isa_level() {
 std::string gemm_rule_summary(tinyr2::cpu::IsaLevel level) {
   const std::string openblas = fmt::format("OpenBLAS {}", openblas_get_corename());
   if (level < tinyr2::cpu::IsaLevel::Avx512)
-    return fmt::format("{} for every product (ISA level {} is below avx512)", openblas,
-                       tinyr2::cpu::isa_name(level));
+    return fmt::format("{} for every product (ISA level {} is below avx512){}", openblas,
+                       tinyr2::cpu::isa_name(level),
+                       level >= tinyr2::cpu::IsaLevel::Avx2
+                           ? ", except one-row products x·Wᵀ: own AVX2 GEMV"
+                           : "");
   const dnnl_version_t* v = dnnl_version();
   return fmt::format(
       "oneDNN {}.{}.{} (jit {}) for M·N·K >= 2^19 (skinny ones too), except large ones; "

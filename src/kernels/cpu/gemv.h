@@ -4,10 +4,11 @@
 //
 // sgemm with M = 1 is a poor fit for BLAS: OpenBLAS and oneDNN pack or block for products of
 // many rows, and at M = 1 the product is bound by reading W once (the tied head: 50257 × 256
-// floats, 51 MB per token). This kernel reads every row of W once, front to back, with four
-// independent AVX-512 accumulators per row, and splits the rows over the OpenMP
-// threads in contiguous ranges (one sequential stream per thread, what the hardware
-// prefetchers follow best).
+// floats, 51 MB per token). OpenBLAS even copies W into its packed layout on every call (a
+// quarter of the decode time on an AVX2 Zen 3). This kernel reads every row of W once, front
+// to back, with four independent accumulators per row (AVX-512: 16 lanes each; AVX2: 8), and
+// splits the rows over the OpenMP threads in contiguous ranges (one sequential stream per
+// thread, what the hardware prefetchers follow best).
 //
 // The order of the sums in a row depends only on K and the instruction-set level, never on
 // the thread count or the schedule: every output element is bit-identical for any number of
@@ -20,13 +21,14 @@
 
 namespace tinyr2::kernels::cpu {
 
-// Whether gemv() may run at `level`: AVX-512 and up (below it gemm() keeps OpenBLAS for every
-// product, the rule of kernels/cpu/gemm_paths.h).
+// Whether gemv() may run at `level`: AVX2 and up (below it gemm() keeps OpenBLAS for every
+// product).
 bool gemv_supported(tinyr2::cpu::IsaLevel level);
 
-// y[n] = alpha · Σ_k x[k] · W[n·ldw + k] + beta · y[n] for n < N (y not read when beta = 0).
-// AVX-512 code: only where gemv_supported(gemm_isa_level()).
-void gemv(int64_t N, int64_t K, float alpha, const float* x, const float* W, int64_t ldw,
-          float beta, float* y);
+// y[n] = alpha · Σ_k x[k] · W[n·ldw + k] + beta · y[n] for n < N (y not read when beta = 0),
+// with the AVX-512 code at `level` ≥ Avx512, else the AVX2 code: only where
+// gemv_supported(level).
+void gemv(tinyr2::cpu::IsaLevel level, int64_t N, int64_t K, float alpha, const float* x,
+          const float* W, int64_t ldw, float beta, float* y);
 
 }  // namespace tinyr2::kernels::cpu

@@ -51,7 +51,9 @@ struct Vec16 {
   __builtin_memcpy(p, &v.lo, sizeof v.lo);
   __builtin_memcpy(p + 8, &v.hi, sizeof v.hi);
 }
-[[gnu::always_inline]] inline Vec16 operator*(float a, Vec16 v) { return {a * v.lo, a * v.hi}; }
+[[gnu::always_inline]] inline Vec16 operator*(float a, Vec16 v) {
+  return {a * v.lo, a * v.hi};
+}
 [[gnu::always_inline]] inline Vec16 operator+(Vec16 a, Vec16 b) {
   return {a.lo + b.lo, a.hi + b.hi};
 }
