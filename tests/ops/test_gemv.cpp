@@ -1,5 +1,6 @@
 // The one-row product of kernels/cpu/gemv.h (the decode step's x · Wᵀ) against a float64 dot
-// product: lengths around the 16- and 64-wide steps and the masked tail, padded row strides,
+// product, at each ISA level the CPU has: lengths around the 8-, 16-, 32- and 64-wide steps
+// and the masked tail, padded row strides,
 // alpha/beta ≠ 1/0, through gemm()'s M = 1 dispatch; the same bits on any thread count
 // (a product large enough to be split); and stacked_linear's one-row, no-gradient path (every
 // part's product read in place) giving the same bits as the stacked copy, and the float64
@@ -8,10 +9,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/ops_nsa.h"
 #include "autograd/tape.h"
+#include "core/cpu_features.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "kernels/cpu/gemm.h"
@@ -28,33 +32,47 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
   return v;
 }
 
-// y = alpha · x · Wᵀ + beta · y0 through gemm() (M = 1, Bᵀ), each element within the float32
-// error bound of a K-term dot product (γ_K relative to Σ|terms|, doubled) of the float64 one.
+// y = alpha · x · Wᵀ + beta · y0 through gemm() (M = 1, Bᵀ), and through gemv() at every
+// instruction-set level of its own this CPU has (AVX2, AVX-512; whatever TINYR2_ISA says), each
+// element within the float32 error bound of a K-term dot product (γ_K relative to Σ|terms|,
+// doubled) of the float64 one.
 void check(int64_t N, int64_t K, int64_t pad, float alpha, float beta, uint64_t seed) {
   SCOPED_TRACE(testing::Message() << "N " << N << " K " << K << " pad " << pad << " alpha " << alpha
                                   << " beta " << beta);
   const int64_t ldw = K + pad;
   const std::vector<float> x = random_floats(K, seed), W = random_floats(N * ldw, seed + 1);
   const std::vector<float> y0 = random_floats(N + pad, seed + 2);
-  std::vector<float> y = y0;
-  kernels::cpu::gemm(false, true, 1, N, K, alpha, x.data(), K, W.data(), ldw, beta, y.data(), N);
-  const double unit = 2.0 * std::ldexp(1.0, -24) * double(K + 2);
-  for (int64_t n = 0; n < N; ++n) {
-    double s = 0, mag = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      const double t = double(x[k]) * W[n * ldw + k];
-      s += t, mag += std::abs(t);
+  std::vector<std::pair<std::string, std::vector<float>>> results;
+  results.emplace_back("gemm", y0);
+  kernels::cpu::gemm(false, true, 1, N, K, alpha, x.data(), K, W.data(), ldw, beta,
+                     results.back().second.data(), N);
+  const cpu::IsaLevel have = cpu::isa_level(cpu::detect_cpu_features());
+  for (cpu::IsaLevel level : {cpu::IsaLevel::Avx2, cpu::IsaLevel::Avx512})
+    if (level <= have && kernels::cpu::gemv_supported(level)) {
+      results.emplace_back(std::string("gemv ") + cpu::isa_name(level), y0);
+      kernels::cpu::gemv(level, N, K, alpha, x.data(), W.data(), ldw, beta,
+                         results.back().second.data());
     }
-    const double want = alpha * s + double(beta) * y0[n];
-    const double tol = unit * (std::abs(alpha) * mag + std::abs(beta * y0[n])) + 1e-30;
-    ASSERT_NEAR(y[n], want, tol) << "at " << n;
-  }
-  for (int64_t n = N; n < N + pad; ++n) ASSERT_EQ(y[n], y0[n]) << "past the end at " << n;
+  const double unit = 2.0 * std::ldexp(1.0, -24) * double(K + 2);
+  for (const auto& [name, y] : results)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double t = double(x[k]) * W[n * ldw + k];
+        s += t, mag += std::abs(t);
+      }
+      const double want = alpha * s + double(beta) * y0[n];
+      const double tol = unit * (std::abs(alpha) * mag + std::abs(beta * y0[n])) + 1e-30;
+      ASSERT_NEAR(y[n], want, tol) << name << " at " << n;
+    }
+  for (const auto& [name, y] : results)
+    for (int64_t n = N; n < N + pad; ++n)
+      ASSERT_EQ(y[n], y0[n]) << name << " past the end at " << n;
 }
 
 TEST(Gemv, MatchesFloat64) {
   uint64_t seed = 1;
-  for (int64_t K : {1, 15, 16, 17, 63, 64, 65, 130, 256})
+  for (int64_t K : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 130, 256})
     for (int64_t N : {1, 7, 33}) {
       check(N, K, 0, 1.f, 0.f, seed++);
       check(N, K, 3, 0.5f, -1.5f, seed++);
