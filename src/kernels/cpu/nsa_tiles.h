@@ -64,6 +64,16 @@ struct Vec16 {
 }
 #endif
 
+// Vec16s per row that one pass of a 4-row tile keeps in registers: 2 with AVX-512 (8 of its
+// 32 zmm registers), 1 with AVX2, whose 16 ymm registers cannot hold a 4 × 32 tile's 16
+// accumulators and its operands (GCC spilled part of them to the stack). A 4 × 32 tile is
+// then two passes of 16 columns: each column's sum is the same, in the same order.
+#if defined(__AVX512F__)
+constexpr int64_t kPassVecs = 2;
+#else
+constexpr int64_t kPassVecs = 1;
+#endif
+
 // dst[c] = src[c] for c < D: inline 16 floats at a time when the width is a compile-time
 // multiple of 16 (std::copy of a head row is a library call).
 template <int64_t kD>
@@ -81,6 +91,12 @@ template <int64_t W, int64_t kD>
 [[gnu::always_inline]] inline void scores4(const float* const x[kRows], const float* xt,
                                            int64_t ldt, int64_t D_rt, float a, float* s) {
   static_assert(W % 16 == 0 && W <= kKeyTile);
+  if constexpr (W / 16 > kPassVecs) {  // columns [0, W/2) then [W/2, W)
+    static_assert(W / 32 == kPassVecs);
+    scores4<W / 2, kD>(x, xt, ldt, D_rt, a, s);
+    scores4<W / 2, kD>(x, xt + W / 2, ldt, D_rt, a, s + W / 2);
+    return;
+  }
   constexpr int64_t NV = W / 16;
   const int64_t D = kD > 0 ? kD : D_rt;
   Vec16 a0[NV] = {}, a1[NV] = {}, a2[NV] = {}, a3[NV] = {};
@@ -110,26 +126,28 @@ template <int64_t W, int64_t kD>
 [[gnu::always_inline]] inline void tile4_full(const float* P, int64_t ps, int64_t pk,
                                               const float* x, int64_t ldx, int64_t n,
                                               float* const y[kRows], const float beta[kRows]) {
-  static_assert(kCols == 32);
-  Vec16 a0[2] = {}, a1[2] = {}, a2[2] = {}, a3[2] = {};
-  for (int64_t i = 0; i < n; ++i) {
-    const float* pi = P + i * ps;
-    const float p0 = pi[0], p1 = pi[pk], p2 = pi[2 * pk], p3 = pi[3 * pk];
-    const float* xr = x + i * ldx;
-    for (int64_t v = 0; v < 2; ++v) {
-      const Vec16 xv = load16(xr + 16 * v);
-      a0[v] += p0 * xv;
-      a1[v] += p1 * xv;
-      a2[v] += p2 * xv;
-      a3[v] += p3 * xv;
+  static_assert(kCols == 32 && 2 % kPassVecs == 0);
+  for (int64_t v0 = 0; v0 < 2; v0 += kPassVecs) {  // one pass, or two of 16 columns
+    Vec16 a0[kPassVecs] = {}, a1[kPassVecs] = {}, a2[kPassVecs] = {}, a3[kPassVecs] = {};
+    for (int64_t i = 0; i < n; ++i) {
+      const float* pi = P + i * ps;
+      const float p0 = pi[0], p1 = pi[pk], p2 = pi[2 * pk], p3 = pi[3 * pk];
+      const float* xr = x + i * ldx + 16 * v0;
+      for (int64_t v = 0; v < kPassVecs; ++v) {
+        const Vec16 xv = load16(xr + 16 * v);
+        a0[v] += p0 * xv;
+        a1[v] += p1 * xv;
+        a2[v] += p2 * xv;
+        a3[v] += p3 * xv;
+      }
     }
+    const Vec16* acc[kRows] = {a0, a1, a2, a3};
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t v = 0; v < kPassVecs; ++v) {
+        float* yr = y[r] + 16 * (v0 + v);
+        store16(yr, beta[r] * load16(yr) + acc[r][v]);
+      }
   }
-  const Vec16* acc[kRows] = {a0, a1, a2, a3};
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t v = 0; v < 2; ++v) {
-      float* yr = y[r] + 16 * v;
-      store16(yr, beta[r] * load16(yr) + acc[r][v]);
-    }
 }
 
 // One 4 × kCols tile: the vector one at full width, attention_detail::tile4 for a narrower
