@@ -23,9 +23,10 @@ using attention_detail::kRows;
 // Unaligned loads and stores through memcpy.
 //
 // Without AVX-512 a 64-byte GCC vector has no register: GCC lowers it through the stack, one
-// xmm move at a time (the block kernel ran at 3.8 GFLOP/s on an AVX2 Zen 3, 5× slower than
-// the FULL layer). There Vec16 is a pair of 8-float vectors (two ymm registers) with the
-// same element-wise operations, so every lane computes the same sum in the same order.
+// xmm move at a time (on an AVX2 Zen 3 the block kernel ran at 3.8 GFLOP/s and the NSA layer
+// took 5× the FULL layer's time at T = 512). There Vec16 is a pair of 8-float vectors (two ymm
+// registers) with the same element-wise operations, so every lane computes the same sum in
+// the same order.
 #if defined(__AVX512F__)
 using Vec16 = float __attribute__((vector_size(64)));
 [[gnu::always_inline]] inline Vec16 load16(const float* p) {
