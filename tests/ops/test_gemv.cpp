@@ -54,17 +54,16 @@ void check(int64_t N, int64_t K, int64_t pad, float alpha, float beta, uint64_t 
                          results.back().second.data());
     }
   const double unit = 2.0 * std::ldexp(1.0, -24) * double(K + 2);
-  for (const auto& [name, y] : results)
-    for (int64_t n = 0; n < N; ++n) {
-      double s = 0, mag = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const double t = double(x[k]) * W[n * ldw + k];
-        s += t, mag += std::abs(t);
-      }
-      const double want = alpha * s + double(beta) * y0[n];
-      const double tol = unit * (std::abs(alpha) * mag + std::abs(beta * y0[n])) + 1e-30;
-      ASSERT_NEAR(y[n], want, tol) << name << " at " << n;
+  for (int64_t n = 0; n < N; ++n) {
+    double s = 0, mag = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double t = double(x[k]) * W[n * ldw + k];
+      s += t, mag += std::abs(t);
     }
+    const double want = alpha * s + double(beta) * y0[n];
+    const double tol = unit * (std::abs(alpha) * mag + std::abs(beta * y0[n])) + 1e-30;
+    for (const auto& [name, y] : results) ASSERT_NEAR(y[n], want, tol) << name << " at " << n;
+  }
   for (const auto& [name, y] : results)
     for (int64_t n = N; n < N + pad; ++n)
       ASSERT_EQ(y[n], y0[n]) << name << " past the end at " << n;

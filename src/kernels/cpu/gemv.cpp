@@ -14,17 +14,21 @@ constexpr int64_t kParallelWeights = int64_t{1} << 20;
 #define TINYR2_GEMV_AVX512 __attribute__((target("avx2,fma,avx512f")))
 #define TINYR2_GEMV_AVX2 __attribute__((target("avx2,fma")))
 
-// The sum of the 16 lanes in a fixed order: 256-bit halves, 128-bit quarters, then pairs.
+// The sum of the 8 lanes in a fixed order: 128-bit halves, then pairs.
+TINYR2_GEMV_AVX2 inline float hsum(__m256 v) {
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
+// The sum of the 16 lanes in a fixed order: 256-bit halves, then the 8-lane sum above.
 // (The masked extract with a zero source: the unmasked intrinsics and _mm512_reduce_add_ps
 // take an undefined operand that trips g++ 12's -Wmaybe-uninitialized.)
 TINYR2_GEMV_AVX512 inline float hsum(__m512 v) {
   const __m512d d = _mm512_castps_pd(v);
   const __m256d z = _mm256_setzero_pd();
-  const __m256 h = _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 0)),
-                                 _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 1)));
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  return hsum(_mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 0)),
+                            _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(z, 0xFF, d, 1))));
 }
 
 // Σ_k w[k]·x[k] in a fixed order: four 16-wide accumulators over steps of 64, then steps of
@@ -45,13 +49,6 @@ TINYR2_GEMV_AVX512 inline float dot_avx512(const float* w, const float* x, int64
     a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
   }
   return hsum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-}
-
-// The sum of the 8 lanes in a fixed order: 128-bit halves, then pairs.
-TINYR2_GEMV_AVX2 inline float hsum(__m256 v) {
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
 // dot_avx512 at half the width: four 8-wide accumulators over steps of 32, then steps of 8
