@@ -16,7 +16,13 @@ namespace {
 constexpr int64_t kR = 4;           // queries per score tile
 constexpr int64_t kW = 32;          // keys per full score tile (the row stride of a tile)
 constexpr int64_t kNarrow = 16;     // keys of a narrow tile
-constexpr int64_t kCols = 32;       // output columns per register tile of rank_update4
+// Output columns per register tile of rank_update4: its 4 rows × kCols accumulators fit the
+// 32 zmm registers of AVX-512 at 32 columns; the 16 ymm of AVX2 only at 16 (at 32 they spill).
+#if defined(__AVX512F__)
+constexpr int64_t kCols = 32;
+#else
+constexpr int64_t kCols = 16;
+#endif
 constexpr int64_t kQueryTile = 64;  // forward: queries per work item (a multiple of kR)
 constexpr int64_t kMinChunk = 64;   // backward: queries per work item, at least the window
 constexpr double kParallelWork = 1 << 16;
