@@ -146,7 +146,8 @@ void check_case(OpCase& c, Tape& tape, const std::vector<Tensor>& outputs, doubl
   // error is measured against the case's largest gradient instead of against itself.
   std::map<std::string, double> scale;  // max |expected| of each gradient
   double case_scale = 0;
-  for (auto& [k, expected] : c.grads) case_scale = std::max(case_scale, scale[k] = max_abs(expected));
+  for (auto& [k, expected] : c.grads)
+    case_scale = std::max(case_scale, scale[k] = max_abs(expected));
   for (auto& [k, expected] : c.grads) {
     const Tensor& g = c.in(k).grad();
     ASSERT_TRUE(g.defined()) << where << ": no gradient reached input " << k;

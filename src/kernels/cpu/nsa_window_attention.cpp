@@ -13,9 +13,9 @@ namespace tinyr2::kernels::cpu {
 
 namespace {
 
-constexpr int64_t kR = 4;           // queries per score tile
-constexpr int64_t kW = 32;          // keys per full score tile (the row stride of a tile)
-constexpr int64_t kNarrow = 16;     // keys of a narrow tile
+constexpr int64_t kR = 4;        // queries per score tile
+constexpr int64_t kW = 32;       // keys per full score tile (the row stride of a tile)
+constexpr int64_t kNarrow = 16;  // keys of a narrow tile
 // Output columns per register tile of rank_update4: its 4 rows × kCols accumulators fit the
 // 32 zmm registers of AVX-512 at 32 columns; the 16 ymm of AVX2 only at 16 (at 32 they spill).
 #if defined(__AVX512F__)
