@@ -119,10 +119,9 @@ std::pair<double, double> sgemm_ceilings(const CompareOptions& o, const Inputs& 
       cube(ours.n) / (ours.gflops * 1e9), fmt::format("{:.1f} GFLOP/s", ours.gflops));
   row(fmt::format("OpenBLAS sgemm ceiling, best core type: {}", best.kernel),
       cube(best.n) / (best.gflops * 1e9), fmt::format("{:.1f} GFLOP/s", best.gflops));
-  say(
-      fmt::format("  raw cblas_sgemm GFLOP/s per OPENBLAS_CORETYPE (child processes): {}; each "
-                  "side the best of {} interleaved rounds",
-                  fmt::join(each, ", "), kCeilingRounds));
+  say(fmt::format("  raw cblas_sgemm GFLOP/s per OPENBLAS_CORETYPE (child processes): {}",
+                  fmt::join(each, ", ")));
+  say(fmt::format("  (each side: its best of {} interleaved rounds)", kCeilingRounds));
   const double ratio = ours.gflops / best.gflops;
   say(
       fmt::format("  gemm_vs_best_kernel = {:.4g} / {:.4g} GFLOP/s = {:.4g} (tinyr2's gemm "
