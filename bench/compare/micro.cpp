@@ -84,6 +84,7 @@ constexpr int kCeilingRounds = 2;
 std::pair<double, double> sgemm_ceilings(const CompareOptions& o, const Inputs& in, int threads,
                                          const Scratch& scratch) {
   progress("micro: sgemm ceiling, tinyr2's gemm and raw OpenBLAS per core type ...");
+  const double per_size = std::min(o.min_time, 1.0);  // seconds per size, at least
   const std::vector<std::string> argv = {in.self,
                                          "-t",
                                          std::to_string(threads),
@@ -92,13 +93,12 @@ std::pair<double, double> sgemm_ceilings(const CompareOptions& o, const Inputs& 
                                          "--n",
                                          fmt::format("{}", fmt::join(o.gemm_n, ",")),
                                          "--min-time",
-                                         fmt::format("{}", std::min(o.min_time, 1.0))};
+                                         fmt::format("{}", per_size)};
   const std::vector<std::string> types = blas::candidate_coretypes(cpu::cpu_features());
   Ceiling ours, best;
   std::vector<Ceiling> per_type(types.size());
   for (int round = 0; round < kCeilingRounds; ++round) {
-    for (int64_t n : o.gemm_n)
-      take_best(ours, bench::sgemm_gflops(n, std::min(o.min_time, 1.0)), n);
+    for (int64_t n : o.gemm_n) take_best(ours, bench::sgemm_gflops(n, per_size), n);
     for (size_t t = 0; t < types.size(); ++t) {
       const std::string what =
           fmt::format("tinyr2 bench blas-sgemm (OPENBLAS_CORETYPE={})", types[t]);

@@ -16,13 +16,9 @@ namespace {
 constexpr int64_t kR = 4;        // queries per score tile
 constexpr int64_t kW = 32;       // keys per full score tile (the row stride of a tile)
 constexpr int64_t kNarrow = 16;  // keys of a narrow tile
-// Output columns per register tile of rank_update4: its 4 rows × kCols accumulators fit the
-// 32 zmm registers of AVX-512 at 32 columns; the 16 ymm of AVX2 only at 16 (at 32 they spill).
-#if defined(__AVX512F__)
-constexpr int64_t kCols = 32;
-#else
-constexpr int64_t kCols = 16;
-#endif
+// Output columns per register tile of rank_update4: the 4-row tiles' pass width of
+// nsa_tiles.h, 32 with AVX-512, 16 on AVX2 (whose 16 ymm registers spill 4 × 32 accumulators).
+constexpr int64_t kCols = 16 * nsa_tiles::kPassVecs;
 constexpr int64_t kQueryTile = 64;  // forward: queries per work item (a multiple of kR)
 constexpr int64_t kMinChunk = 64;   // backward: queries per work item, at least the window
 constexpr double kParallelWork = 1 << 16;
