@@ -3,8 +3,10 @@
 //
 // peak_bytes(work): the most bytes the process held resident while `work` ran, above what it
 // held when it began. How: for the measurement glibc maps every block of 64 KiB or more on its
-// own and unmaps it when freed (M_MMAP_THRESHOLD; so the resident size follows the live
-// blocks, not the heap's leftovers), malloc_trim(0) hands every free heap page back, then
+// own and unmaps it when freed (M_MMAP_THRESHOLD, with the calling thread's free heap chunks
+// of that size held meanwhile, so that none of them serves such a block: the resident size
+// follows the live blocks, not the heap's leftovers, however much the process freed before),
+// malloc_trim(0) hands every free heap page back, then
 // writing "5" to /proc/self/clear_refs resets the resident-set high-water mark (VmHWM) to the
 // current size; after `work`, VmHWM − the resident size before is the peak. Page granularity,
 // every thread's allocations and short-lived scratch buffers included; the kernel sums the
