@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -118,14 +119,30 @@ TEST(BenchCompare, TinyConfigPrintsTableAndItsRatios) {
   EXPECT_NEAR(ours, ceiling, 0.051 + 0.001 * ceiling);
   EXPECT_NEAR(ratios["gemm_vs_best_kernel"], shown, 0.001 * shown);
   EXPECT_NEAR(shown, ours / best, 0.003 * shown);
-  double top = 0;  // the best of the per-core-type figures "Kernel 123.4, Kernel 0.5678"
-  std::istringstream list(r.out.substr(each, r.out.find('\n', each) - each));
-  std::string word;
-  while (list >> word) {
-    char* end = nullptr;
-    const double v = std::strtod(word.c_str(), &end);
-    if (end != word.c_str() && (*end == ',' || *end == 0)) top = std::max(top, v);
+  // The per-core-type list, "...(child processes): Kernel 123.4, Kernel 0.5678": every item a
+  // core type's name and one figure; the best of them is B.
+  const std::string list_line = r.out.substr(each, r.out.find('\n', each) - each);
+  const size_t colon = list_line.find("): ");
+  ASSERT_NE(colon, std::string::npos) << list_line;
+  double top = 0;
+  int items = 0;
+  std::istringstream list(list_line.substr(colon + 3));
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    if (!item.empty() && item[0] == ' ') item.erase(0, 1);
+    const size_t space = item.find(' ');
+    ASSERT_NE(space, std::string::npos) << "item '" << item << "' in: " << list_line;
+    const std::string kernel = item.substr(0, space);
+    ASSERT_TRUE(std::isalpha(static_cast<unsigned char>(kernel[0])))
+        << "item '" << item << "' in: " << list_line;
+    size_t used = 0;
+    const double v = std::stod(item.substr(space + 1), &used);
+    ASSERT_EQ(space + 1 + used, item.size()) << "item '" << item << "' in: " << list_line;
+    EXPECT_GT(v, 0) << item;
+    top = std::max(top, v);
+    ++items;
   }
+  EXPECT_GE(items, 1) << list_line;
   EXPECT_EQ(top, best) << r.out.substr(each, 200);  // the same figure, printed alike
 
   // train_speedup_bound shows its arithmetic, "at most A / B = Rx", A the same sgemm ceiling,
