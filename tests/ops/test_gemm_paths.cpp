@@ -54,9 +54,9 @@ using GemmFn = std::function<void(const Product&, Operands&)>;
 // C = alpha·op(A)·op(B) + beta·C in double; each element within the float32 error bound of
 // a K-term dot product (γ_K = K·2⁻²⁴ relative to Σ|terms|, doubled for slack) of it.
 void check(const Product& p, const GemmFn& fn, uint64_t seed) {
-  SCOPED_TRACE(testing::Message() << (p.ta ? 'T' : 'N') << (p.tb ? 'T' : 'N') << " M " << p.M
-                                  << " N " << p.N << " K " << p.K << " pad " << p.pad << " alpha "
-                                  << p.alpha << " beta " << p.beta);
+  SCOPED_TRACE(::testing::Message()
+               << (p.ta ? 'T' : 'N') << (p.tb ? 'T' : 'N') << " M " << p.M << " N " << p.N << " K "
+               << p.K << " pad " << p.pad << " alpha " << p.alpha << " beta " << p.beta);
   Operands o = operands(p, seed);
   const Operands before = o;
   fn(p, o);

@@ -37,8 +37,8 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
 // element within the float32 error bound of a K-term dot product (γ_K relative to Σ|terms|,
 // doubled) of the float64 one.
 void check(int64_t N, int64_t K, int64_t pad, float alpha, float beta, uint64_t seed) {
-  SCOPED_TRACE(testing::Message() << "N " << N << " K " << K << " pad " << pad << " alpha " << alpha
-                                  << " beta " << beta);
+  SCOPED_TRACE(::testing::Message() << "N " << N << " K " << K << " pad " << pad << " alpha "
+                                    << alpha << " beta " << beta);
   const int64_t ldw = K + pad;
   const std::vector<float> x = random_floats(K, seed), W = random_floats(N * ldw, seed + 1);
   const std::vector<float> y0 = random_floats(N + pad, seed + 2);

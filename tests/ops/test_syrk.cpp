@@ -37,8 +37,8 @@ std::vector<double> reference(bool trans, int64_t N, int64_t K, double alpha,
 }
 
 void check(bool trans, int64_t N, int64_t K, float alpha, float beta, int64_t pad) {
-  SCOPED_TRACE(testing::Message() << "trans " << trans << " N " << N << " K " << K << " alpha "
-                                  << alpha << " beta " << beta << " pad " << pad);
+  SCOPED_TRACE(::testing::Message() << "trans " << trans << " N " << N << " K " << K << " alpha "
+                                    << alpha << " beta " << beta << " pad " << pad);
   const int64_t lda = (trans ? N : K) + pad, ldc = N + pad;
   const int64_t a_rows = trans ? K : N;
   std::vector<float> A = random_floats(static_cast<size_t>(std::max<int64_t>(a_rows, 1) * lda), 7);

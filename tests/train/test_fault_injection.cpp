@@ -38,7 +38,7 @@ TEST(FaultInjection, CheckpointHookOnlyForItsStep) {
   const auto hook = f.checkpoint_hook(4);
   ASSERT_TRUE(hook);
   hook("model");  // returns: only the "optimizer" stage kills
-  EXPECT_EXIT(hook("optimizer"), testing::KilledBySignal(SIGKILL), "");
+  EXPECT_EXIT(hook("optimizer"), ::testing::KilledBySignal(SIGKILL), "");
 }
 
 TEST(FaultInjection, StopAfterKillsAtItsStepOnly) {
@@ -46,7 +46,7 @@ TEST(FaultInjection, StopAfterKillsAtItsStepOnly) {
   f.stop_after = 5;
   f.stop_if_due(4);  // returns
   f.stop_if_due(6);
-  EXPECT_EXIT(f.stop_if_due(5), testing::KilledBySignal(SIGKILL), "");
+  EXPECT_EXIT(f.stop_if_due(5), ::testing::KilledBySignal(SIGKILL), "");
 }
 
 }  // namespace
